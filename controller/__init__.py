@@ -1,0 +1,1 @@
+"""P4 Handoff control plane: controller, classifier, migrator agent and lab."""
