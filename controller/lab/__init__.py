@@ -1,0 +1,1 @@
+"""The lab: topologies from YAML built as network namespaces and veth pairs."""
