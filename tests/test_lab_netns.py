@@ -1,0 +1,64 @@
+"""The lab's namespaces: built from a topology, offloads off, and removed completely."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from controller.lab.netns import LabError, LabNames, create, destroy, list_namespaces
+from controller.lab.topology import load_topology
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create network namespaces"),
+    pytest.mark.skipif(shutil.which("ethtool") is None, reason="ethtool is not installed"),
+]
+
+BASIC = Path(__file__).resolve().parent.parent / "topologies" / "basic.yaml"
+
+
+@pytest.fixture
+def names() -> Iterator[LabNames]:
+    lab = LabNames(f"pt{os.getpid() % 100000}")
+    try:
+        yield lab
+    finally:
+        destroy(lab)
+
+
+def sh(namespace: str, *argv: str) -> str:
+    return subprocess.run(
+        ["ip", "netns", "exec", namespace, *argv], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_basic_topology_is_built_and_removed(names: LabNames) -> None:
+    topology = load_topology(BASIC)
+    create(topology, names)
+    expected = {names.switch} | {names.host(h.name) for h in topology.hosts}
+    assert expected <= set(list_namespaces())
+
+    links = sh(names.switch, "ip", "-o", "link", "show")
+    for host in topology.hosts:
+        assert f"port{host.port}@" in links
+    addresses = sh(names.host("b1"), "ip", "-o", "addr", "show")
+    assert "10.0.2.11/24" in addresses and "10.0.0.100/32" in addresses
+    assert "default via 10.0.1.1" in sh(names.host("c1"), "ip", "route")
+    features = sh(names.host("c1"), "ethtool", "-k", "eth0")
+    for line in ("tx-checksumming: off", "rx-checksumming: off",
+                 "tcp-segmentation-offload: off", "generic-receive-offload: off"):
+        assert line in features
+
+    removed = destroy(names)
+    assert set(removed) == expected
+    assert not any(names.owns(ns) for ns in list_namespaces())
+
+
+def test_refuses_to_build_over_leftovers(names: LabNames) -> None:
+    subprocess.run(["ip", "netns", "add", names.host("stale")], check=True)
+    with pytest.raises(LabError, match="still exist"):
+        create(load_topology(BASIC), names)
