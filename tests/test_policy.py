@@ -79,7 +79,8 @@ def test_least_connections_prefers_the_idle_backend() -> None:
 def test_consistent_hash_keeps_keys_when_a_backend_leaves(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(
-        "pools: {p: {algorithm: consistent_hash, hash_key: 'header:X-User', backends: [b1, b2, b3]}}\n"
+        "pools: {p: {algorithm: consistent_hash, hash_key: 'header:X-User',"
+        " backends: [b1, b2, b3]}}\n"
         "rules: [{pool: p}]\n"
     )
     policy = load_policy(path)
@@ -101,7 +102,8 @@ def test_consistent_hash_keeps_keys_when_a_backend_leaves(tmp_path: Path) -> Non
          "pools.p.backends[0]: 'b9' is not a back-end of the topology"),
         ("pools: {p: {backends: [{name: b1, weight: 0}]}}\nrules: [{pool: p}]",
          "pools.p.backends[0].weight: expected an integer in 1..1000"),
-        ("pools: {p: {backends: [b1]}}\nrules: [{pool: p, path: /}]", "rules[0]: unknown key 'path'"),
+        ("pools: {p: {backends: [b1]}}\nrules: [{pool: p, path: /}]",
+         "rules[0]: unknown key 'path'"),
         ("pools: {p: {backends: [b1]}}\nrules: [{pool: p}]\non_no_match: hang",
          "on_no_match: expected one of"),
         ("pools: {p: {backends: [b1]}}\nrules: [{pool: p, bytes_hex: zz}]",
