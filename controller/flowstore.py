@@ -1,0 +1,234 @@
+"""The controller's durable flow table and flow-id allocator.
+
+A flow id names one handed-off connection on the wire between the switch and
+one back-end: the switch writes it into the TCP port fields, the back-end maps
+(forwarder address, flow id) back to the connection. So an id must never be
+live twice for the same (forwarder, back-end), and after a flow ends its id
+rests in quarantine long enough for stray packets of the old flow to die out
+before a new connection may reuse it.
+
+The table lives in SQLite (in the lab's run directory by default) so that a
+restarted controller knows every flow it had and can reconcile the switch
+against it. Ids whose upper or lower half is zero are never handed out: they
+would put TCP port 0 on the wire, which stacks and middleboxes treat as
+invalid.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+PENDING = "pending"  # id allocated, blob on its way, no switch entry yet
+INSTALLED = "installed"  # switch entry written
+QUARANTINE = "quarantine"  # flow ended; id not reusable until released_at + quarantine
+
+ID_SPACE = 1 << 32
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS flows (
+    forwarder   TEXT    NOT NULL,
+    backend     TEXT    NOT NULL,
+    flow_id     INTEGER NOT NULL,
+    client_ip   TEXT    NOT NULL,
+    client_port INTEGER NOT NULL,
+    vip         TEXT    NOT NULL,
+    vip_port    INTEGER NOT NULL,
+    classifier  TEXT    NOT NULL,
+    state       TEXT    NOT NULL,
+    created_at  REAL    NOT NULL,
+    released_at REAL,
+    PRIMARY KEY (forwarder, backend, flow_id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS live_connection
+    ON flows (client_ip, client_port, vip, vip_port) WHERE state != 'quarantine';
+CREATE TABLE IF NOT EXISTS cursors (
+    forwarder TEXT    NOT NULL,
+    backend   TEXT    NOT NULL,
+    next_id   INTEGER NOT NULL,
+    PRIMARY KEY (forwarder, backend)
+);
+"""
+
+
+class FlowStoreError(Exception):
+    """A flow operation that cannot be done; the message names the flow."""
+
+
+@dataclass(frozen=True)
+class Flow:
+    forwarder: str
+    backend: str
+    flow_id: int
+    client_ip: str
+    client_port: int
+    vip: str
+    vip_port: int
+    classifier: str
+    state: str
+    created_at: float
+    released_at: float | None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.forwarder, self.backend, self.flow_id)
+
+
+def usable_id(flow_id: int) -> bool:
+    return (flow_id >> 16) != 0 and (flow_id & 0xFFFF) != 0
+
+
+class FlowStore:
+    def __init__(
+        self,
+        path: str | Path,
+        quarantine_s: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.quarantine_s = quarantine_s
+        self.clock = clock
+        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def allocate(
+        self,
+        forwarder: str,
+        backend: str,
+        client: tuple[str, int],
+        vip: tuple[str, int],
+        classifier: str,
+    ) -> Flow:
+        """Reserve a fresh id for a connection about to move to `backend`."""
+        now = self.clock()
+        with self._transaction():
+            self._expire(now)
+            live = self.db.execute(
+                "SELECT forwarder, backend, flow_id FROM flows WHERE client_ip=? AND "
+                "client_port=? AND vip=? AND vip_port=? AND state != ?",
+                (*client, *vip, QUARANTINE),
+            ).fetchone()
+            if live is not None:
+                raise FlowStoreError(
+                    f"connection {client[0]}:{client[1]} -> {vip[0]}:{vip[1]} already has "
+                    f"flow {live[2]:#010x} to {live[1]}"
+                )
+            flow_id = self._next_free_id(forwarder, backend)
+            flow = Flow(forwarder, backend, flow_id, client[0], client[1], vip[0], vip[1],
+                        classifier, PENDING, now, None)
+            self.db.execute(
+                "INSERT INTO flows VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (flow.forwarder, flow.backend, flow.flow_id, flow.client_ip, flow.client_port,
+                 flow.vip, flow.vip_port, flow.classifier, flow.state, flow.created_at, None),
+            )
+        return flow
+
+    def _next_free_id(self, forwarder: str, backend: str) -> int:
+        row = self.db.execute(
+            "SELECT next_id FROM cursors WHERE forwarder=? AND backend=?", (forwarder, backend)
+        ).fetchone()
+        candidate = row[0] if row else 0x00010001
+        taken = self.db.execute(
+            "SELECT COUNT(*) FROM flows WHERE forwarder=? AND backend=?", (forwarder, backend)
+        ).fetchone()[0]
+        if taken >= (ID_SPACE >> 1):
+            raise FlowStoreError(f"no free flow id for forwarder {forwarder} to {backend}")
+        while not usable_id(candidate) or self.db.execute(
+            "SELECT 1 FROM flows WHERE forwarder=? AND backend=? AND flow_id=?",
+            (forwarder, backend, candidate),
+        ).fetchone():
+            candidate = (candidate + 1) % ID_SPACE
+        self.db.execute(
+            "INSERT INTO cursors VALUES (?,?,?) ON CONFLICT(forwarder, backend) "
+            "DO UPDATE SET next_id=excluded.next_id",
+            (forwarder, backend, (candidate + 1) % ID_SPACE),
+        )
+        return candidate
+
+    def mark_installed(self, forwarder: str, backend: str, flow_id: int) -> Flow:
+        return self._set_state((forwarder, backend, flow_id), INSTALLED, None, (PENDING,))
+
+    def release(self, forwarder: str, backend: str, flow_id: int) -> Flow:
+        """The flow ended (or its handoff failed): its id goes to quarantine."""
+        return self._set_state(
+            (forwarder, backend, flow_id), QUARANTINE, self.clock(), (PENDING, INSTALLED)
+        )
+
+    def _set_state(
+        self, key: tuple[str, str, int], state: str, released_at: float | None,
+        allowed_from: tuple[str, ...],
+    ) -> Flow:
+        with self._transaction():
+            flow = self.get(*key)
+            if flow is None or flow.state not in allowed_from:
+                current = flow.state if flow else "unknown"
+                raise FlowStoreError(
+                    f"flow {key[2]:#010x} of {key[0]} to {key[1]} is {current}, "
+                    f"expected {' or '.join(allowed_from)}"
+                )
+            self.db.execute(
+                "UPDATE flows SET state=?, released_at=? WHERE forwarder=? AND backend=? "
+                "AND flow_id=?",
+                (state, released_at, *key),
+            )
+        return self.get(*key)  # type: ignore[return-value]
+
+    def get(self, forwarder: str, backend: str, flow_id: int) -> Flow | None:
+        row = self.db.execute(
+            "SELECT * FROM flows WHERE forwarder=? AND backend=? AND flow_id=?",
+            (forwarder, backend, flow_id),
+        ).fetchone()
+        return Flow(*row) if row else None
+
+    def find_connection(self, client: tuple[str, int], vip: tuple[str, int]) -> Flow | None:
+        row = self.db.execute(
+            "SELECT * FROM flows WHERE client_ip=? AND client_port=? AND vip=? AND vip_port=? "
+            "AND state != ?",
+            (*client, *vip, QUARANTINE),
+        ).fetchone()
+        return Flow(*row) if row else None
+
+    def flows(self, state: str | None = None) -> list[Flow]:
+        if state is None:
+            rows = self.db.execute("SELECT * FROM flows ORDER BY created_at").fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM flows WHERE state=? ORDER BY created_at", (state,)
+            ).fetchall()
+        return [Flow(*row) for row in rows]
+
+    def expire_quarantine(self) -> int:
+        """Forget flows whose quarantine is over; returns how many ids became free."""
+        with self._transaction():
+            return self._expire(self.clock())
+
+    def _expire(self, now: float) -> int:
+        cursor = self.db.execute(
+            "DELETE FROM flows WHERE state=? AND released_at <= ?",
+            (QUARANTINE, now - self.quarantine_s),
+        )
+        return cursor.rowcount
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, so two controllers never hand out one id."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
