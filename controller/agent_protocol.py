@@ -1,0 +1,310 @@
+"""Framing between classifiers and migrator agents over persistent TCP connections.
+
+A classifier keeps one connection per agent and pipelines many handoffs on it,
+so every frame carries a request id and replies may come back in any order
+(the agent works on several handoffs at once). A frame is::
+
+    u32 length   bytes that follow this field (request id + payload), big endian
+    u32 request  chosen by the client, echoed in the reply
+    payload      request: one sealed message (controller.blob)
+                 reply:   u16 status, then the reason as UTF-8 (<= 1024 bytes)
+
+The length is checked against a maximum before the payload is read, so a
+corrupt or hostile length costs nothing. Status codes borrow HTTP's numbers
+because operators already know them; the reason starts with a stable token
+(`bad_mac: ...`) that logs and tests match on.
+
+`AgentClient` is the classifier's side: it connects lazily, reconnects after
+a loss, bounds every request by a timeout and turns every failure into one of
+three errors (`AgentTimeout`, `AgentUnavailable`, or a non-OK `Reply`) so the
+caller has exactly one decision to make: commit, or thaw the connection.
+`serve_frames` is the agent's side of one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import IntEnum
+
+from controller.blob import DEFAULT_MAX_SIZE
+
+log = logging.getLogger("p4handoff.agent_protocol")
+
+_HEAD = struct.Struct(">II")
+_STATUS = struct.Struct(">H")
+_LENGTH_FIELD = 4
+_ID_LEN = 4
+MAX_REASON = 1024
+MAX_REPLY_PAYLOAD = _STATUS.size + MAX_REASON
+DEFAULT_MAX_REQUEST_PAYLOAD = DEFAULT_MAX_SIZE
+
+
+class Status(IntEnum):
+    OK = 200
+    MALFORMED = 400  # frame or message structure (truncated, bad_magic, malformed_field...)
+    UNAUTHENTICATED = 401  # unknown_key, bad_mac
+    FORBIDDEN = 403  # authentic, but not for this agent (VIP or forwarder not served)
+    NOT_FOUND = 404  # release of a flow this agent does not hold
+    CONFLICT = 409  # replayed, stale, future, flow id or 4-tuple already live
+    TOO_LARGE = 413
+    FAILED = 500  # installing failed and was rolled back
+    BUSY = 503
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == Status.OK
+
+    @property
+    def code(self) -> str:
+        """The stable token the reason starts with (`bad_mac`, `ok`, ...)."""
+        return self.reason.split(":", 1)[0]
+
+
+class AgentError(Exception):
+    """The agent did not answer usably; the classifier keeps the connection."""
+
+
+class FrameError(AgentError):
+    """Bytes on the connection that are not a valid frame."""
+
+
+class FrameTooLarge(FrameError):
+    def __init__(self, request_id: int, length: int, maximum: int) -> None:
+        self.request_id = request_id
+        super().__init__(f"frame of {length} bytes exceeds the maximum {maximum}")
+
+
+class AgentUnavailable(AgentError):
+    """No connection to the agent, or it was lost with the request in flight."""
+
+
+class AgentTimeout(AgentError):
+    """No reply within the request's timeout."""
+
+
+def encode_frame(request_id: int, payload: bytes) -> bytes:
+    return _HEAD.pack(_ID_LEN + len(payload), request_id) + payload
+
+
+def encode_reply(status: int, reason: str) -> bytes:
+    raw = reason.encode("utf-8")
+    if len(raw) > MAX_REASON:
+        raw = raw[:MAX_REASON].decode("utf-8", "ignore").encode("utf-8")
+    return _STATUS.pack(status) + raw
+
+
+def decode_reply(payload: bytes) -> Reply:
+    if not _STATUS.size <= len(payload) <= MAX_REPLY_PAYLOAD:
+        raise FrameError(f"reply payload of {len(payload)} bytes is not a status and a reason")
+    (status,) = _STATUS.unpack_from(payload)
+    return Reply(status=status, reason=payload[_STATUS.size :].decode("utf-8", "replace"))
+
+
+async def read_frame(reader: asyncio.StreamReader, max_payload: int) -> tuple[int, bytes] | None:
+    """One (request id, payload), or None at a clean end of stream between frames."""
+    try:
+        head = await reader.readexactly(_HEAD.size)
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            return None
+        raise FrameError(f"stream ended inside a frame header ({len(exc.partial)} bytes)") from None
+    length, request_id = _HEAD.unpack(head)
+    if length < _ID_LEN:
+        raise FrameError(f"frame length {length} cannot hold a request id")
+    if length - _ID_LEN > max_payload:
+        raise FrameTooLarge(request_id, length - _ID_LEN, max_payload)
+    try:
+        payload = await reader.readexactly(length - _ID_LEN)
+    except asyncio.IncompleteReadError as exc:
+        raise FrameError(
+            f"stream ended inside frame {request_id}: {len(exc.partial)} of "
+            f"{length - _ID_LEN} payload bytes"
+        ) from None
+    return request_id, payload
+
+
+# ---------------------------------------------------------------- client
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.pending: dict[int, asyncio.Future[Reply]] = {}
+        self.closed = False
+        self.task = asyncio.get_running_loop().create_task(self._read_replies())
+
+    async def _read_replies(self) -> None:
+        why = "agent closed the connection"
+        try:
+            while True:
+                frame = await read_frame(self.reader, MAX_REPLY_PAYLOAD)
+                if frame is None:
+                    break
+                request_id, payload = frame
+                reply = decode_reply(payload)
+                future = self.pending.pop(request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(reply)
+        except (FrameError, OSError) as exc:
+            why = f"connection to agent failed: {exc}"
+        finally:
+            self.fail(why)
+
+    def fail(self, why: str) -> None:
+        self.closed = True
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(AgentUnavailable(why))
+        self.pending.clear()
+        self.writer.close()
+
+
+class AgentClient:
+    """A pipelining client for one agent; safe to share between many tasks."""
+
+    def __init__(self, host: str, port: int, *, connect_timeout: float = 1.0) -> None:
+        self.host = host
+        self.port = port
+        self.connect_timeout = connect_timeout
+        self._conn: _Connection | None = None
+        self._connecting = asyncio.Lock()
+        self._next_id = 0
+
+    async def _connection(self) -> _Connection:
+        async with self._connecting:
+            if self._conn is None or self._conn.closed:
+                try:
+                    async with asyncio.timeout(self.connect_timeout):
+                        reader, writer = await asyncio.open_connection(self.host, self.port)
+                except (OSError, TimeoutError) as exc:
+                    raise AgentUnavailable(
+                        f"cannot connect to agent {self.host}:{self.port}: {exc or 'timeout'}"
+                    ) from None
+                self._conn = _Connection(reader, writer)
+            return self._conn
+
+    async def request(self, message: bytes, timeout: float) -> Reply:
+        """Send one sealed message and wait for its reply (at most `timeout` seconds)."""
+        loop = asyncio.get_running_loop()
+        conn: _Connection | None = None
+        request_id = self._next_id
+        self._next_id = (self._next_id + 1) & 0xFFFFFFFF
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await self._connection()
+                future: asyncio.Future[Reply] = loop.create_future()
+                conn.pending[request_id] = future
+                conn.writer.write(encode_frame(request_id, message))
+                try:
+                    await conn.writer.drain()
+                except OSError as exc:
+                    conn.fail(f"sending to agent failed: {exc}")
+                return await future
+        except TimeoutError:
+            raise AgentTimeout(
+                f"no reply from agent {self.host}:{self.port} within {timeout:g} s"
+            ) from None
+        finally:
+            if conn is not None:
+                conn.pending.pop(request_id, None)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.fail("client closed")
+            conn.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await conn.task
+            with contextlib.suppress(OSError):
+                await conn.writer.wait_closed()
+
+    async def __aenter__(self) -> AgentClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+# ---------------------------------------------------------------- server
+
+Handler = Callable[[bytes, str], Awaitable[Reply]]
+
+
+async def serve_frames(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    handle: Handler,
+    *,
+    max_payload: int = DEFAULT_MAX_REQUEST_PAYLOAD,
+    max_in_flight: int = 256,
+) -> None:
+    """Answer framed requests on one connection until it ends.
+
+    Up to `max_in_flight` requests run at once; beyond that the loop stops
+    reading, so TCP flow control pushes back on the classifier. An oversized
+    frame is answered 413 and ends the connection (its payload is never read),
+    any other framing error ends it silently; requests already running still
+    get their replies first. `handle` gets the payload and the peer's address
+    and must return a Reply; if it raises, the request is answered 500.
+    """
+    peername = writer.get_extra_info("peername")
+    peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+    slots = asyncio.Semaphore(max_in_flight)
+    running: set[asyncio.Task[None]] = set()
+
+    def send(request_id: int, reply: Reply) -> None:
+        if not writer.is_closing():
+            writer.write(encode_frame(request_id, encode_reply(reply.status, reply.reason)))
+
+    async def one(request_id: int, payload: bytes) -> None:
+        try:
+            reply = await handle(payload, peer)
+        except Exception as exc:
+            log.exception("request %d from %s: handler failed", request_id, peer)
+            reply = Reply(Status.FAILED, f"internal: {type(exc).__name__}")
+        finally:
+            slots.release()
+        send(request_id, reply)
+        with contextlib.suppress(OSError):
+            await writer.drain()
+
+    try:
+        while True:
+            await slots.acquire()
+            try:
+                frame = await read_frame(reader, max_payload)
+            except FrameTooLarge as exc:
+                log.warning("closing connection from %s: %s", peer, exc)
+                send(exc.request_id, Reply(Status.TOO_LARGE, f"too_large: {exc}"))
+                break
+            except FrameError as exc:
+                log.warning("closing connection from %s: %s", peer, exc)
+                break
+            except OSError as exc:
+                log.info("connection from %s lost: %s", peer, exc)
+                break
+            if frame is None:
+                break
+            task = asyncio.get_running_loop().create_task(one(*frame))
+            running.add(task)
+            task.add_done_callback(running.discard)
+    finally:
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        with contextlib.suppress(OSError):
+            await writer.drain()
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
