@@ -1,0 +1,432 @@
+"""The two kernel packet rules of a handoff, as nftables tables of our own.
+
+`FlowLock` (classifier host) drops every packet of one connection in both
+directions while its socket is frozen, so the frozen socket neither sees the
+client's segments nor answers them. `DecapMap` (back-end host) turns the
+forwarder's rewritten packets (source = forwarder address, destination = this
+back-end, TCP ports = the 32-bit flow id) back into the original client -> VIP
+packets before connection tracking and routing see them.
+
+Changes go to the kernel as nft script text, each call one atomic
+transaction; state is read back as nft JSON. `Nft` talks to libnftables
+in-process (about 0.1 ms a transaction) or runs the `nft` command (a few ms),
+and acts on the network namespace of the thread that created it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+LOCK_TABLE = "p4handoff_lock"
+DECAP_TABLE = "p4handoff_decap"
+
+# libnftables output flag (enum nft_output_flags) for JSON listings.
+_NFT_CTX_OUTPUT_JSON = 1 << 4
+
+Backend = Literal["auto", "library", "command"]
+
+
+class NftError(Exception):
+    """The kernel or nft refused a transaction; carries nft's message and the script."""
+
+    def __init__(self, message: str, script: str) -> None:
+        self.script = script
+        first = script.strip().splitlines()[0] if script.strip() else "<empty>"
+        super().__init__(f"nft failed on `{first}`: {message.strip()}")
+
+
+class _Library:
+    """libnftables through ctypes; its netlink socket is opened in the
+    network namespace current when the context is created."""
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL("libnftables.so.1", use_errno=True)
+        lib.nft_ctx_new.restype = ctypes.c_void_p
+        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_output_get_flags.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_output_get_flags.restype = ctypes.c_uint
+        lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+        lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
+        self._lib = lib
+        self._ctx = lib.nft_ctx_new(0)
+        if not self._ctx:
+            raise NftError("libnftables could not create a context", "")
+        lib.nft_ctx_buffer_output(self._ctx)
+        lib.nft_ctx_buffer_error(self._ctx)
+        self._plain_flags = lib.nft_ctx_output_get_flags(self._ctx)
+
+    def run(self, script: str, json_output: bool) -> str:
+        flags = self._plain_flags | (_NFT_CTX_OUTPUT_JSON if json_output else 0)
+        self._lib.nft_ctx_output_set_flags(self._ctx, flags)
+        rc = self._lib.nft_run_cmd_from_buffer(self._ctx, script.encode())
+        output = (self._lib.nft_ctx_get_output_buffer(self._ctx) or b"").decode()
+        error = (self._lib.nft_ctx_get_error_buffer(self._ctx) or b"").decode()
+        if rc != 0:
+            raise NftError(error or f"libnftables returned {rc}", script)
+        return output
+
+    def close(self) -> None:
+        if self._ctx:
+            self._lib.nft_ctx_free(self._ctx)
+            self._ctx = None
+
+
+class _Command:
+    """The `nft` binary, run inside the namespace this object was created in."""
+
+    def __init__(self) -> None:
+        path = shutil.which("nft")
+        if path is None:
+            raise NftError("the nft command is not installed (Debian package nftables)", "")
+        self._path = path
+        self._netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+    def run(self, script: str, json_output: bool) -> str:
+        # With -j nft would first parse a script file as JSON, swallowing
+        # stdin; a single listing command goes on the command line instead.
+        args = [self._path, "-j", *script.split()] if json_output else [self._path, "-f", "-"]
+        done = subprocess.run(
+            ["nsenter", f"--net=/proc/{os.getpid()}/fd/{self._netns}", *args],
+            input="" if json_output else script,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise NftError(done.stderr or f"nft exited with {done.returncode}", script)
+        return done.stdout
+
+    def close(self) -> None:
+        if self._netns >= 0:
+            os.close(self._netns)
+            self._netns = -1
+
+
+class Nft:
+    """One nftables session, bound to the network namespace of the creating thread.
+
+    Thread-safe: transactions are serialised. `backend="auto"` prefers
+    libnftables and falls back to the `nft` command.
+    """
+
+    def __init__(self, backend: Backend = "auto") -> None:
+        self._lock = threading.Lock()
+        self._impl: _Library | _Command
+        if backend == "command":
+            self._impl = _Command()
+        elif backend == "library":
+            self._impl = _Library()
+        else:
+            try:
+                self._impl = _Library()
+            except OSError:
+                self._impl = _Command()
+        self.backend: Backend = "library" if isinstance(self._impl, _Library) else "command"
+
+    def run(self, script: str) -> None:
+        """Apply `script` (nft syntax, several commands) as one atomic transaction."""
+        with self._lock:
+            self._impl.run(script, json_output=False)
+
+    def query(self, command: str) -> list[dict[str, Any]]:
+        """Run one `list ...` command and return the objects of its JSON output."""
+        with self._lock:
+            text = self._impl.run(command, json_output=True)
+        try:
+            items = json.loads(text)["nftables"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise NftError(f"unreadable JSON output: {exc}", command) from exc
+        return [item for item in items if "metainfo" not in item]
+
+    def close(self) -> None:
+        with self._lock:
+            self._impl.close()
+
+
+def _ip(value: str) -> str:
+    return str(ipaddress.IPv4Address(value))
+
+
+def _port(value: int) -> int:
+    if not 0 <= value <= 0xFFFF:
+        raise ValueError(f"port {value} is not in 0..65535")
+    return value
+
+
+def _hook(hook: str) -> str:
+    """A base chain ahead of conntrack (-200) and everything else."""
+    return f"type filter hook {hook} priority raw; policy accept;"
+
+
+def _drop_table_script(table: str) -> str:
+    # `add` first makes the delete succeed whether or not the table exists.
+    return f"add table ip {table}\ndelete table ip {table}\n"
+
+
+Endpoint = tuple[str, int]
+
+
+class FlowLock:
+    """Drops both directions of locked client <-> VIP connections on this host.
+
+    Hooks at raw priority in prerouting (the client's segments, before
+    conntrack and the socket) and output (the frozen socket's own timers:
+    retransmissions, delayed ACKs). Each locked flow is one element of a set,
+    so locking is one small transaction; named counters record what was held.
+    """
+
+    def __init__(self, nft: Nft, table: str = LOCK_TABLE) -> None:
+        self.nft = nft
+        self.table = table
+
+    def setup(self) -> None:
+        """Create the table (idempotent; keeps flows already locked)."""
+        t = f"ip {self.table}"
+        self.nft.run(
+            f"add table {t}\n"
+            f"add set {t} flows {{ type ipv4_addr . inet_service . ipv4_addr . inet_service; }}\n"
+            f"add counter {t} inbound_dropped\n"
+            f"add counter {t} outbound_dropped\n"
+            f"add chain {t} inbound {{ {_hook('prerouting')} }}\n"
+            f"add chain {t} outbound {{ {_hook('output')} }}\n"
+            f"flush chain {t} inbound\n"
+            f"flush chain {t} outbound\n"
+            f"add rule {t} inbound ip saddr . tcp sport . ip daddr . tcp dport @flows"
+            ' counter name "inbound_dropped" drop\n'
+            f"add rule {t} outbound ip daddr . tcp dport . ip saddr . tcp sport @flows"
+            ' counter name "outbound_dropped" drop\n'
+        )
+
+    def teardown(self) -> None:
+        """Remove the table and every lock in it."""
+        self.nft.run(_drop_table_script(self.table))
+
+    def _element(self, client: Endpoint, vip: Endpoint) -> str:
+        return f"{{ {_ip(client[0])} . {_port(client[1])} . {_ip(vip[0])} . {_port(vip[1])} }}"
+
+    def lock(self, client: Endpoint, vip: Endpoint) -> None:
+        self.nft.run(f"add element ip {self.table} flows {self._element(client, vip)}\n")
+
+    def unlock(self, client: Endpoint, vip: Endpoint) -> None:
+        """Release a lock; NftError if that flow was not locked."""
+        self.nft.run(f"delete element ip {self.table} flows {self._element(client, vip)}\n")
+
+    @contextmanager
+    def held(self, client: Endpoint, vip: Endpoint) -> Iterator[None]:
+        """Lock for the duration of the block, released even when it raises."""
+        self.lock(client, vip)
+        try:
+            yield
+        finally:
+            self.unlock(client, vip)
+
+    def locked(self) -> set[tuple[Endpoint, Endpoint]]:
+        items = self.nft.query(f"list set ip {self.table} flows")
+        result = set()
+        for elem in items[0]["set"].get("elem", []):
+            c_ip, c_port, v_ip, v_port = elem["concat"]
+            result.add(((c_ip, c_port), (v_ip, v_port)))
+        return result
+
+    def dropped(self) -> tuple[int, int]:
+        """Packets dropped so far (inbound from clients, outbound from frozen sockets)."""
+        return (
+            _counter_packets(self.nft, self.table, "inbound_dropped"),
+            _counter_packets(self.nft, self.table, "outbound_dropped"),
+        )
+
+
+def _counter_packets(nft: Nft, table: str, name: str) -> int:
+    items = nft.query(f"list counter ip {table} {name}")
+    packets: int = items[0]["counter"]["packets"]
+    return packets
+
+
+@dataclass(frozen=True)
+class DecapEntry:
+    """One migrated flow as the back-end sees it on the wire and in its stack.
+
+    On the wire: forwarder -> backend with TCP ports (flow_id >> 16, flow_id &
+    0xffff). In the stack: client_ip:client_port -> vip_ip:vip_port.
+    """
+
+    forwarder: str
+    backend: str
+    flow_id: int
+    client_ip: str
+    client_port: int
+    vip_ip: str
+    vip_port: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.flow_id <= 0xFFFFFFFF:
+            raise ValueError(f"flow id {self.flow_id} is not a 32-bit value")
+        for value in (self.forwarder, self.backend, self.client_ip, self.vip_ip):
+            _ip(value)
+        _port(self.client_port)
+        _port(self.vip_port)
+
+    @property
+    def wire_key(self) -> tuple[str, str, int, int]:
+        return (self.forwarder, self.backend, self.flow_id >> 16, self.flow_id & 0xFFFF)
+
+
+# The per-flow index maps the rewrite statements read, named by what they restore.
+_TARGET_MAPS = (
+    ("client_addr", "ip saddr", "ipv4_addr"),
+    ("client_port", "tcp sport", "inet_service"),
+    ("vip_addr", "ip daddr", "ipv4_addr"),
+    ("vip_port", "tcp dport", "inet_service"),
+)
+
+
+class DecapMap:
+    """Rewrites (forwarder, flow id) packets back to the original 4-tuple.
+
+    A raw-priority prerouting hook (before conntrack and the routing
+    decision) looks the wire 4-tuple up once in `flow_index`, which yields a
+    per-flow index kept in `meta mark`; the four rewrites are keyed on that
+    index, since each lookup would otherwise see fields already rewritten.
+    nftables fixes the IPv4 and TCP checksums on every rewrite. The mark is
+    reset to 0 afterwards, so nothing downstream sees the index. Replies need
+    no rule: the restored socket sends from VIP to client directly.
+    """
+
+    def __init__(self, nft: Nft, table: str = DECAP_TABLE) -> None:
+        self.nft = nft
+        self.table = table
+        self._lock = threading.Lock()
+        self._index: dict[tuple[str, str, int, int], tuple[int, DecapEntry]] = {}
+        self._free: list[int] = []
+        self._next = 1
+
+    def setup(self) -> None:
+        """Create the table (idempotent) and adopt the flows already in it,
+        so a restarted agent keeps serving and removing them."""
+        t = f"ip {self.table}"
+        lines = [
+            f"add table {t}",
+            f"add map {t} flow_index"
+            " { type ipv4_addr . ipv4_addr . inet_service . inet_service : mark; }",
+            *(f"add map {t} {name} {{ type mark : {kind}; }}" for name, _, kind in _TARGET_MAPS),
+            f"add counter {t} decapsulated",
+            f"add chain {t} prerouting {{ {_hook('prerouting')} }}",
+            f"add chain {t} decap",
+            f"flush chain {t} prerouting",
+            f"flush chain {t} decap",
+            f"add rule {t} prerouting"
+            " meta mark set ip saddr . ip daddr . tcp sport . tcp dport map @flow_index goto decap",
+            f"add rule {t} decap "
+            + " ".join(f"{field} set meta mark map @{name}" for name, field, _ in _TARGET_MAPS)
+            + ' meta mark set 0 counter name "decapsulated"',
+        ]
+        self.nft.run("\n".join(lines) + "\n")
+        self._adopt()
+
+    def teardown(self) -> None:
+        """Remove the table and every mapping in it."""
+        with self._lock:
+            self.nft.run(_drop_table_script(self.table))
+            self._index.clear()
+            self._free.clear()
+            self._next = 1
+
+    def _adopt(self) -> None:
+        targets: dict[str, dict[int, Any]] = {}
+        for name, _, _ in _TARGET_MAPS:
+            items = self.nft.query(f"list map ip {self.table} {name}")
+            targets[name] = {int(k): v for k, v in items[0]["map"].get("elem", [])}
+        items = self.nft.query(f"list map ip {self.table} flow_index")
+        with self._lock:
+            self._index.clear()
+            for key, idx in items[0]["map"].get("elem", []):
+                fwd, backend, hi, lo = key["concat"]
+                entry = DecapEntry(
+                    forwarder=fwd,
+                    backend=backend,
+                    flow_id=(hi << 16) | lo,
+                    client_ip=targets["client_addr"][idx],
+                    client_port=targets["client_port"][idx],
+                    vip_ip=targets["vip_addr"][idx],
+                    vip_port=targets["vip_port"][idx],
+                )
+                self._index[entry.wire_key] = (idx, entry)
+            used = {idx for idx, _ in self._index.values()}
+            self._next = max(used, default=0) + 1
+            self._free = [i for i in range(1, self._next) if i not in used]
+
+    def add(self, entry: DecapEntry) -> None:
+        """Install one mapping atomically. Re-adding the same entry is a no-op;
+        a different entry for a wire key in use raises ValueError."""
+        with self._lock:
+            known = self._index.get(entry.wire_key)
+            if known is not None:
+                if known[1] == entry:
+                    return
+                raise ValueError(
+                    f"flow id {entry.flow_id} from {entry.forwarder} to {entry.backend}"
+                    f" already maps to {known[1].client_ip}:{known[1].client_port}"
+                )
+            idx = self._free.pop() if self._free else self._next
+            if idx == self._next:
+                self._next += 1
+            try:
+                self.nft.run(self._elements("add", entry, idx))
+            except NftError:
+                self._free.append(idx)
+                raise
+            self._index[entry.wire_key] = (idx, entry)
+
+    def remove(self, forwarder: str, backend: str, flow_id: int) -> DecapEntry:
+        """Remove one mapping and return it; KeyError if there is none."""
+        key = (_ip(forwarder), _ip(backend), flow_id >> 16, flow_id & 0xFFFF)
+        with self._lock:
+            if key not in self._index:
+                raise KeyError(f"no decapsulation for flow id {flow_id} from {forwarder}")
+            idx, entry = self._index[key]
+            self.nft.run(self._elements("delete", entry, idx))
+            del self._index[key]
+            self._free.append(idx)
+            return entry
+
+    def entries(self) -> list[DecapEntry]:
+        with self._lock:
+            return [entry for _, entry in self._index.values()]
+
+    def decapsulated(self) -> int:
+        """Packets rewritten so far."""
+        return _counter_packets(self.nft, self.table, "decapsulated")
+
+    def _elements(self, verb: str, entry: DecapEntry, idx: int) -> str:
+        fwd, backend, hi, lo = entry.wire_key
+        t = f"ip {self.table}"
+        values = {
+            "client_addr": entry.client_ip,
+            "client_port": entry.client_port,
+            "vip_addr": entry.vip_ip,
+            "vip_port": entry.vip_port,
+        }
+        lines = [f"{verb} element {t} flow_index {{ {fwd} . {backend} . {hi} . {lo} : {idx} }}"]
+        for name, _, _ in _TARGET_MAPS:
+            value = f" : {values[name]}" if verb == "add" else ""
+            lines.append(f"{verb} element {t} {name} {{ {idx}{value} }}")
+        return "\n".join(lines) + "\n"
