@@ -1,0 +1,100 @@
+// The P4 Handoff forwarder for v1model (bmv2 simple_switch_grpc, p4sim).
+//
+// It routes IPv4, answers ARP for its gateway addresses, steers new
+// connections to a VIP over the VIP's classifier hosts, and rewrites the
+// client segments of connections handed off to a back-end (encap_map):
+//
+//   client -> VIP:      IPv4 C -> VIP            TCP Cport -> VIPport
+//   after encap_map:    IPv4 tunnel_src -> B     TCP F[31:16] -> F[15:0]
+//
+// with both checksums updated incrementally. This file only wires the
+// feature controls into V1Switch; the shared/ files hold what a TNA variant
+// would reuse.
+//
+// Stated rules for malformed and unusual input (each has a test):
+//   - frame shorter than its Ethernet, ARP, IPv4, TCP or UDP header: dropped
+//     (parser error PacketTooShort, refused by admission);
+//   - IPv4 version other than 4, or IHL below 5: dropped;
+//   - IPv4 header checksum wrong (option-less headers): dropped;
+//   - TTL 0 or 1 on arrival: dropped, no ICMP time-exceeded;
+//   - EtherType other than IPv4 and ARP: dropped (the switch does not bridge);
+//   - ARP the gateway table does not answer: sent to the controller;
+//   - IPv4 options: routed like any packet (TTL and checksum updated
+//     incrementally, options untouched) but never encapsulated; to a VIP:
+//     dropped;
+//   - fragments (MF set or offset non-zero): the same as options;
+//   - non-TCP to a VIP: never encapsulated; steered to a classifier by a
+//     hash of addresses, protocol and (for UDP) ports;
+//   - TCP options and payload: carried untouched, never read;
+//   - no route for the destination: dropped.
+
+#include <core.p4>
+#include <v1model.p4>
+
+#include "shared/define.p4"
+#include "shared/size.p4"
+#include "shared/headers.p4"
+#include "shared/csum16.p4"
+#include "shared/flow_id.p4"
+
+#include "v1model/include/parser.p4"
+#include "v1model/include/checksum.p4"
+#include "v1model/include/control/admission.p4"
+#include "v1model/include/control/packetio.p4"
+#include "v1model/include/control/arp.p4"
+#include "v1model/include/control/encap.p4"
+#include "v1model/include/control/vip_steering.p4"
+#include "v1model/include/control/routing.p4"
+#include "v1model/include/deparser.p4"
+
+control ForwarderIngress(inout headers_t hdr,
+                         inout forwarder_metadata_t meta,
+                         inout standard_metadata_t std_meta) {
+    Admission() admission;
+    PacketIoIngress() packet_io;
+    GatewayArp() arp;
+    Encap() encap;
+    VipSteering() steering;
+    Routing() routing;
+
+    apply {
+        if (hdr.packet_out.isValid()) {
+            packet_io.apply(hdr, std_meta);
+        } else {
+            admission.apply(hdr, meta, std_meta);
+            if (!meta.refused && hdr.arp.isValid()) {
+                arp.apply(hdr, std_meta);
+            }
+            if (!meta.refused && hdr.ipv4.isValid()) {
+                meta.route_addr = hdr.ipv4.dst_addr;
+                encap.apply(hdr, meta);
+                if (!meta.encap_hit) {
+                    steering.apply(hdr, meta);
+                }
+                if (!meta.refused) {
+                    routing.apply(hdr, meta, std_meta);
+                }
+            }
+            if (meta.refused) {
+                mark_to_drop(std_meta);
+            }
+        }
+    }
+}
+
+control ForwarderEgress(inout headers_t hdr,
+                        inout forwarder_metadata_t meta,
+                        inout standard_metadata_t std_meta) {
+    PacketIoEgress() packet_io;
+
+    apply {
+        packet_io.apply(hdr, std_meta);
+    }
+}
+
+V1Switch(ForwarderParser(),
+         ForwarderVerifyChecksum(),
+         ForwarderIngress(),
+         ForwarderEgress(),
+         ForwarderComputeChecksum(),
+         ForwarderDeparser()) main;

@@ -1,0 +1,13 @@
+// Table sizes, in entries, in one place so a target with less memory changes
+// only this file.
+#ifndef FORWARDER_SHARED_SIZE_P4
+#define FORWARDER_SHARED_SIZE_P4
+
+#define ROUTES_SIZE        1024
+#define GATEWAY_ARP_SIZE   64
+// 64 buckets per VIP (steering_bucket_t is 6 bits) for up to 16 VIPs.
+#define VIP_STEERING_SIZE  1024
+// One entry per migrated connection that is still open.
+#define ENCAP_MAP_SIZE     65536
+
+#endif
