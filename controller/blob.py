@@ -2,7 +2,8 @@
 
 A handoff blob carries one frozen connection (`ConnectionState`), the flow id
 the forwarder will write into the ports and the forwarder's address; a release
-notice tells the agent that a flow ended. Both share one envelope: magic,
+notice tells the agent that a flow ended; an abort asks it to undo (or confirm)
+a handoff whose answer the classifier never got. All share one envelope: magic,
 version, kind, key id, total length, nonce, creation time, the body, and an
 HMAC-SHA256 over all of it. The byte layout is in docs/blob-format.md.
 
@@ -58,11 +59,16 @@ _FLAG_TIMESTAMPS = 0x02
 _FLAGS_KNOWN = _FLAG_SACK | _FLAG_TIMESTAMPS
 
 _ADDR_LEN = {4: 4, 6: 16}
+_NONCE_OFFSET = 12
 
 
 class Kind(IntEnum):
     HANDOFF = 1
     RELEASE = 2
+    ABORT = 3
+
+
+_KINDS = frozenset(k.value for k in Kind)
 
 
 class Reason(StrEnum):
@@ -108,7 +114,21 @@ class Release:
     forwarder_ip: str
 
 
-Message = Handoff | Release
+@dataclass(frozen=True)
+class Abort:
+    """Undo or confirm the handoff sealed with `handoff_nonce` (flow `flow_id`).
+
+    A classifier whose handoff timed out cannot tell whether the agent
+    installed it; it sends this and thaws its frozen copy only if the agent
+    answers that the handoff is not installed, and never will be.
+    """
+
+    flow_id: int
+    forwarder_ip: str
+    handoff_nonce: bytes
+
+
+Message = Handoff | Release | Abort
 
 
 @dataclass(frozen=True)
@@ -193,9 +213,14 @@ def _encode_handoff(h: Handoff) -> bytes:
     )
 
 
-def _encode_release(r: Release) -> bytes:
-    family, forwarder = _pack_address("forwarder_ip", r.forwarder_ip, None)
-    return _BODY_HEAD.pack(_check_uint("flow_id", r.flow_id, 32), family, 0) + forwarder
+def _encode_notice(m: Release | Abort) -> bytes:
+    family, forwarder = _pack_address("forwarder_ip", m.forwarder_ip, None)
+    body = _BODY_HEAD.pack(_check_uint("flow_id", m.flow_id, 32), family, 0) + forwarder
+    if isinstance(m, Abort):
+        if len(m.handoff_nonce) != NONCE_LEN:
+            raise _malformed("handoff_nonce", f"{len(m.handoff_nonce)} bytes, must be {NONCE_LEN}")
+        body += m.handoff_nonce
+    return body
 
 
 def seal(
@@ -217,7 +242,8 @@ def seal(
     if isinstance(message, Handoff):
         kind, body = Kind.HANDOFF, _encode_handoff(message)
     else:
-        kind, body = Kind.RELEASE, _encode_release(message)
+        kind = Kind.RELEASE if isinstance(message, Release) else Kind.ABORT
+        body = _encode_notice(message)
     kid = keys.sealing_key_id if key_id is None else key_id
     key = keys.get(kid)
     if key is None:
@@ -232,6 +258,11 @@ def seal(
         raise BlobError(Reason.TOO_LARGE, f"message is {total} bytes, maximum is {max_size}")
     signed = _HEADER.pack(MAGIC, VERSION, kind, kid, total, nonce, created) + body
     return signed + hmac.digest(key, signed, hashlib.sha256)
+
+
+def sealed_nonce(blob: bytes) -> bytes:
+    """The nonce of a message `seal` returned (what an `Abort` names)."""
+    return blob[_NONCE_OFFSET : _NONCE_OFFSET + NONCE_LEN]
 
 
 # ---------------------------------------------------------------- opening
@@ -321,17 +352,23 @@ def _decode_handoff(body: memoryview) -> Handoff:
     return Handoff(flow_id=flow_id, forwarder_ip=forwarder, state=state)
 
 
-def _decode_release(body: memoryview) -> Release:
+def _decode_notice(body: memoryview, kind: Kind) -> Release | Abort:
+    name = kind.name.lower()
     if len(body) < _BODY_HEAD.size:
-        raise _malformed("release body", f"{len(body)} bytes, shorter than its header")
+        raise _malformed(f"{name} body", f"{len(body)} bytes, shorter than its header")
     flow_id, family, reserved = _BODY_HEAD.unpack_from(body, 0)
     family = _family(family)
     if reserved:
         raise _malformed("reserved", f"0x{reserved:02x}, must be 0")
-    expected = _BODY_HEAD.size + _ADDR_LEN[family]
+    nonce_len = NONCE_LEN if kind == Kind.ABORT else 0
+    expected = _BODY_HEAD.size + _ADDR_LEN[family] + nonce_len
     if len(body) != expected:
-        raise _malformed("release body", f"{len(body)} bytes, IPv{family} needs {expected}")
-    return Release(flow_id=flow_id, forwarder_ip=_read_address(body, _BODY_HEAD.size, family))
+        raise _malformed(f"{name} body", f"{len(body)} bytes, IPv{family} needs {expected}")
+    forwarder = _read_address(body, _BODY_HEAD.size, family)
+    if kind == Kind.RELEASE:
+        return Release(flow_id=flow_id, forwarder_ip=forwarder)
+    nonce = bytes(body[expected - NONCE_LEN : expected])
+    return Abort(flow_id=flow_id, forwarder_ip=forwarder, handoff_nonce=nonce)
 
 
 def _check_prefix(data: memoryview) -> None:
@@ -345,7 +382,7 @@ def _check_prefix(data: memoryview) -> None:
             Reason.BAD_VERSION,
             f"format version {data[4]} is {older} the supported version {VERSION}",
         )
-    if n > 5 and data[5] not in (Kind.HANDOFF, Kind.RELEASE):
+    if n > 5 and data[5] not in _KINDS:
         raise BlobError(Reason.BAD_KIND, f"message kind {data[5]} is unknown")
     if n < HEADER_LEN:
         raise BlobError(Reason.TRUNCATED, f"{n} bytes, the header alone is {HEADER_LEN}")
@@ -373,5 +410,7 @@ def unseal(
     if not hmac.compare_digest(hmac.digest(key, signed, hashlib.sha256), view[total - MAC_LEN :]):
         raise BlobError(Reason.BAD_MAC, f"HMAC-SHA256 under key id {key_id} does not match")
     body = signed[HEADER_LEN:]
-    message: Message = _decode_handoff(body) if kind == Kind.HANDOFF else _decode_release(body)
+    message: Message = (
+        _decode_handoff(body) if kind == Kind.HANDOFF else _decode_notice(body, Kind(kind))
+    )
     return Envelope(key_id=key_id, nonce=bytes(nonce), created_ms=created, message=message)

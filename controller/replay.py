@@ -81,6 +81,22 @@ class ReplayWindow:
         heapq.heappush(self._by_age, (created_ms, nonce))
         self._seen.add(nonce)
 
+    def forbid(self, nonce: bytes, created_ms: int) -> None:
+        """Make `nonce` unacceptable from now on, whether or not it was seen.
+
+        Used when a classifier aborts a handoff the agent never received: the
+        blob may still be in flight and must not be installed when it lands.
+        `created_ms` must be no older than the blob's own creation time (the
+        abort's time is), so the nonce is remembered as long as the blob
+        could pass the age check.
+        """
+        if nonce in self._seen:
+            return
+        if len(self._seen) >= self.capacity:
+            self._pop_oldest()
+        heapq.heappush(self._by_age, (created_ms, nonce))
+        self._seen.add(nonce)
+
     def _forget_before(self, oldest_allowed: int) -> None:
         while self._by_age and self._by_age[0][0] < oldest_allowed:
             self._pop_oldest()

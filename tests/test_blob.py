@@ -15,12 +15,14 @@ from handoff_samples import FORWARDER, KEY, KEY_ID, KEYS, make_handoff
 from controller.blob import (
     HEADER_LEN,
     MAC_LEN,
+    Abort,
     BlobError,
     Envelope,
-    Handoff,
+    Message,
     Reason,
     Release,
     seal,
+    sealed_nonce,
     unseal,
 )
 from controller.keys import KeyFileError, Keyring, load_keys, parse_keys
@@ -30,7 +32,7 @@ NONCE = bytes(range(100, 116))
 CREATED = 1_790_000_000_123
 
 
-def sealed(message: Handoff | Release, **kwargs: Any) -> bytes:
+def sealed(message: Message, **kwargs: Any) -> bytes:
     kwargs.setdefault("created_ms", CREATED)
     kwargs.setdefault("nonce", NONCE)
     return seal(message, KEYS, **kwargs)
@@ -88,6 +90,24 @@ def test_release_round_trips() -> None:
     blob = sealed(release)
     assert len(blob) == HEADER_LEN + 10 + MAC_LEN
     assert unseal(blob, KEYS).message == release
+
+
+def test_abort_round_trips_and_names_the_handoff_by_its_nonce() -> None:
+    handoff_blob = seal(make_handoff(), KEYS)
+    abort = Abort(flow_id=5, forwarder_ip=FORWARDER, handoff_nonce=sealed_nonce(handoff_blob))
+    assert abort.handoff_nonce == unseal(handoff_blob, KEYS).nonce
+    blob = sealed(abort)
+    assert blob[5] == 3 and len(blob) == HEADER_LEN + 10 + 16 + MAC_LEN
+    assert unseal(blob, KEYS).message == abort
+
+
+def test_abort_with_a_short_nonce_or_body_is_malformed() -> None:
+    with pytest.raises(BlobError, match="handoff_nonce"):
+        sealed(Abort(flow_id=5, forwarder_ip=FORWARDER, handoff_nonce=b"short"))
+    blob = sealed(Abort(flow_id=5, forwarder_ip=FORWARDER, handoff_nonce=NONCE))
+    body = blob[HEADER_LEN:-MAC_LEN]
+    assert reason_of(rebuild(blob, body=body[:-1])) is Reason.MALFORMED_FIELD
+    assert reason_of(rebuild(blob, kind=2)) is Reason.MALFORMED_FIELD  # release is shorter
 
 
 def test_layout_matches_the_documented_offsets() -> None:
@@ -221,8 +241,8 @@ def region_reason(offset: int) -> set[Reason]:
         return {Reason.BAD_MAGIC}
     if offset == 4:
         return {Reason.BAD_VERSION}
-    if offset == 5:
-        return {Reason.BAD_KIND}
+    if offset == 5:  # 1 -> 3 is another kind, so the MAC catches it
+        return {Reason.BAD_KIND, Reason.BAD_MAC}
     if offset in (6, 7):
         return {Reason.UNKNOWN_KEY}
     if 8 <= offset < 12:  # total length: too big, too small, or not the real size
@@ -275,7 +295,7 @@ def test_downgrade_to_an_older_version_is_refused_even_with_a_valid_mac() -> Non
 def test_newer_version_and_unknown_kind_are_refused() -> None:
     blob = sealed(make_handoff())
     assert reason_of(rebuild(blob, version=2)) is Reason.BAD_VERSION
-    assert reason_of(rebuild(blob, kind=3)) is Reason.BAD_KIND
+    assert reason_of(rebuild(blob, kind=4)) is Reason.BAD_KIND
 
 
 def test_handoff_body_read_as_release_is_malformed() -> None:
@@ -392,6 +412,14 @@ def test_expired_nonces_are_forgotten_and_stay_refused_if_the_clock_steps_back()
     w.admit(b"\x02" * 16, CREATED + 20_000, CREATED + 20_000)  # expires nonce 1
     assert len(w) == 1
     assert admit_reason(w, b"\x01" * 16, CREATED, CREATED + 5_000) is Reason.STALE
+
+
+def test_forbidden_nonce_is_refused_as_replayed_when_it_arrives() -> None:
+    w = window()
+    w.forbid(b"\x05" * 16, CREATED + 100)
+    assert admit_reason(w, b"\x05" * 16, CREATED, CREATED + 100) is Reason.REPLAYED
+    w.forbid(b"\x05" * 16, CREATED + 200)  # idempotent
+    assert len(w) == 1
 
 
 # ---------------------------------------------------------------- keys
