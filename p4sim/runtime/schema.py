@@ -125,11 +125,16 @@ class DigestInfo:
 class ControllerHeaderInfo:
     """A header annotated `@controller_header("packet_in")` or
     `("packet_out")`; `metadata` lists its fields with p4c's ids (1, 2, ...
-    in declaration order unless a field has `@id`)."""
+    in declaration order unless a field has `@id`).
+
+    `name` is the annotation's argument ("packet_in"), which P4Info shows;
+    `type_name` is the header type's control-plane name
+    ("packet_in_header_t"), which p4c hashes for the id (empty: use `name`)."""
 
     name: str
     metadata: tuple[tuple[int, str, int], ...]  # (id, field name, bitwidth)
     annotations: tuple[str, ...] = ()
+    type_name: str = ""
 
 
 @dataclass(frozen=True)
