@@ -16,8 +16,10 @@ because operators already know them; the reason starts with a stable token
 
 `AgentClient` is the classifier's side: it connects lazily, reconnects after
 a loss, bounds every request by a timeout and turns every failure into one of
-three errors (`AgentTimeout`, `AgentUnavailable`, or a non-OK `Reply`) so the
-caller has exactly one decision to make: commit, or thaw the connection.
+three outcomes (`AgentTimeout`, `AgentUnavailable`, or a `Reply`).
+`AgentClient.hand_off` turns those into the one decision the classifier has to
+make, commit or thaw, sending an abort when the answer was lost so that the
+decision is never a guess while the agent is reachable.
 `serve_frames` is the agent's side of one connection.
 """
 
@@ -31,7 +33,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from controller.blob import DEFAULT_MAX_SIZE
+from controller.blob import DEFAULT_MAX_SIZE, Abort, seal, sealed_nonce
+from controller.keys import Keyring
 
 log = logging.getLogger("p4handoff.agent_protocol")
 
@@ -89,8 +92,28 @@ class AgentUnavailable(AgentError):
     """No connection to the agent, or it was lost with the request in flight."""
 
 
+class AgentUnreachable(AgentUnavailable):
+    """Connecting failed, so the request was certainly never sent."""
+
+
 class AgentTimeout(AgentError):
     """No reply within the request's timeout."""
+
+
+@dataclass(frozen=True)
+class HandoffOutcome:
+    """What the classifier must do with its frozen connection.
+
+    `committed`: the back-end holds the connection (write the switch entry,
+    close the frozen copy silently); otherwise thaw it. `certain` is False
+    only when the agent could be asked neither the handoff nor the abort: the
+    handoff may then be installed, and thawing risks two senders.
+    """
+
+    committed: bool
+    certain: bool
+    reply: Reply | None
+    detail: str
 
 
 def encode_frame(request_id: int, payload: bytes) -> bytes:
@@ -189,7 +212,7 @@ class AgentClient:
                     async with asyncio.timeout(self.connect_timeout):
                         reader, writer = await asyncio.open_connection(self.host, self.port)
                 except (OSError, TimeoutError) as exc:
-                    raise AgentUnavailable(
+                    raise AgentUnreachable(
                         f"cannot connect to agent {self.host}:{self.port}: {exc or 'timeout'}"
                     ) from None
                 self._conn = _Connection(reader, writer)
@@ -219,6 +242,45 @@ class AgentClient:
         finally:
             if conn is not None:
                 conn.pending.pop(request_id, None)
+
+    async def hand_off(
+        self,
+        blob: bytes,
+        *,
+        flow_id: int,
+        forwarder_ip: str,
+        keys: Keyring,
+        timeout: float,
+        abort_timeout: float | None = None,
+    ) -> HandoffOutcome:
+        """Send a sealed handoff and settle its outcome, aborting it if no answer came.
+
+        `flow_id` and `forwarder_ip` are those sealed in `blob`; the abort
+        names the blob by its nonce (see docs/blob-format.md, "Abort body").
+        """
+        try:
+            reply = await self.request(blob, timeout)
+        except AgentUnreachable as exc:
+            return HandoffOutcome(False, True, None, f"not sent: {exc}")
+        except AgentError as exc:
+            lost: AgentError = exc
+        else:
+            return HandoffOutcome(reply.ok, True, reply, reply.reason)
+        abort = seal(Abort(flow_id, forwarder_ip, sealed_nonce(blob)), keys)
+        failure = f"{lost}; abort not sent"
+        for _ in range(2):  # a second try rides a fresh connection if the old one died
+            try:
+                answer = await self.request(
+                    abort, timeout if abort_timeout is None else abort_timeout
+                )
+            except AgentError as exc:
+                failure = f"{lost}; abort failed: {exc}"
+                continue
+            if answer.ok:
+                return HandoffOutcome(False, True, answer, f"{lost}; {answer.reason}")
+            committed = answer.code == "committed"
+            return HandoffOutcome(committed, committed, answer, f"{lost}; {answer.reason}")
+        return HandoffOutcome(False, False, None, failure)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
