@@ -32,7 +32,7 @@ from bisect import insort
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import and_
-from typing import Any, Protocol, TypeAlias
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 from p4sim.errors import ControlPlaneError, UnsupportedError
 from p4sim.runtime.meters import TwoRateThreeColor
@@ -152,6 +152,9 @@ class MatchTable:
         self._canonical = _Canonical(name, self.keys)
         self._index = _make_index(self.keys)
         self.needs_priority = isinstance(self._index, _PriorityIndex)
+        self._exact_limits: tuple[int, ...] = ()
+        if isinstance(self._index, _ExactIndex):
+            self._exact_limits = tuple((1 << k.width) - 1 for k in self.keys)
         self.lookup = self._index.lookup
         self._check_action(default_action, default=True)
         self.default = TableEntry(matches=(), action=default_action, is_const=default_is_const)
@@ -226,6 +229,17 @@ class MatchTable:
         return stored
 
     def _key(self, matches: Matches, priority: int) -> _Key:
+        if self._exact_limits and not priority and len(matches) == len(self._exact_limits):
+            # Fast path for exact tables (bulk loads): well-formed entries
+            # skip the general canonicalisation; anything else takes it and
+            # gets its precise error there.
+            values = []
+            for m, full in zip(matches, self._exact_limits, strict=True):
+                if type(m) is not Exact or not 0 <= m.value <= full:
+                    break
+                values.append(m.value)
+            else:
+                return values[0] if len(values) == 1 else tuple(values)
         if self.needs_priority:
             if not 0 < priority <= MAX_PRIORITY:
                 raise ControlPlaneError(
@@ -271,10 +285,9 @@ class MatchTable:
                 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
+class _Field(NamedTuple):
     """One validated field: `mask` covers the bits that must equal `value`;
-    `low`/`high` is a range that is not the whole field (else None)."""
+    `bounds` is a (low, high) range that is not the whole field (else None)."""
 
     value: int
     mask: int
@@ -296,7 +309,7 @@ class _Canonical:
                 "INVALID_ARGUMENT",
                 f"table {self.table} has {len(self.keys)} keys, got {len(matches)} matches",
             )
-        return tuple(self._field(spec, m) for spec, m in zip(self.keys, matches, strict=True))
+        return tuple([self._field(spec, m) for spec, m in zip(self.keys, matches, strict=True)])
 
     def _field(self, spec: KeySpec, m: FieldMatch | None) -> _Field:
         full = (1 << spec.width) - 1
