@@ -22,6 +22,13 @@ tests/test_tcprepair.py):
   refilled, not rcv_nxt; refilling advances rcv_nxt.
 * `TCP_REPAIR_WINDOW` goes in after the receive queue is refilled: the kernel
   rejects (EINVAL) an rcv_wup beyond rcv_nxt.
+* `connect` in repair mode picks a receive window scale from this host's
+  sysctls; a connection negotiated without scaling must have it reset to 0
+  (TCPOPT_WINDOW 0/0), or the client reads every advertised window as
+  1/2^scale of its size and the upload stalls.
+* `connect` also caches the MSS from the user MSS (536 by default), and the
+  clamp set later by TCP_REPAIR_OPTIONS does not refresh it: setting
+  TCP_MAXSEG before `connect` makes the restored socket send full segments.
 * Bytes written to the send queue in repair mode count as sent and unacknowledged;
   bytes the original never transmitted are written after repair mode is left,
   so the kernel transmits them normally.
@@ -284,11 +291,13 @@ def _build_options(options: TcpOptions, where: str) -> bytes:
             where,
             f"window scales {options.snd_wscale}/{options.rcv_wscale} exceed {TCP_MAX_WSCALE}",
         )
-    opts = [_REPAIR_OPT.pack(TCPOPT_MAXSEG, options.mss)]
-    if options.snd_wscale or options.rcv_wscale:
-        opts.append(
-            _REPAIR_OPT.pack(TCPOPT_WINDOW, options.snd_wscale | (options.rcv_wscale << 16))
-        )
+    # The window option goes in even without scaling: connect() already chose
+    # an rcv_wscale from this host's sysctls, and left there the kernel would
+    # advertise windows shifted by a scale the client never agreed to.
+    opts = [
+        _REPAIR_OPT.pack(TCPOPT_MAXSEG, options.mss),
+        _REPAIR_OPT.pack(TCPOPT_WINDOW, options.snd_wscale | (options.rcv_wscale << 16)),
+    ]
     if options.sack:
         opts.append(_REPAIR_OPT.pack(TCPOPT_SACK_PERMITTED, 0))
     if options.timestamps:

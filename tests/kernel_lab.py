@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -133,14 +134,19 @@ def tcp_settings(lab: Lab, ns: str, *, timestamps: bool, sack: bool, wscale: boo
 
 class Reader(threading.Thread):
     """Reads exactly `length` bytes from a socket in the background and keeps
-    their SHA-256 and count (the data itself is not kept)."""
+    their SHA-256 and count (the data itself is not kept); with `pause` it
+    reads at most `slice_len` bytes per pause, like a slow application."""
 
-    def __init__(self, sock: socket.socket, length: int) -> None:
+    def __init__(
+        self, sock: socket.socket, length: int, slice_len: int = 1 << 20, pause: float = 0.0
+    ) -> None:
         super().__init__(daemon=True)
         import hashlib
 
         self.sock = sock
         self.length = length
+        self.slice_len = slice_len
+        self.pause = pause
         self.digest = hashlib.sha256()
         self.count = 0
         self.error: BaseException | None = None
@@ -148,11 +154,13 @@ class Reader(threading.Thread):
     def run(self) -> None:
         try:
             while self.count < self.length:
-                chunk = self.sock.recv(min(1 << 20, self.length - self.count))
+                chunk = self.sock.recv(min(self.slice_len, self.length - self.count))
                 if not chunk:
                     raise ConnectionError(f"EOF after {self.count} of {self.length} bytes")
                 self.digest.update(chunk)
                 self.count += len(chunk)
+                if self.pause:
+                    time.sleep(self.pause)
         except BaseException as exc:
             self.error = exc
 
