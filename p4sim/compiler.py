@@ -1,0 +1,123 @@
+"""P4 source to a `CompiledProgram`: front end, passes, P4Info, device config.
+
+The device config is p4sim's answer to bmv2's JSON: a self-describing
+envelope holding the program's own source files, which `load_device_config`
+compiles again, so the P4 source stays the single source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from p4sim.errors import P4SimError
+from p4sim.frontend.parser import parse_preprocessed
+from p4sim.frontend.preprocess import preprocess_file
+from p4sim.p4info.generate import build_p4info
+from p4sim.passes.declcheck import check_program
+from p4sim.passes.lower import Lowered, lower
+from p4sim.runtime.schema import ProgramSchema
+
+DEVICE_CONFIG_FORMAT = "p4sim-device-config"
+DEVICE_CONFIG_VERSION = 1
+_BUILTIN_DIR = str(Path(__file__).parent / "p4include")
+
+
+class DeviceConfigError(P4SimError):
+    """A device config p4sim cannot load (wrong format, version or content)."""
+
+
+@dataclass
+class CompiledProgram:
+    """A program ready to run: `source` is the main P4 file's text, `python`
+    the generated pipeline module."""
+
+    name: str
+    schema: ProgramSchema
+    p4info: Any
+    device_config: bytes
+    source: str
+    lowered: Lowered
+
+    @property
+    def python(self) -> str:
+        return self.lowered.pipeline.source
+
+
+def _envelope(main: str, include_dirs: Sequence[str], files: Sequence[str]) -> bytes:
+    texts = {}
+    for f in files:
+        full = os.path.abspath(f)
+        if full.startswith(_BUILTIN_DIR + os.sep):
+            continue
+        texts[full] = Path(full).read_text(encoding="utf-8")
+    body = {
+        "format": DEVICE_CONFIG_FORMAT,
+        "version": DEVICE_CONFIG_VERSION,
+        "program": Path(main).stem,
+        "main": os.path.abspath(main),
+        "include_dirs": [os.path.abspath(d) for d in include_dirs],
+        "files": texts,
+    }
+    return json.dumps(body, sort_keys=True).encode("utf-8")
+
+
+def _compile(path: str, include_dirs: Sequence[str], name: str
+             ) -> tuple[CompiledProgram, tuple[str, ...]]:
+    pre = preprocess_file(path, include_dirs)
+    program = parse_preprocessed(pre)
+    checked = check_program(program)
+    lowered = lower(checked)
+    p4info = build_p4info(lowered.schema)
+    source = Path(path).read_text(encoding="utf-8")
+    compiled = CompiledProgram(name, lowered.schema, p4info, b"", source, lowered)
+    return compiled, tuple(pre.files)
+
+
+def compile_file(path: str | os.PathLike[str],
+                 include_dirs: Sequence[str | os.PathLike[str]] = ()) -> CompiledProgram:
+    """Compile a v1model program; raises the `P4SourceError` family on bad input."""
+    main = os.fspath(path)
+    dirs = [os.fspath(d) for d in include_dirs]
+    compiled, files = _compile(main, dirs, Path(main).stem)
+    compiled.device_config = _envelope(main, dirs, files)
+    return compiled
+
+
+def load_device_config(data: bytes) -> CompiledProgram:
+    """Compile the program held in a device config written by `compile_file`."""
+    try:
+        body = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DeviceConfigError(f"not a p4sim device config ({exc.__class__.__name__}); "
+                                f"expected format '{DEVICE_CONFIG_FORMAT}'") from None
+    if not isinstance(body, dict) or body.get("format") != DEVICE_CONFIG_FORMAT:
+        found = body.get("format") if isinstance(body, dict) else type(body).__name__
+        raise DeviceConfigError(f"unknown device config format {found!r}; expected "
+                                f"'{DEVICE_CONFIG_FORMAT}'")
+    if body.get("version") != DEVICE_CONFIG_VERSION:
+        raise DeviceConfigError(f"unsupported device config version {body.get('version')!r}; "
+                                f"this p4sim reads version {DEVICE_CONFIG_VERSION}")
+    files = body.get("files")
+    main = body.get("main")
+    if not isinstance(files, dict) or not isinstance(main, str) or main not in files:
+        raise DeviceConfigError("device config lacks the program's main file")
+    with tempfile.TemporaryDirectory(prefix="p4sim-") as root:
+        def mirror(p: str) -> str:
+            return os.path.join(root, p.lstrip(os.sep))
+
+        for p, text in files.items():
+            target = mirror(p)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            Path(target).write_text(text, encoding="utf-8")
+        dirs = [mirror(d) for d in body.get("include_dirs", [])]
+        for d in dirs:
+            os.makedirs(d, exist_ok=True)
+        compiled, _ = _compile(mirror(main), dirs, str(body.get("program", "program")))
+    compiled.device_config = bytes(data)
+    return compiled

@@ -1,0 +1,386 @@
+"""Code for extern calls: `packet_in`/`packet_out` (core.p4) and the v1model
+externs, with bmv2 simple_switch's behaviour.
+
+Everything architecture-specific that the generated code does inline lives
+here; what happens at the end of a pipeline (clone, resubmit, recirculate,
+digests, multicast) is in `p4sim/runtime/v1model.py`, which reads the flags
+these calls set on the per-packet context `ctx`.
+"""
+
+from __future__ import annotations
+
+from p4sim.errors import TypeCheckError, UnsupportedError
+from p4sim.frontend import ir
+from p4sim.passes.classgen import class_name, is_composite
+from p4sim.passes.stmtgen import StmtGen
+from p4sim.passes.typecheck import CallInfo
+from p4sim.runtime.types import (
+    BitT,
+    BoolT,
+    EnumT,
+    ExternT,
+    HeaderT,
+    StackT,
+    StructLikeT,
+    StructT,
+    Type,
+    strip_newtype,
+    width_of,
+)
+
+DROP_PORT = 511
+
+
+class ExternGen(StmtGen):
+    # Filled by the module generator: field lists from clone3/resubmit/recirculate
+    # data arguments get ids after the @field_list ones.
+    field_lists: dict[int, list[tuple[int, tuple[str, ...]]]]
+    digests: dict[str, StructT]
+    in_parser: bool
+
+    def extern_call(self, call: ir.Call, info: CallInfo, *, want_value: bool) -> str:
+        if info.kind == "extern_method":
+            assert info.extern is not None and info.receiver is not None
+            method = getattr(self, f"_m_{info.extern}_{info.name}", None)
+            if method is None:
+                raise UnsupportedError(call.pos, f"unsupported: {info.extern}.{info.name}")
+        else:
+            method = getattr(self, f"_f_{info.name}", None)
+            if method is None:
+                raise UnsupportedError(call.pos, f"unsupported: extern function {info.name}")
+        result: str = method(call, info)
+        return result
+
+    # ---------------------------------------------------------------- helpers
+
+    def _arg(self, info: CallInfo, i: int) -> str:
+        a = info.args[i]
+        assert a is not None
+        return self.ex(a)
+
+    def _enum_name(self, info: CallInfo, i: int, call: ir.Call) -> str:
+        a = info.args[i]
+        assert a is not None
+        value = self.facts.consts.get(a)
+        t = a.type
+        if not isinstance(t, EnumT) or value is None:
+            raise UnsupportedError(call.pos, f"unsupported: non-constant {info.params[i].name}")
+        for name, v in t.members.items():
+            if v == value:
+                return name
+        raise TypeCheckError(a.pos, "unknown enum value")
+
+    def flatten(self, e: ir.Expr) -> list[tuple[str, int]]:
+        """The (value source, width) list of a field-list argument such as
+        `{hdr.ipv4.srcAddr, hdr.ipv4.dstAddr}` or a header or struct."""
+        if isinstance(e, ir.ListExpr):
+            out = []
+            for x in e.elements:
+                out.extend(self.flatten(x))
+            return out
+        if isinstance(e, ir.StructInitExpr):
+            out = []
+            for _, x in e.fields:
+                out.extend(self.flatten(x))
+            return out
+        t = strip_newtype(e.type)
+        if isinstance(t, StructLikeT):
+            return self._flatten_obj(self.ex(e), t)
+        if isinstance(t, BoolT):
+            return [(f"int({self.ex(e)})", 1)]
+        return [(self.ex(e), width_of(t))]
+
+    def _flatten_obj(self, obj: str, t: StructLikeT) -> list[tuple[str, int]]:
+        out = []
+        for f in t.fields:
+            ft = strip_newtype(f.type)
+            if isinstance(ft, StructLikeT):
+                out.extend(self._flatten_obj(f"{obj}.f_{f.name}", ft))
+            elif isinstance(ft, StackT):
+                raise UnsupportedError(None, "unsupported: header stack in a field list")
+            elif isinstance(ft, BoolT):
+                out.append((f"int({obj}.f_{f.name})", 1))
+            else:
+                out.append((f"{obj}.f_{f.name}", width_of(ft)))
+        return out
+
+    def _packed(self, e: ir.Expr) -> str:
+        fields = self.flatten(e)
+        values = "".join(v + ", " for v, _ in fields)
+        widths = "".join(str(w) + ", " for _, w in fields)
+        return f"pack_fields(({values}), ({widths}))"
+
+    def _lvalue_paths(self, e: ir.Expr, call: ir.Call) -> list[tuple[int, tuple[str, ...]]]:
+        """Metadata paths named by an old-style field list (`clone3(..., {meta.a})`):
+        root 0 is the user metadata parameter, 1 is standard_metadata."""
+        items = e.elements if isinstance(e, ir.ListExpr) else [e]
+        paths = []
+        for item in items:
+            names: list[str] = []
+            cur = item
+            while isinstance(cur, ir.Member) and self.facts.members.get(cur) == "field":
+                names.append(cur.member)
+                cur = cur.expr
+            if not isinstance(cur, ir.NameRef):
+                raise UnsupportedError(item.pos, "unsupported: field list entry that is not "
+                                       "a metadata field")
+            sym = self.facts.refs[cur]
+            root = self.metadata_roots.get(sym)
+            if root is None:
+                raise UnsupportedError(item.pos, "unsupported: field list entry outside the "
+                                       "metadata and standard_metadata parameters")
+            paths.append((root, tuple(reversed(names))))
+        return paths
+
+    metadata_roots: dict[object, int]
+
+    def _field_list_arg(self, call: ir.Call, info: CallInfo, i: int) -> str:
+        a = info.args[i]
+        assert a is not None
+        index = self.facts.consts.get(a)
+        if isinstance(index, int) and not isinstance(index, bool) and isinstance(
+                a.type, BitT):
+            return f"{index}"
+        paths = self._lvalue_paths(a, call)
+        new_id = 1000 + len(self.field_lists)
+        self.field_lists[new_id] = paths
+        return str(new_id)
+
+    # ----------------------------------------------------------- packet_in
+
+    def _m_packet_in_extract(self, call: ir.Call, info: CallInfo) -> str:
+        if len(info.args) != 1 or info.args[0] is None:
+            raise UnsupportedError(call.pos, "unsupported: extract with a varbit size")
+        target = info.args[0]
+        t = strip_newtype(target.type)
+        if not isinstance(t, HeaderT):
+            raise UnsupportedError(call.pos, f"unsupported: extract into {t}")
+        nbytes = t.width // 8
+        if isinstance(target, ir.Member) and self.facts.members.get(target) == "next":
+            stack = self.ex(target.expr)
+            h = self.em.tmp("h")
+            self.em.line(f"{h} = {stack}.nxt()")
+            self.em.line(f"{h}.ext(data, off)")
+            self.em.line(f"{stack}.nxt_i += 1")
+        else:
+            self.em.line(f"{self.ex(target)}.ext(data, off)")
+        self.em.line(f"off += {nbytes}")
+        return "None"
+
+    def _m_packet_in_lookahead(self, call: ir.Call, info: CallInfo) -> str:
+        t = strip_newtype(info.result)
+        too_short = self.error_code("PacketTooShort")
+        if isinstance(t, BitT):
+            return f"lookahead(data, off, {t.width}, {too_short})"
+        if isinstance(t, HeaderT):
+            h = self.em.tmp("la")
+            self.em.line(f"{h} = {class_name(t)}()")
+            self.em.line(f"{h}.ext(data, off)")
+            return h
+        raise UnsupportedError(call.pos, f"unsupported: lookahead of {t}")
+
+    def _m_packet_in_advance(self, call: ir.Call, info: CallInfo) -> str:
+        bits = self._arg(info, 0)
+        with self.em.block(f"if off + ({bits} >> 3) > len(data):"):
+            self.em.line(f"raise ParserReject({self.error_code('PacketTooShort')})")
+        self.em.line(f"off += {bits} >> 3")
+        return "None"
+
+    def _m_packet_in_length(self, call: ir.Call, info: CallInfo) -> str:
+        return "len(data)"
+
+    def _m_packet_out_emit(self, call: ir.Call, info: CallInfo) -> str:
+        a = info.args[0]
+        assert a is not None
+        if not is_composite(a.type):
+            raise UnsupportedError(call.pos, "unsupported: emit of a non-header value")
+        self.em.line(f"{self.ex(a)}.emit(parts)")
+        return "None"
+
+    # ---------------------------------------------------------------- core
+
+    def _f_verify(self, call: ir.Call, info: CallInfo) -> str:
+        with self.em.block(f"if not {self._arg(info, 0)}:"):
+            self.em.line(f"raise ParserReject({self._arg(info, 1)})")
+        return "None"
+
+    # ------------------------------------------------------------- v1model
+
+    def _f_mark_to_drop(self, call: ir.Call, info: CallInfo) -> str:
+        # bmv2's mark_to_drop sets egress_spec to the drop port and clears mcast_grp.
+        sm = self._arg(info, 0) if info.args else self.standard_metadata()
+        self.em.line(f"{sm}.f_egress_spec = {DROP_PORT}")
+        self.em.line(f"{sm}.f_mcast_grp = 0")
+        return "None"
+
+    def standard_metadata(self) -> str:
+        raise NotImplementedError
+
+    def _f_hash(self, call: ir.Call, info: CallInfo) -> str:
+        algo = self._enum_name(info, 1, call)
+        out = info.args[0]
+        assert out is not None and info.args[3] is not None
+        out_bits = strip_newtype(out.type)
+        assert isinstance(out_bits, BitT)
+        base, data, size = self._arg(info, 2), self._packed(info.args[3]), self._arg(info, 4)
+        h = self.em.tmp("hash")
+        self.em.line(f"{h} = HASH[{algo!r}]({data})")
+        # bmv2: result = base + (hash % max); a max of 0 leaves the hash unreduced.
+        self.store(out, f"(({base} + ({h} % {size} if {size} else {h})) & {out_bits.mask:#x})")
+        return "None"
+
+    def _checksum_value(self, call: ir.Call, info: CallInfo, payload: bool) -> str:
+        algo = self._enum_name(info, 3, call)
+        a = info.args[1]
+        assert a is not None
+        data = self._packed(a)
+        if payload:
+            data = f"{data} + ctx.payload"
+        return f"HASH[{algo!r}]({data})"
+
+    def _verify_checksum(self, call: ir.Call, info: CallInfo, payload: bool) -> str:
+        value = self._checksum_value(call, info, payload)
+        with self.em.block(f"if {self._arg(info, 0)} and {value} != {self._arg(info, 2)}:"):
+            self.em.line("ctx.checksum_error = 1")
+        return "None"
+
+    def _update_checksum(self, call: ir.Call, info: CallInfo, payload: bool) -> str:
+        target = info.args[2]
+        assert target is not None
+        bits = strip_newtype(target.type)
+        assert isinstance(bits, BitT)
+        with self.em.block(f"if {self._arg(info, 0)}:"):
+            self.store(target, f"({self._checksum_value(call, info, payload)} & "
+                               f"{bits.mask:#x})")
+        return "None"
+
+    def _f_verify_checksum(self, call: ir.Call, info: CallInfo) -> str:
+        return self._verify_checksum(call, info, False)
+
+    def _f_verify_checksum_with_payload(self, call: ir.Call, info: CallInfo) -> str:
+        return self._verify_checksum(call, info, True)
+
+    def _f_update_checksum(self, call: ir.Call, info: CallInfo) -> str:
+        return self._update_checksum(call, info, False)
+
+    def _f_update_checksum_with_payload(self, call: ir.Call, info: CallInfo) -> str:
+        return self._update_checksum(call, info, True)
+
+    def _f_random(self, call: ir.Call, info: CallInfo) -> str:
+        out = info.args[0]
+        assert out is not None
+        lo, hi = self._arg(info, 1), self._arg(info, 2)
+        self.store(out, f"ctx.random({lo}, {hi})")
+        return "None"
+
+    def _f_digest(self, call: ir.Call, info: CallInfo) -> str:
+        data = info.args[1]
+        assert data is not None
+        t = strip_newtype(data.type)
+        if not isinstance(t, StructT):
+            raise UnsupportedError(call.pos, "unsupported: digest of a non-struct type")
+        self.digests[t.name] = t
+        # The values are taken when digest() runs (p4c copies the argument in).
+        if isinstance(data, ir.ListExpr | ir.StructInitExpr):
+            values = [v for v, _ in self.flatten(data)]
+        else:
+            obj = self.ex(data)
+            values = [f"{obj}.f_{f.name}" for f in t.fields]
+        self.em.line(f"ctx.digests.append(({t.name!r}, ({''.join(v + ', ' for v in values)})))")
+        return "None"
+
+    def _f_clone(self, call: ir.Call, info: CallInfo) -> str:
+        self.em.line(f"ctx.clone = ({self._arg(info, 1)}, 0)")
+        return "None"
+
+    def _f_clone3(self, call: ir.Call, info: CallInfo) -> str:
+        self.em.line(f"ctx.clone = ({self._arg(info, 1)}, "
+                     f"{self._field_list_arg(call, info, 2)})")
+        return "None"
+
+    _f_clone_preserving_field_list = _f_clone3
+
+    def _f_resubmit(self, call: ir.Call, info: CallInfo) -> str:
+        fl = self._field_list_arg(call, info, 0) if info.args else "0"
+        self.em.line(f"ctx.resubmit = ({fl},)")
+        return "None"
+
+    _f_resubmit_preserving_field_list = _f_resubmit
+
+    def _f_recirculate(self, call: ir.Call, info: CallInfo) -> str:
+        fl = self._field_list_arg(call, info, 0) if info.args else "0"
+        self.em.line(f"ctx.recirculate = ({fl},)")
+        return "None"
+
+    _f_recirculate_preserving_field_list = _f_recirculate
+
+    def _f_truncate(self, call: ir.Call, info: CallInfo) -> str:
+        self.em.line(f"ctx.truncate = {self._arg(info, 0)}")
+        return "None"
+
+    def _f_log_msg(self, call: ir.Call, info: CallInfo) -> str:
+        values = ""
+        if len(info.args) > 1 and info.args[1] is not None:
+            values = "".join(v + ", " for v, _ in self.flatten(info.args[1]))
+        self.em.line(f"ctx.log_msg({self._arg(info, 0)}, ({values}))")
+        return "None"
+
+    def _f_assert(self, call: ir.Call, info: CallInfo) -> str:
+        with self.em.block(f"if not {self._arg(info, 0)}:"):
+            self.em.line(f"raise AssertFailed({str(call.pos)!r})")
+        return "None"
+
+    _f_assume = _f_assert
+
+    # ------------------------------------------------------- extern objects
+
+    def _obj(self, info: CallInfo, call: ir.Call) -> str:
+        receiver = info.receiver
+        if isinstance(receiver, ir.NameRef):
+            sym = self.facts.refs.get(receiver)
+            if sym is not None and sym in self.names:
+                return self.names[sym]
+        raise UnsupportedError(call.pos, "unsupported: extern object used this way")
+
+    def _m_counter_count(self, call: ir.Call, info: CallInfo) -> str:
+        self.em.line(f"{self._obj(info, call)}.count({self._arg(info, 0)}, ctx.length)")
+        return "None"
+
+    def _m_direct_counter_count(self, call: ir.Call, info: CallInfo) -> str:
+        return "None"  # bmv2 counts every hit of the table that owns the counter
+
+    def _m_register_read(self, call: ir.Call, info: CallInfo) -> str:
+        out = info.args[0]
+        assert out is not None
+        self.store(out, f"{self._obj(info, call)}.load({self._arg(info, 1)})")
+        return "None"
+
+    def _m_register_write(self, call: ir.Call, info: CallInfo) -> str:
+        self.em.line(f"{self._obj(info, call)}.store({self._arg(info, 0)}, "
+                     f"{self._arg(info, 1)})")
+        return "None"
+
+    def _m_meter_execute_meter(self, call: ir.Call, info: CallInfo) -> str:
+        out = info.args[1]
+        assert out is not None
+        self.store(out, f"{self._obj(info, call)}.execute({self._arg(info, 0)}, ctx.now_ns, "
+                        "ctx.length)")
+        return "None"
+
+    def _m_direct_meter_read(self, call: ir.Call, info: CallInfo) -> str:
+        out = info.args[0]
+        assert out is not None
+        receiver = info.receiver
+        sym = self.facts.refs.get(receiver) if isinstance(receiver, ir.NameRef) else None
+        if self.entry_var is None or sym is not self.direct_meter_sym:
+            # Not in an action run by the table that owns this meter: GREEN.
+            self.store(out, "0")
+            return "None"
+        e = self.entry_var
+        self.store(out, f"({e}.meter.execute(ctx.now_ns, ctx.length) "
+                        f"if {e}.meter is not None else 0)")
+        return "None"
+
+
+def extern_kind(t: Type) -> str | None:
+    return t.name if isinstance(t, ExternT) else None

@@ -1,0 +1,405 @@
+"""The back end's driver: typed IR to `Lowered` (generated pipeline, the plan
+of runtime objects, and the control-plane `ProgramSchema`).
+
+The plan says which tables, registers, counters, meters and value sets the
+switch must create and under which Python names the generated code expects
+them; the schema names them as p4c's P4Info does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from p4sim.errors import TypeCheckError, UnsupportedError
+from p4sim.frontend import ir
+from p4sim.passes import codegen
+from p4sim.passes.declcheck import ActionBinding, CheckedProgram, TableFacts
+from p4sim.passes.elaborate import BlockInst, ExternInst, elaborate
+from p4sim.passes.resolve import Sym, annotation_int
+from p4sim.runtime import schema as S
+from p4sim.runtime.tables import (
+    ActionCall,
+    ActionSpec,
+    Exact,
+    FieldMatch,
+    KeySpec,
+    Lpm,
+    OptionalMatch,
+    RangeMatch,
+    Ternary,
+)
+from p4sim.runtime.types import (
+    BitT,
+    EnumT,
+    ExternT,
+    HeaderT,
+    StructT,
+    TypeVar,
+    strip_newtype,
+    width_of,
+)
+
+DEFAULT_TABLE_SIZE = 1024  # p4c's default when a table has no `size`
+_STRUCTURAL = {"name", "id", "hidden", "field_list", "priority", "match"}
+
+
+@dataclass
+class TablePlan:
+    py: str
+    name: str
+    keys: tuple[KeySpec, ...]
+    size: int
+    default: ActionCall
+    default_is_const: bool
+    actions: dict[str, ActionSpec]
+    is_const_table: bool
+    entries: list[tuple[tuple[FieldMatch | None, ...], ActionCall, int]]
+    direct_meter_unit: str | None = None
+
+
+@dataclass
+class ExternPlan:
+    """kind: "register", "counter", "meter", "direct_counter", "direct_meter"."""
+
+    py: str
+    kind: str
+    name: str
+    size: int = 0
+    width: int = 0
+    unit: str = ""
+
+
+@dataclass
+class ValueSetPlan:
+    py: str
+    name: str
+    size: int
+    widths: tuple[int, ...]
+
+
+@dataclass
+class Lowered:
+    pipeline: codegen.Pipeline
+    schema: S.ProgramSchema
+    tables: list[TablePlan] = field(default_factory=list)
+    externs: list[ExternPlan] = field(default_factory=list)
+    value_sets: list[ValueSetPlan] = field(default_factory=list)
+
+
+def annotation_strings(notes: list[ir.Annotation] | tuple[ir.Annotation, ...]) -> tuple[str, ...]:
+    out = []
+    for note in notes:
+        if note.name in _STRUCTURAL:
+            continue
+        out.append(f"@{note.name}({note.raw})" if note.raw else f"@{note.name}")
+    return tuple(out)
+
+
+def render_key(e: ir.Expr) -> str:
+    """p4c's rendering of a key expression, the default P4Info match field name."""
+    if isinstance(e, ir.NameRef):
+        return ("." if e.dotted else "") + e.name
+    if isinstance(e, ir.Member):
+        return f"{render_key(e.expr)}.{e.member}"
+    if isinstance(e, ir.Call) and not e.args:
+        return f"{render_key(e.callee)}()"
+    if isinstance(e, ir.Slice) and isinstance(e.hi, ir.IntLit) and isinstance(e.lo, ir.IntLit):
+        return f"{render_key(e.expr)}[{e.hi.value}:{e.lo.value}]"
+    if isinstance(e, ir.Index) and isinstance(e.index, ir.IntLit):
+        return f"{render_key(e.expr)}[{e.index.value}]"
+    if isinstance(e, ir.IntLit):
+        return str(e.value)
+    raise UnsupportedError(e.pos, "unsupported: this key expression needs a @name annotation")
+
+
+class Lowerer:
+    def __init__(self, checked: CheckedProgram) -> None:
+        self.checked = checked
+        self.facts = checked.facts
+        self.schema = S.ProgramSchema()
+        self.out_tables: list[TablePlan] = []
+        self.out_externs: list[ExternPlan] = []
+        self.out_value_sets: list[ValueSetPlan] = []
+        self.action_infos: dict[str, S.ActionInfo] = {}
+        self.direct_owner: dict[Sym, str] = {}  # direct counter/meter sym -> table name
+
+    def run(self) -> Lowered:
+        elab = elaborate(self.checked)
+        top_names: dict[Sym, str] = {}
+        for sym, ext in elab.top_externs.items():
+            top_names[sym] = ext.py
+        names_per_block: dict[int, dict[Sym, str]] = {}
+        for block in elab.all_blocks:
+            names = dict(top_names)
+            for sym, qname in block.tables.items():
+                names[sym] = f"T_{len(self.out_tables)}"
+                self._table(block, sym, qname, names[sym])
+            for sym, qname in block.value_sets.items():
+                names[sym] = f"VS_{len(self.out_value_sets)}"
+                self._value_set(sym, qname, names[sym])
+            names_per_block[id(block)] = names
+        for block in elab.all_blocks:
+            for sym, ext in block.externs.items():
+                names_per_block[id(block)][sym] = ext.py
+                self._extern(ext)
+        for ext in elab.top_externs.values():
+            self._extern(ext)
+        pipeline = codegen.generate(self.checked, elab, names_per_block)
+        self.schema.actions = sorted(self.action_infos.values(), key=lambda a: a.name)
+        for name, t in sorted(pipeline.digests.items()):
+            self.schema.digests.append(S.DigestInfo(
+                name, tuple(S.StructMemberInfo(f.name, width_of(f.type)) for f in t.fields)))
+        self._controller_headers()
+        return Lowered(pipeline, self.schema, self.out_tables, self.out_externs,
+                       self.out_value_sets)
+
+    # --------------------------------------------------------------- tables
+
+    def _action(self, block: BlockInst, binding: ActionBinding) -> str:
+        name = block.action_name(binding.sym)
+        if name not in self.action_infos:
+            decl: ir.ActionDecl = binding.sym.decl
+            params = []
+            for p in decl.params:
+                if p.direction is None:
+                    t = self.checked.decl_syms[p].type
+                    assert t is not None
+                    params.append(S.ActionParamInfo(p.name, width_of(t),
+                                                    annotation_strings(p.annotations)))
+            self.action_infos[name] = S.ActionInfo(
+                name, tuple(params), annotation_strings(decl.annotations),
+                annotation_int(decl.annotations, "id"))
+        return name
+
+    def _noaction(self) -> str:
+        sym = self.checked.top.lookup_value("NoAction")
+        if sym is None or sym.kind != "action":
+            raise TypeCheckError(None, "a table without default_action needs NoAction "
+                                 "(declared in core.p4)")
+        name = "NoAction"
+        if name not in self.action_infos:
+            self.action_infos[name] = S.ActionInfo(
+                name, (), annotation_strings(sym.decl.annotations),
+                annotation_int(sym.decl.annotations, "id"))
+        return name
+
+    def _const_args(self, binding: ActionBinding) -> tuple[int, ...]:
+        decl: ir.ActionDecl = binding.sym.decl
+        values = []
+        for p, a in zip(decl.params, binding.args, strict=True):
+            if p.direction is None:
+                assert a is not None
+                v = self.facts.consts[a]
+                values.append(int(v))
+        return tuple(values)
+
+    def _table(self, block: BlockInst, sym: Sym, qname: str, py: str) -> None:
+        decl: ir.TableDecl = sym.decl
+        facts = self.checked.tables[decl]
+        keys = []
+        fields = []
+        for k, t in zip(decl.keys, facts.key_types, strict=True):
+            note = ir.find_annotation(k.annotations, "name")
+            if note is not None and note.args and isinstance(note.args[0], ir.StringLit):
+                kname = note.args[0].value
+            else:
+                kname = render_key(k.expr)
+            width = width_of(strip_newtype(t))
+            keys.append(KeySpec(kname, k.match_kind, width))
+            fields.append(S.MatchFieldInfo(kname, k.match_kind, width,
+                                           annotation_strings(k.annotations)))
+        specs: dict[str, ActionSpec] = {}
+        refs = []
+        for ref, binding in zip(decl.actions, facts.actions, strict=True):
+            name = self._action(block, binding)
+            scope = "TABLE_AND_DEFAULT"
+            if ir.find_annotation(ref.annotations, "defaultonly") is not None:
+                scope = "DEFAULT_ONLY"
+            elif ir.find_annotation(ref.annotations, "tableonly") is not None:
+                scope = "TABLE_ONLY"
+            widths = tuple(p.bitwidth for p in self.action_infos[name].params)
+            specs[name] = ActionSpec(widths, scope)
+            refs.append(S.ActionRefInfo(name, scope, annotation_strings(ref.annotations)))
+        if facts.default is not None:
+            default = ActionCall(self._action(block, facts.default),
+                                 self._const_args(facts.default))
+        else:
+            default = ActionCall(self._noaction())
+            specs.setdefault("NoAction", ActionSpec((), "DEFAULT_ONLY"))
+        entries = self._entries(block, decl, facts, keys)
+        counter = meter = None
+        meter_unit = None
+        if facts.direct_counter is not None:
+            counter = self._direct_name(block, facts.direct_counter, qname)
+        if facts.direct_meter is not None:
+            meter = self._direct_name(block, facts.direct_meter, qname)
+            ext_decl: ir.InstanceDecl = facts.direct_meter.decl
+            meter_unit = self._unit(ext_decl, 0, "MeterType")
+        size = facts.size if facts.size is not None else DEFAULT_TABLE_SIZE
+        self.out_tables.append(TablePlan(
+            py, qname, tuple(keys), size, default, decl.default_action_is_const, specs,
+            decl.entries_are_const, entries, meter_unit))
+        self.schema.tables.append(S.TableInfo(
+            qname, tuple(fields), tuple(refs), size,
+            const_default_action=default.action if decl.default_action_is_const else None,
+            default_action=default.action,
+            idle_timeout=facts.support_timeout,
+            is_const_table=decl.entries_are_const,
+            has_initial_entries=bool(entries),
+            direct_counter=counter, direct_meter=meter,
+            annotations=annotation_strings(decl.annotations),
+            explicit_id=annotation_int(decl.annotations, "id")))
+
+    def _direct_name(self, block: BlockInst, sym: Sym, table: str) -> str:
+        ext = block.externs.get(sym)
+        if ext is None:
+            raise UnsupportedError(sym.decl.pos, "unsupported: a direct counter or meter "
+                                   "declared outside the table's control")
+        if sym in self.direct_owner:
+            raise TypeCheckError(sym.decl.pos, f"{ext.name} is used by two tables")
+        self.direct_owner[sym] = table
+        return ext.name
+
+    def _entries(self, block: BlockInst, decl: ir.TableDecl, facts: TableFacts,
+                 keys: list[KeySpec]) -> list[tuple[tuple[FieldMatch | None, ...],
+                                                    ActionCall, int]]:
+        out = []
+        needs_priority = any(k.match_kind in ("ternary", "range", "optional") for k in keys)
+        count = len(facts.entries)
+        for i, (keysets, binding, priority) in enumerate(facts.entries):
+            matches = tuple(self._match(ks, spec) for ks, spec in zip(keysets, keys,
+                                                                         strict=True))
+            if priority is None:
+                # p4c: earlier entries win; P4Runtime: the larger priority wins.
+                priority = count - i if needs_priority else 0
+            action = ActionCall(block.action_name(binding.sym), self._const_args(binding))
+            out.append((matches, action, priority))
+        return out
+
+    def _match(self, ks: ir.Expr, spec: KeySpec) -> FieldMatch | None:
+        consts = self.facts.consts
+        full = (1 << spec.width) - 1
+        if isinstance(ks, ir.Default):
+            return None
+        kind = spec.match_kind
+        if isinstance(ks, ir.Mask):
+            v, m = int(consts[ks.value]), int(consts[ks.mask])
+            if kind == "ternary":
+                return None if m == 0 else Ternary(v & m, m)
+            if kind == "lpm":
+                plen = bin(m).count("1")
+                if m != (full >> (spec.width - plen)) << (spec.width - plen):
+                    raise TypeCheckError(ks.pos, "an lpm entry mask must be a prefix")
+                return None if plen == 0 else Lpm(v & m, plen)
+            raise TypeCheckError(ks.pos, f"&&& is not allowed for a {kind} key")
+        if isinstance(ks, ir.Range):
+            if kind != "range":
+                raise TypeCheckError(ks.pos, f".. is not allowed for a {kind} key")
+            return RangeMatch(int(consts[ks.lo]), int(consts[ks.hi]))
+        v = int(consts[ks])
+        if kind == "exact":
+            return Exact(v)
+        if kind == "lpm":
+            return Lpm(v, spec.width)
+        if kind == "ternary":
+            return Ternary(v, full)
+        if kind == "range":
+            return RangeMatch(v, v)
+        return OptionalMatch(v)
+
+    # -------------------------------------------------------------- externs
+
+    def _unit(self, decl: ir.InstanceDecl, index: int, enum_name: str) -> str:
+        call = self.checked.ctor_calls[decl]
+        info = self.facts.calls[call]
+        arg = info.args[index]
+        assert arg is not None
+        t = arg.type
+        value = self.facts.consts.get(arg)
+        if not isinstance(t, EnumT):
+            raise TypeCheckError(arg.pos, f"expected a {enum_name} value")
+        member = next((n for n, v in t.members.items() if v == value), "")
+        return {"packets": "PACKETS", "bytes": "BYTES",
+                "packets_and_bytes": "BOTH"}.get(member, member.upper())
+
+    def _extern(self, ext: ExternInst) -> None:
+        decl: ir.InstanceDecl = ext.sym.decl
+        kind = ext.type.name
+        notes = annotation_strings(decl.annotations)
+        explicit = annotation_int(decl.annotations, "id")
+        args = ext.ctor_args
+        if kind == "register":
+            t = ext.type.type_args[0] if ext.type.type_args else None
+            if t is None or isinstance(t, TypeVar):
+                raise TypeCheckError(decl.pos, "register needs its element type")
+            bits = strip_newtype(t)
+            width = width_of(bits) if isinstance(bits, BitT) else 0
+            if not width:
+                raise UnsupportedError(decl.pos, f"unsupported: register of {t}")
+            size = int(args[0])  # type: ignore[call-overload]
+            self.out_externs.append(ExternPlan(ext.py, kind, ext.name, size, width))
+            self.schema.registers.append(S.RegisterInfo(ext.name, width, size, notes, explicit))
+        elif kind == "counter":
+            size = int(args[0])  # type: ignore[call-overload]
+            unit = self._unit(decl, 1, "CounterType")
+            self.out_externs.append(ExternPlan(ext.py, kind, ext.name, size, unit=unit))
+            self.schema.counters.append(S.CounterInfo(ext.name, unit, size, None, notes,
+                                                      explicit))
+        elif kind == "direct_counter":
+            unit = self._unit(decl, 0, "CounterType")
+            table = self.direct_owner.get(ext.sym)
+            if table is None:
+                raise TypeCheckError(decl.pos, f"direct_counter {ext.name} is not attached "
+                                     "to a table")
+            self.schema.counters.append(S.CounterInfo(ext.name, unit, 0, table, notes,
+                                                      explicit))
+        elif kind == "meter":
+            size = int(args[0])  # type: ignore[call-overload]
+            unit = self._unit(decl, 1, "MeterType")
+            self.out_externs.append(ExternPlan(ext.py, kind, ext.name, size, unit=unit))
+            self.schema.meters.append(S.MeterInfo(ext.name, unit, size, None, notes, explicit))
+        elif kind == "direct_meter":
+            unit = self._unit(decl, 0, "MeterType")
+            table = self.direct_owner.get(ext.sym)
+            if table is None:
+                raise TypeCheckError(decl.pos, f"direct_meter {ext.name} is not attached "
+                                     "to a table")
+            self.schema.meters.append(S.MeterInfo(ext.name, unit, 0, table, notes, explicit))
+        else:
+            raise UnsupportedError(decl.pos, f"unsupported: extern {kind}")
+
+    def _value_set(self, sym: Sym, qname: str, py: str) -> None:
+        t = strip_newtype(sym.type) if sym.type is not None else None
+        if isinstance(t, StructT):
+            members = [(f.name, width_of(f.type)) for f in t.fields]
+        elif t is not None:
+            members = [("", width_of(t))]
+        else:
+            members = []
+        size = int(sym.value)
+        self.out_value_sets.append(ValueSetPlan(py, qname, size, tuple(w for _, w in members)))
+        self.schema.value_sets.append(S.ValueSetInfo(qname, size, tuple(
+            S.MatchFieldInfo(n, "exact", w) for n, w in members)))
+
+    def _controller_headers(self) -> None:
+        for sym in self.checked.top.types.values():
+            t = sym.type
+            if not isinstance(t, HeaderT):
+                continue
+            note = ir.find_annotation(list(t.annotations), "controller_header")
+            if note is None or not note.args or not isinstance(note.args[0], ir.StringLit):
+                continue
+            meta = []
+            for i, f in enumerate(t.fields):
+                fid = annotation_int(list(f.annotations), "id") or i + 1
+                meta.append((fid, f.name, width_of(f.type)))
+            others = [n for n in t.annotations if n.name != "controller_header"]
+            self.schema.controller_headers.append(S.ControllerHeaderInfo(
+                note.args[0].value, tuple(meta), annotation_strings(others)))
+
+
+def lower(checked: CheckedProgram) -> Lowered:
+    return Lowerer(checked).run()
+
+
+__all__ = ["ExternPlan", "ExternT", "Lowered", "TablePlan", "ValueSetPlan", "lower"]
