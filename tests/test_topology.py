@@ -66,3 +66,10 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
         load_topology(tmp_path / "missing.yaml")
     with pytest.raises(TopologyError, match="not valid YAML"):
         load_topology(write(tmp_path, "name: [unclosed"))
+
+
+def test_large_topology_shares_the_vip_between_two_classifiers() -> None:
+    large = load_topology(TOPOLOGIES / "large.yaml")
+    assert large.vips[0].classifiers == ("k1", "k2")
+    assert len(large.hosts_with_role("client")) == 3
+    assert large.vips[0].policy == TOPOLOGIES / "policies" / "large.yaml"
