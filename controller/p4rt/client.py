@@ -59,7 +59,7 @@ class P4RuntimeClient:
         self,
         address: str,
         *,
-        device_id: int = 1,
+        device_id: int = 0,
         election_id: int = 1,
         role: str = "",
         p4info: p4i.P4Info | P4InfoIndex | None = None,
