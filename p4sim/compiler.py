@@ -17,7 +17,7 @@ from typing import Any
 
 from p4sim.errors import P4SimError
 from p4sim.frontend.parser import parse_preprocessed
-from p4sim.frontend.preprocess import preprocess_file
+from p4sim.frontend.preprocess import PreprocessedSource, preprocess_file, preprocess_text
 from p4sim.p4info.generate import build_p4info
 from p4sim.passes.declcheck import check_program
 from p4sim.passes.lower import Lowered, lower
@@ -67,15 +67,18 @@ def _envelope(main: str, include_dirs: Sequence[str], files: Sequence[str]) -> b
     return json.dumps(body, sort_keys=True).encode("utf-8")
 
 
-def _compile(path: str, include_dirs: Sequence[str], name: str
-             ) -> tuple[CompiledProgram, tuple[str, ...]]:
-    pre = preprocess_file(path, include_dirs)
+def _build(pre: PreprocessedSource, name: str, source: str) -> CompiledProgram:
     program = parse_preprocessed(pre)
     checked = check_program(program)
     lowered = lower(checked)
     p4info = build_p4info(lowered.schema)
-    source = Path(path).read_text(encoding="utf-8")
-    compiled = CompiledProgram(name, lowered.schema, p4info, b"", source, lowered)
+    return CompiledProgram(name, lowered.schema, p4info, b"", source, lowered)
+
+
+def _compile(path: str, include_dirs: Sequence[str], name: str
+             ) -> tuple[CompiledProgram, tuple[str, ...]]:
+    pre = preprocess_file(path, include_dirs)
+    compiled = _build(pre, name, Path(path).read_text(encoding="utf-8"))
     return compiled, tuple(pre.files)
 
 
@@ -86,6 +89,19 @@ def compile_file(path: str | os.PathLike[str],
     dirs = [os.fspath(d) for d in include_dirs]
     compiled, files = _compile(main, dirs, Path(main).stem)
     compiled.device_config = _envelope(main, dirs, files)
+    return compiled
+
+
+def compile_source(text: str, filename: str = "program.p4",
+                   include_dirs: Sequence[str | os.PathLike[str]] = ()) -> CompiledProgram:
+    """Compile P4 source held in memory; positions name `filename`."""
+    dirs = [os.fspath(d) for d in include_dirs]
+    pre = preprocess_text(text, filename, dirs)
+    compiled = _build(pre, Path(filename).stem, text)
+    main = os.path.abspath(filename)
+    body = json.loads(_envelope(main, dirs, [f for f in pre.files if f != filename]))
+    body["files"][main] = text
+    compiled.device_config = json.dumps(body, sort_keys=True).encode("utf-8")
     return compiled
 
 
