@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from controller.nft import Nft
+
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 _counter = itertools.count()
@@ -171,3 +173,43 @@ class Reader(threading.Thread):
         if self.error is not None:
             raise self.error
         return self.digest.hexdigest()
+
+
+VIP = "10.0.0.100"
+
+
+def handoff_topology(lab: Lab) -> dict[str, str]:
+    """Client C (10.0.1.10) - router R - classifier A (10.0.2.10) and back-end
+    B (10.0.3.11), both with the VIP on lo; R routes the VIP to A. Returns the
+    namespace of each role."""
+    names = {role: lab.ns(role) for role in ("client", "router", "classifier", "backend")}
+    c, r, a, b = names["client"], names["router"], names["classifier"], names["backend"]
+    lab.link(c, "10.0.1.10", r, "10.0.1.1")
+    lab.link(a, "10.0.2.10", r, "10.0.2.1")
+    lab.link(b, "10.0.3.11", r, "10.0.3.1")
+    lab.sysctl(r, "net.ipv4.ip_forward", 1)
+    for ns, gateway in ((c, "10.0.1.1"), (a, "10.0.2.1"), (b, "10.0.3.1")):
+        lab.ip(ns, "route", "add", "default", "via", gateway)
+    for ns in (a, b):
+        lab.ip(ns, "addr", "add", f"{VIP}/32", "dev", "lo")
+    lab.ip(r, "route", "add", f"{VIP}/32", "via", "10.0.2.10")
+    return names
+
+
+def rst_watch(lab: Lab, ns: str) -> Nft:
+    """Counts RST segments entering and leaving the client namespace."""
+    with lab.enter(ns):
+        nft = Nft()
+    nft.run(
+        "add table ip rstwatch\nadd counter ip rstwatch rst\n"
+        "add chain ip rstwatch in { type filter hook prerouting priority raw; }\n"
+        "add chain ip rstwatch out { type filter hook output priority raw; }\n"
+        'add rule ip rstwatch in tcp flags rst counter name "rst"\n'
+        'add rule ip rstwatch out tcp flags rst counter name "rst"\n'
+    )
+    return nft
+
+
+def rst_count(nft: Nft) -> int:
+    packets: int = nft.query("list counter ip rstwatch rst")[0]["counter"]["packets"]
+    return packets

@@ -17,48 +17,22 @@ import time
 from dataclasses import replace
 
 import pytest
-from kernel_lab import Lab, Reader, lab_fixture, tcp_settings  # noqa: F401  (the `lab` fixture)
+from kernel_lab import (  # noqa: F401  (the `lab` fixture)
+    VIP,
+    Lab,
+    Reader,
+    handoff_topology,
+    lab_fixture,
+    rst_count,
+    rst_watch,
+    tcp_settings,
+)
 
 from controller import tcprepair
 from controller.nft import DecapEntry, DecapMap, FlowLock, Nft
 from controller.tcprepair import RepairError
 
-VIP = "10.0.0.100"
 FORWARDER = "10.0.3.254"  # the switch's address on the back-end side (never assigned)
-
-
-def _topology(lab: Lab) -> dict[str, str]:
-    names = {role: lab.ns(role) for role in ("client", "router", "classifier", "backend")}
-    c, r, a, b = names["client"], names["router"], names["classifier"], names["backend"]
-    lab.link(c, "10.0.1.10", r, "10.0.1.1")
-    lab.link(a, "10.0.2.10", r, "10.0.2.1")
-    lab.link(b, "10.0.3.11", r, "10.0.3.1")
-    lab.sysctl(r, "net.ipv4.ip_forward", 1)
-    for ns, gateway in ((c, "10.0.1.1"), (a, "10.0.2.1"), (b, "10.0.3.1")):
-        lab.ip(ns, "route", "add", "default", "via", gateway)
-    for ns in (a, b):
-        lab.ip(ns, "addr", "add", f"{VIP}/32", "dev", "lo")
-    lab.ip(r, "route", "add", f"{VIP}/32", "via", "10.0.2.10")
-    return names
-
-
-def _rst_watch(lab: Lab, ns: str) -> Nft:
-    """Counts RST segments entering and leaving the client namespace."""
-    with lab.enter(ns):
-        nft = Nft()
-    nft.run(
-        "add table ip rstwatch\nadd counter ip rstwatch rst\n"
-        "add chain ip rstwatch in { type filter hook prerouting priority raw; }\n"
-        "add chain ip rstwatch out { type filter hook output priority raw; }\n"
-        'add rule ip rstwatch in tcp flags rst counter name "rst"\n'
-        'add rule ip rstwatch out tcp flags rst counter name "rst"\n'
-    )
-    return nft
-
-
-def _rst_count(nft: Nft) -> int:
-    packets: int = nft.query("list counter ip rstwatch rst")[0]["counter"]["packets"]
-    return packets
 
 
 class Writer(threading.Thread):
@@ -112,7 +86,7 @@ OPTION_CASES = {
 @pytest.mark.parametrize("case", list(OPTION_CASES))
 def test_handoff_keeps_both_streams_intact_with_bytes_in_flight(lab: Lab, case: str) -> None:
     (ts, sack, ws), backend_opts = OPTION_CASES[case]
-    ns = _topology(lab)
+    ns = handoff_topology(lab)
     for role in ("client", "classifier"):
         tcp_settings(lab, ns[role], timestamps=ts, sack=sack, wscale=ws)
     tcp_settings(
@@ -122,7 +96,7 @@ def test_handoff_keeps_both_streams_intact_with_bytes_in_flight(lab: Lab, case: 
         sack=backend_opts[1],
         wscale=backend_opts[2],
     )
-    rst = _rst_watch(lab, ns["client"])
+    rst = rst_watch(lab, ns["client"])
     with lab.enter(ns["classifier"]):
         lock = FlowLock(Nft())
     lock.setup()
@@ -174,7 +148,7 @@ def test_handoff_keeps_both_streams_intact_with_bytes_in_flight(lab: Lab, case: 
     assert backend_reader.result(20) == hashlib.sha256(upload).hexdigest()
     assert client_reader.result(20) == hashlib.sha256(download).hexdigest()
     client_writer.finish(5)
-    assert _rst_count(rst) == 0
+    assert rst_count(rst) == 0
     for sock in (client, restored, listener):
         sock.close()
 
@@ -204,8 +178,8 @@ def _forwarder_stand_in(lab: Lab, router_ns: str) -> Nft:
 
 
 def test_200_handoffs_through_forwarder_and_decap_without_rst(lab: Lab) -> None:
-    ns = _topology(lab)
-    rst = _rst_watch(lab, ns["client"])
+    ns = handoff_topology(lab)
+    rst = rst_watch(lab, ns["client"])
     forwarder = _forwarder_stand_in(lab, ns["router"])
     with lab.enter(ns["classifier"]):
         lock = FlowLock(Nft())
@@ -265,7 +239,7 @@ def test_200_handoffs_through_forwarder_and_decap_without_rst(lab: Lab) -> None:
         assert sock.recv(len(expected), socket.MSG_WAITALL) == expected
     assert decap.decapsulated() >= count
     assert lock.locked() == set()
-    assert _rst_count(rst) == 0
+    assert rst_count(rst) == 0
     for sock in (*clients, *restored, listener):
         sock.close()
 
