@@ -269,9 +269,11 @@ class Lowerer:
         for i, (keysets, binding, priority) in enumerate(facts.entries):
             matches = tuple(self._match(ks, spec) for ks, spec in zip(keysets, keys,
                                                                          strict=True))
-            if priority is None:
+            if not needs_priority:
+                priority = 0  # exact and lpm matches need no priority
+            elif priority is None:
                 # p4c: earlier entries win; P4Runtime: the larger priority wins.
-                priority = count - i if needs_priority else 0
+                priority = count - i
             action = ActionCall(block.action_name(binding.sym), self._const_args(binding))
             out.append((matches, action, priority))
         return out

@@ -194,12 +194,13 @@ class V1Model:
             return
         if mgid:
             sm.f_instance_type = REPLICATION
-            self._multicast(mgid, hdr, meta, sm, payload, len(data), egress_jobs)
+            self._multicast(mgid, hdr, meta, sm, payload, len(data), egress_jobs, ctx.truncate)
             return
         if egress_spec == DROP_PORT:
             return
         sm.f_instance_type = NORMAL
-        egress_jobs.append(_EgressJob(egress_spec, hdr, meta, sm, payload, len(data)))
+        egress_jobs.append(_EgressJob(egress_spec, hdr, meta, sm, payload, len(data),
+                                      ctx.truncate))
 
     def _clone_ingress(self, data: bytes, port: int, session_id: int, fl: int, meta: Any,
                        sm: Any, egress_jobs: deque[_EgressJob]) -> None:
