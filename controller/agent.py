@@ -1,0 +1,609 @@
+"""The migrator agent: receives handoff blobs on a back-end and brings the connection to life.
+
+For each sealed message from a classifier the agent checks that it is
+authentic, fresh and well-formed, that its flow id mapping makes sense here
+(forwarder and VIP served, flow id and 4-tuple not already live), then
+installs the decapsulation mapping, restores the socket in the kernel, hands
+it to the application, and only then answers OK: the OK is the classifier's
+signal that it may write the switch entry and drop its frozen copy.
+
+A rejection is logged with its reason and changes nothing. A failure while
+installing undoes what was done (the restored socket is closed silently in
+repair mode, so the client sees nothing, and the mapping is removed), so the
+classifier can thaw the connection and carry on. A release notice removes the
+mapping of a flow that ended.
+
+The kernel work lives in other modules (controller.nft, controller.tcprepair,
+controller.handover) and reaches the agent through `Backends`, a set of plain
+callables, so tests run the whole agent with fakes. Those calls block, so they
+run on a worker thread (one by default: the back-ends need not be
+thread-safe), and the event loop keeps reading and checking other blobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import ipaddress
+import logging
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from controller import nft, tcprepair
+from controller.agent_protocol import Reply, Status, serve_frames
+from controller.blob import (
+    DEFAULT_MAX_SIZE,
+    Abort,
+    BlobError,
+    Handoff,
+    Reason,
+    Release,
+    now_ms,
+    unseal,
+)
+from controller.handover import HandoverError, send_socket
+from controller.keys import Keyring, load_keys
+from controller.replay import (
+    DEFAULT_CAPACITY,
+    DEFAULT_MAX_AGE_MS,
+    DEFAULT_MAX_SKEW_MS,
+    ReplayWindow,
+)
+from controller.tcpstate import ConnectionState
+
+log = logging.getLogger("p4handoff.agent")
+
+T = TypeVar("T")
+FlowKey = tuple[str, int]  # (forwarder address, flow id)
+FourTuple = tuple[str, int, str, int]  # (client ip, client port, VIP, VIP port)
+AdoptedFlow = tuple[str, int, FourTuple]  # (forwarder, flow id, 4-tuple)
+
+# Unsealing a large blob (megabytes of queued data) takes milliseconds of
+# HMAC; above this size it runs off the event loop.
+_OFFLOAD_UNSEAL_BYTES = 64 * 1024
+
+_STATUS_OF_REASON = {
+    Reason.TRUNCATED: Status.MALFORMED,
+    Reason.BAD_MAGIC: Status.MALFORMED,
+    Reason.BAD_VERSION: Status.MALFORMED,
+    Reason.BAD_KIND: Status.MALFORMED,
+    Reason.TRAILING_DATA: Status.MALFORMED,
+    Reason.MALFORMED_FIELD: Status.MALFORMED,
+    Reason.TOO_LARGE: Status.TOO_LARGE,
+    Reason.UNKNOWN_KEY: Status.UNAUTHENTICATED,
+    Reason.BAD_MAC: Status.UNAUTHENTICATED,
+    Reason.REPLAYED: Status.CONFLICT,
+    Reason.STALE: Status.CONFLICT,
+    Reason.FUTURE: Status.CONFLICT,
+}
+
+
+@dataclass(frozen=True)
+class Backends:
+    """The kernel operations the agent drives; every call may block or raise.
+
+    `hand_over` raises `HandoverError` with `delivered=None` when the
+    application may have received the socket; any other failure means it
+    certainly did not.
+    """
+
+    decap_add: Callable[[str, int, ConnectionState], None]
+    decap_remove: Callable[[str, int], None]
+    restore: Callable[[ConnectionState], socket.socket]
+    close_silently: Callable[[socket.socket], None]
+    hand_over: Callable[[socket.socket, Handoff], None]
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Limits and what this back-end serves; empty sets mean "any"."""
+
+    max_blob: int = DEFAULT_MAX_SIZE
+    max_age_ms: int = DEFAULT_MAX_AGE_MS
+    max_skew_ms: int = DEFAULT_MAX_SKEW_MS
+    replay_capacity: int = DEFAULT_CAPACITY
+    forwarders: frozenset[str] = field(default_factory=frozenset)
+    vips: frozenset[tuple[str, int]] = field(default_factory=frozenset)
+    max_in_flight_per_connection: int = 256
+    max_flows: int = 1_000_000
+
+
+@dataclass
+class _Flow:
+    four_tuple: FourTuple
+    nonce: bytes = b""  # of the handoff that installed it; empty when adopted
+    live: bool = False  # False while the handoff or release is in progress
+    committed: bool = False  # handed to the application (stays True while releasing)
+    abort_requested: bool = False
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # set when no longer pending
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "p4handoff_agent_requests",
+            "Requests answered, by message kind and status",
+            ["kind", "status"],
+            registry=registry,
+        )
+        self.rejections = Counter(
+            "p4handoff_agent_rejections",
+            "Requests refused or failed, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self.live_flows = Gauge(
+            "p4handoff_agent_live_flows", "Flows with an installed mapping", registry=registry
+        )
+        self.in_progress = Gauge(
+            "p4handoff_agent_handoffs_in_progress", "Handoffs being installed", registry=registry
+        )
+        self.connections = Gauge(
+            "p4handoff_agent_connections", "Open classifier connections", registry=registry
+        )
+        self.unacknowledged = Counter(
+            "p4handoff_agent_unacknowledged_handovers",
+            "Sockets the application may or may not have received (counted as handed over)",
+            registry=registry,
+        )
+        self.rollback_failures = Counter(
+            "p4handoff_agent_rollback_failures",
+            "Undo steps that failed after a failed handoff (a mapping may be left behind)",
+            registry=registry,
+        )
+        self.handoff_seconds = Histogram(
+            "p4handoff_agent_handoff_seconds",
+            "Time from blob received to socket handed over",
+            buckets=(1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1.0),
+            registry=registry,
+        )
+
+
+def _not_unicast(text: str) -> bool:
+    addr = ipaddress.ip_address(text)
+    limited_broadcast = addr == ipaddress.IPv4Address("255.255.255.255")
+    return addr.is_unspecified or addr.is_multicast or limited_broadcast
+
+
+class Agent:
+    """One back-end's migrator agent; `handle` is the whole request logic."""
+
+    def __init__(
+        self,
+        keys: Keyring,
+        backends: Backends,
+        config: AgentConfig | None = None,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], int] = now_ms,
+        executor: Executor | None = None,
+    ) -> None:
+        self.keys = keys
+        self.backends = backends
+        self.config = _canonical(config or AgentConfig())
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._metrics = _Metrics(self.registry)
+        self._clock = clock
+        self._own_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="agent-backend")
+        self._window = ReplayWindow(
+            self.config.max_age_ms, self.config.max_skew_ms, self.config.replay_capacity
+        )
+        self._flows: dict[FlowKey, _Flow] = {}
+        self._tuples: dict[FourTuple, FlowKey] = {}
+        self._server: asyncio.Server | None = None
+        self._connections: dict[asyncio.StreamWriter, asyncio.Task[object]] = {}
+
+    # ------------------------------------------------------------ queries
+
+    def live_flows(self) -> dict[FlowKey, FourTuple]:
+        """Installed flows: (forwarder, flow id) -> original 4-tuple."""
+        return {k: f.four_tuple for k, f in self._flows.items() if f.live}
+
+    def adopt(self, flows: Iterable[AdoptedFlow]) -> None:
+        """Take over mappings installed by a previous run (found in the kernel),
+        so they are refused as duplicates and can be released."""
+        for forwarder, flow_id, four in flows:
+            key = (forwarder, flow_id)
+            if key not in self._flows:
+                flow = _Flow(four, live=True, committed=True)
+                flow.settled.set()
+                self._flows[key] = flow
+                self._tuples[four] = key
+                self._metrics.live_flows.inc()
+
+    # ------------------------------------------------------------ requests
+
+    async def handle(self, payload: bytes, peer: str) -> Reply:
+        """Check and carry out one sealed message; never raises for bad input."""
+        received = time.perf_counter()
+        try:
+            if len(payload) > _OFFLOAD_UNSEAL_BYTES:
+                envelope = await self._run(
+                    partial(unseal, payload, self.keys, max_size=self.config.max_blob)
+                )
+            else:
+                envelope = unseal(payload, self.keys, max_size=self.config.max_blob)
+            self._window.admit(envelope.nonce, envelope.created_ms, self._clock())
+        except BlobError as exc:
+            return self._refuse("blob", peer, _STATUS_OF_REASON[exc.reason], exc.reason, exc.detail)
+        message = envelope.message
+        if isinstance(message, Release):
+            return await self._release(message, peer)
+        if isinstance(message, Abort):
+            return await self._abort(message, envelope.created_ms, peer)
+        self._metrics.in_progress.inc()
+        try:
+            reply = await self._handoff(message, envelope.nonce, peer)
+        finally:
+            self._metrics.in_progress.dec()
+        if reply.ok:
+            self._metrics.handoff_seconds.observe(time.perf_counter() - received)
+        return reply
+
+    def _refuse(self, kind: str, peer: str, status: Status, reason: str, detail: str) -> Reply:
+        log.warning("refused %s from %s: %s (%s)", kind, peer, reason, detail)
+        self._metrics.requests.labels(kind, str(int(status))).inc()
+        self._metrics.rejections.labels(reason).inc()
+        return Reply(status, f"{reason}: {detail}")
+
+    def _accept(self, kind: str, detail: str) -> Reply:
+        self._metrics.requests.labels(kind, str(int(Status.OK))).inc()
+        return Reply(Status.OK, f"ok: {detail}")
+
+    def _check_mapping(self, h: Handoff) -> tuple[Status, str, str] | None:
+        s = h.state
+        cfg = self.config
+        if cfg.forwarders and h.forwarder_ip not in cfg.forwarders:
+            return Status.FORBIDDEN, "forwarder_not_served", f"forwarder {h.forwarder_ip}"
+        if cfg.vips and (s.vip_ip, s.vip_port) not in cfg.vips:
+            return Status.FORBIDDEN, "vip_not_served", f"VIP {s.vip_ip}:{s.vip_port}"
+        if s.client_port == 0 or s.vip_port == 0:
+            return Status.MALFORMED, "bad_mapping", "port 0 in the 4-tuple"
+        addresses = (("client", s.client_ip), ("VIP", s.vip_ip), ("forwarder", h.forwarder_ip))
+        for name, addr in addresses:
+            if _not_unicast(addr):
+                return Status.MALFORMED, "bad_mapping", f"{name} address {addr} is not unicast"
+        key = (h.forwarder_ip, h.flow_id)
+        if key in self._flows:
+            return (
+                Status.CONFLICT,
+                "flow_id_live",
+                (
+                    f"flow {h.flow_id} from {h.forwarder_ip} already maps "
+                    f"{_show(self._flows[key].four_tuple)}"
+                ),
+            )
+        four = _four_tuple(s)
+        if four in self._tuples:
+            fwd, fid = self._tuples[four]
+            return (
+                Status.CONFLICT,
+                "connection_live",
+                (f"{_show(four)} is already flow {fid} from {fwd}"),
+            )
+        if len(self._flows) >= cfg.max_flows:
+            return Status.BUSY, "too_many_flows", f"{cfg.max_flows} flows held"
+        return None
+
+    async def _handoff(self, h: Handoff, nonce: bytes, peer: str) -> Reply:
+        problem = self._check_mapping(h)
+        if problem is not None:
+            return self._refuse("handoff", peer, *problem)
+        key, four = (h.forwarder_ip, h.flow_id), _four_tuple(h.state)
+        # Reserve before the first await so a concurrent duplicate is refused.
+        flow = self._flows[key] = _Flow(four, nonce=nonce)
+        self._tuples[four] = key
+        try:
+            return await self._install(h, flow, peer)
+        finally:
+            flow.settled.set()
+
+    async def _install(self, h: Handoff, flow: _Flow, peer: str) -> Reply:
+        key, four = (h.forwarder_ip, h.flow_id), flow.four_tuple
+        what = f"flow {h.flow_id} from {h.forwarder_ip} ({_show(four)})"
+        b = self.backends
+        try:
+            await self._run(partial(b.decap_add, h.forwarder_ip, h.flow_id, h.state))
+        except Exception as exc:
+            self._unreserve(key, four)
+            return self._failed(peer, "decap_failed", what, exc)
+        try:
+            sock = await self._run(partial(b.restore, h.state))
+        except Exception as exc:
+            await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
+            self._unreserve(key, four)
+            return self._failed(peer, "restore_failed", what, exc)
+        # Handing the socket over is the point of no return; an abort that
+        # arrived before it still wins.
+        if flow.abort_requested:
+            await self._undo(partial(b.close_silently, sock), what)
+            await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
+            self._unreserve(key, four)
+            return self._refuse(
+                "handoff", peer, Status.CONFLICT, "aborted", f"{what}: the classifier gave up"
+            )
+        try:
+            await self._run(partial(b.hand_over, sock, h))
+        except HandoverError as exc:
+            if exc.delivered is not None:
+                await self._undo(partial(b.close_silently, sock), what)
+                await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
+                self._unreserve(key, four)
+                return self._failed(peer, "handover_failed", what, exc)
+            # The application may hold the socket already. Repairing or
+            # silently closing it could freeze a live connection, and undoing
+            # the handoff could let the classifier resume it too: two senders.
+            # So it counts as done; at worst the client loses the connection.
+            self._metrics.unacknowledged.inc()
+            log.warning("handoff from %s: %s committed unacknowledged: %s", peer, what, exc)
+            return self._commit(flow, sock, f"{what}, hand-over unacknowledged")
+        except Exception as exc:
+            await self._undo(partial(b.close_silently, sock), what)
+            await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
+            self._unreserve(key, four)
+            return self._failed(peer, "handover_failed", what, exc)
+        log.info("handoff from %s: %s installed", peer, what)
+        return self._commit(flow, sock, what)
+
+    def _commit(self, flow: _Flow, sock: socket.socket, what: str) -> Reply:
+        # The application holds its own descriptor now; ours only keeps the socket alive.
+        sock.close()
+        flow.live = flow.committed = True
+        self._metrics.live_flows.inc()
+        return self._accept("handoff", what)
+
+    async def _abort(self, a: Abort, created_ms: int, peer: str) -> Reply:
+        """Answer whether the handoff `a` names is installed, making sure that
+        if it is not, it never will be."""
+        key = (a.forwarder_ip, a.flow_id)
+        what = f"handoff {a.handoff_nonce.hex()} of flow {a.flow_id} from {a.forwarder_ip}"
+        flow = self._flows.get(key)
+        if flow is not None and flow.nonce in (a.handoff_nonce, b""):
+            if not flow.settled.is_set():
+                flow.abort_requested = True
+                await flow.settled.wait()
+            if flow.committed:
+                return self._refuse(
+                    "abort", peer, Status.CONFLICT, "committed",
+                    f"{what} is installed and handed over",
+                )  # fmt: skip
+        else:
+            # Never seen, or seen and refused: make sure it is refused if it
+            # is still on its way.
+            self._window.forbid(a.handoff_nonce, created_ms)
+        log.info("abort from %s: %s is not installed", peer, what)
+        return self._accept("abort", f"{what} is not installed and will not be")
+
+    async def _release(self, r: Release, peer: str) -> Reply:
+        key = (r.forwarder_ip, r.flow_id)
+        flow = self._flows.get(key)
+        if flow is None:
+            return self._refuse(
+                "release", peer, Status.NOT_FOUND, "unknown_flow",
+                f"no flow {r.flow_id} from {r.forwarder_ip}",
+            )  # fmt: skip
+        if not flow.live:
+            return self._refuse(
+                "release", peer, Status.CONFLICT, "flow_busy",
+                f"flow {r.flow_id} from {r.forwarder_ip} is being installed or released",
+            )  # fmt: skip
+        flow.live = False
+        try:
+            await self._run(partial(self.backends.decap_remove, r.forwarder_ip, r.flow_id))
+        except Exception as exc:
+            flow.live = True
+            return self._failed(
+                peer, "decap_remove_failed", f"flow {r.flow_id} from {r.forwarder_ip}", exc,
+                kind="release",
+            )  # fmt: skip
+        self._unreserve(key, flow.four_tuple)
+        self._metrics.live_flows.dec()
+        log.info("release from %s: flow %d from %s removed", peer, r.flow_id, r.forwarder_ip)
+        return self._accept("release", f"flow {r.flow_id} from {r.forwarder_ip} removed")
+
+    def _failed(
+        self, peer: str, reason: str, what: str, exc: Exception, kind: str = "handoff"
+    ) -> Reply:
+        return self._refuse(kind, peer, Status.FAILED, reason, f"{what}: {exc}")
+
+    async def _undo(self, step: Callable[[], object], what: str) -> None:
+        try:
+            await self._run(step)
+        except Exception:
+            self._metrics.rollback_failures.inc()
+            log.exception("undoing a failed handoff of %s failed", what)
+
+    def _unreserve(self, key: FlowKey, four: FourTuple) -> None:
+        self._flows.pop(key, None)
+        if self._tuples.get(four) == key:
+            del self._tuples[four]
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    # ------------------------------------------------------------ serving
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Listen for classifiers; returns the bound address (port 0 picks one)."""
+        self._server = await asyncio.start_server(self._serve, host, port)
+        bound = self._server.sockets[0].getsockname()
+        return bound[0], bound[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # a connection callback always runs in a task
+        self._connections[writer] = task
+        self._metrics.connections.inc()
+        try:
+            await serve_frames(
+                reader,
+                writer,
+                self.handle,
+                max_payload=self.config.max_blob,
+                max_in_flight=self.config.max_in_flight_per_connection,
+            )
+        finally:
+            self._connections.pop(writer, None)
+            self._metrics.connections.dec()
+
+    async def stop(self) -> None:
+        """Stop listening, let running handoffs finish and answer, close connections."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._connections):
+            # Ending the read side stops new requests; replies still go out.
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RD)
+        if self._connections:
+            await asyncio.gather(*self._connections.values(), return_exceptions=True)
+        if self._own_executor:
+            self._executor.shutdown(wait=True)
+
+
+def _canonical(config: AgentConfig) -> AgentConfig:
+    """Spell configured addresses the way unsealed blobs do (ipaddress's text form)."""
+    return dataclasses.replace(
+        config,
+        forwarders=frozenset(str(ipaddress.ip_address(f)) for f in config.forwarders),
+        vips=frozenset((str(ipaddress.ip_address(a)), p) for a, p in config.vips),
+    )
+
+
+def _four_tuple(s: ConnectionState) -> FourTuple:
+    return (s.client_ip, s.client_port, s.vip_ip, s.vip_port)
+
+
+def _show(four: FourTuple) -> str:
+    return f"{four[0]}:{four[1]} -> {four[2]}:{four[3]}"
+
+
+# ---------------------------------------------------------------- command line
+
+
+def hand_over_to(path: str, timeout: float = 5.0) -> Callable[[socket.socket, Handoff], None]:
+    """`Backends.hand_over` for an application listening on the Unix socket `path`
+    (controller.handover: SCM_RIGHTS, acknowledged, one connection reused)."""
+
+    def hand_over(sock: socket.socket, h: Handoff) -> None:
+        send_socket(path, sock, h.flow_id, timeout)
+
+    return hand_over
+
+
+def kernel_backends(backend_ip: str, handover_path: str) -> tuple[Backends, list[AdoptedFlow]]:
+    """The real back-ends: nftables decapsulation to `backend_ip` (this host's
+    address on the forwarder's side), TCP_REPAIR restore, SCM_RIGHTS hand-over
+    to the application listening on `handover_path`; plus the mappings already
+    in the kernel from a previous run, for `Agent.adopt`."""
+    decap = nft.DecapMap(nft.Nft())
+    decap.setup()
+
+    def decap_add(forwarder: str, flow_id: int, s: ConnectionState) -> None:
+        decap.add(
+            nft.DecapEntry(
+                forwarder=forwarder,
+                backend=backend_ip,
+                flow_id=flow_id,
+                client_ip=s.client_ip,
+                client_port=s.client_port,
+                vip_ip=s.vip_ip,
+                vip_port=s.vip_port,
+            )
+        )
+
+    def decap_remove(forwarder: str, flow_id: int) -> None:
+        decap.remove(forwarder, backend_ip, flow_id)
+
+    backends = Backends(
+        decap_add=decap_add,
+        decap_remove=decap_remove,
+        restore=tcprepair.restore,
+        close_silently=tcprepair.close_silently,
+        hand_over=hand_over_to(handover_path),
+    )
+    adopted = [
+        (e.forwarder, e.flow_id, (e.client_ip, e.client_port, e.vip_ip, e.vip_port))
+        for e in decap.entries()
+        if e.backend == backend_ip
+    ]
+    return backends, adopted
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="handoff agent", description="Migrator agent: accept handed-off TCP connections."
+    )
+    p.add_argument("--listen", type=_host_port, default=("0.0.0.0", 7100), help="HOST:PORT")
+    p.add_argument("--keys", required=True, help="key file (see controller/keys.py)")
+    p.add_argument("--handover", required=True, help="Unix socket of the application")
+    p.add_argument(
+        "--backend-address",
+        required=True,
+        help="this back-end's address: the destination of the forwarder's tunnelled packets",
+    )
+    p.add_argument("--forwarder", action="append", default=[], help="accepted forwarder address")
+    p.add_argument("--vip", action="append", type=_host_port, default=[], help="served VIP:PORT")
+    p.add_argument("--metrics", type=_host_port, help="HOST:PORT for Prometheus metrics")
+    p.add_argument("--max-blob", type=int, default=DEFAULT_MAX_SIZE, help="bytes")
+    p.add_argument("--max-age-ms", type=int, default=DEFAULT_MAX_AGE_MS)
+    p.add_argument("--max-skew-ms", type=int, default=DEFAULT_MAX_SKEW_MS)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+async def _run_agent(args: argparse.Namespace) -> None:
+    config = AgentConfig(
+        max_blob=args.max_blob,
+        max_age_ms=args.max_age_ms,
+        max_skew_ms=args.max_skew_ms,
+        forwarders=frozenset(args.forwarder),
+        vips=frozenset(args.vip),
+    )
+    backends, adopted = kernel_backends(args.backend_address, args.handover)
+    agent = Agent(load_keys(args.keys), backends, config)
+    agent.adopt(adopted)
+    if args.metrics:
+        start_http_server(args.metrics[1], args.metrics[0], registry=agent.registry)
+    host, port = await agent.start(*args.listen)
+    log.info("agent listening on %s:%d", host, port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await agent.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_agent(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
