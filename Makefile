@@ -34,3 +34,50 @@ lint: setup
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache
+
+# p4runtime-shell (PyPI 0.0.6) pins protobuf<3.21 and p4runtime 1.4.1, which
+# cannot share a process with our protobuf 6 stack. It gets a venv of its own;
+# tests/test_p4rt_shell.py drives it as a third-party client in a subprocess.
+P4RT_SHELL_VENV  := .venv-p4rt-shell
+P4RT_SHELL_STAMP := $(P4RT_SHELL_VENV)/.installed
+
+.PHONY: p4rt-shell-venv ptf-smoke
+
+p4rt-shell-venv: $(P4RT_SHELL_STAMP)
+
+$(P4RT_SHELL_STAMP):
+	$(PYTHON) -m venv $(P4RT_SHELL_VENV)
+	$(P4RT_SHELL_VENV)/bin/python -m pip install -q p4runtime-shell==0.0.6
+	touch $@
+
+test: p4rt-shell-venv
+
+# PTF drives p4sim over veth pairs (root; skips with a reason otherwise).
+ptf-smoke: setup debs
+	$(PY) ptf_tests/run_smoke.py
+
+# --- the forwarder P4 program (issue 4) --------------------------------------
+# `make p4` writes the P4Info and p4sim's device config into build/, and with
+# p4c on PATH also bmv2's JSON (with p4c's own P4Info) into build/bmv2/.
+# `make ptf` runs the PTF suite on p4sim over veths (root), or on bmv2 with
+# TARGET=bmv2 (needs p4c and simple_switch_grpc on PATH).
+FORWARDER   := p4src/forwarder.p4
+P4_SOURCES  := $(shell find p4src -name '*.p4')
+TARGET      ?= p4sim
+
+.PHONY: p4 ptf
+
+p4: build/forwarder.p4info.txtpb $(if $(shell command -v p4c),build/bmv2/forwarder.json)
+
+build/forwarder.p4info.txtpb build/forwarder.p4sim.bin &: $(P4_SOURCES) | setup
+	@mkdir -p build
+	$(VENV)/bin/p4sim compile $(FORWARDER) --p4info build/forwarder.p4info.txtpb \
+	  --device-config build/forwarder.p4sim.bin
+
+build/bmv2/forwarder.json: $(P4_SOURCES)
+	@mkdir -p build/bmv2
+	p4c --target bmv2 --arch v1model --p4runtime-files build/bmv2/forwarder.p4info.txtpb \
+	  -o build/bmv2 $(FORWARDER)
+
+ptf: setup debs
+	$(PY) ptf_tests/run_ptf.py --target $(TARGET)

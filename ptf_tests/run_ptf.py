@@ -124,8 +124,11 @@ def switch_command(target: str) -> list[str]:
             "--cpu-port",
             str(CPU_PORT),
         ]
+    # p4sim's switch mode, with simple_switch_grpc's flags.
     return [
-        str(VENV_BIN / "p4sim"),
+        sys.executable,
+        "-m",
+        "p4sim.server.main",
         "--no-p4",
         "--device-id",
         "0",
