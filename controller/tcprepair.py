@@ -26,12 +26,17 @@ tests/test_tcprepair.py):
   sysctls; a connection negotiated without scaling must have it reset to 0
   (TCPOPT_WINDOW 0/0), or the client reads every advertised window as
   1/2^scale of its size and the upload stalls.
-* `connect` also caches the MSS from the user MSS (536 by default), and the
-  clamp set later by TCP_REPAIR_OPTIONS does not refresh it: setting
-  TCP_MAXSEG before `connect` makes the restored socket send full segments.
+* `connect` also fixes the cached MSS from the clamp it has then (536 unless
+  TCP_MAXSEG was set), and the clamp set later by TCP_REPAIR_OPTIONS does not
+  refresh it: setting TCP_MAXSEG before `connect` makes the restored socket
+  send full-sized segments instead of 524-byte ones.
 * Bytes written to the send queue in repair mode count as sent and unacknowledged;
   bytes the original never transmitted are written after repair mode is left,
   so the kernel transmits them normally.
+
+Not carried: segments in the out-of-order queue (the client retransmits them,
+after its RTO if it saw them SACKed), urgent data, ECN state; only ESTABLISHED
+IPv4 connections are frozen (a client that already sent FIN is refused).
 """
 
 from __future__ import annotations
@@ -353,7 +358,10 @@ def restore(state: ConnectionState) -> socket.socket:
     try:
         _restore_into(sock, state, where)
     except BaseException:
-        # Still in repair mode if anything failed: closing sends nothing.
+        # Back into repair mode (a failure queueing unsent data comes after
+        # leaving it), so closing sends neither FIN nor RST.
+        with contextlib.suppress(OSError):
+            _set_int(sock, TCP_REPAIR, TCP_REPAIR_ON)
         sock.close()
         raise
     return sock

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import socket
+import struct
 import threading
 import time
 from dataclasses import replace
@@ -141,6 +142,9 @@ def test_handoff_keeps_both_streams_intact_with_bytes_in_flight(lab: Lab, case: 
     tcprepair.close_silently(server)
     lock.unlock(peer, (VIP, 80))
     assert restored.getsockname() == (VIP, 80) and restored.getpeername() == peer
+    # Full-sized segments (MTU 1500 less headers and options), not the 536 default.
+    snd_mss = struct.unpack_from("=I", restored.getsockopt(socket.IPPROTO_TCP, 11, 104), 16)[0]
+    assert snd_mss >= 1400, f"restored socket sends {snd_mss}-byte segments"
 
     backend_reader = Reader(restored, len(upload))
     backend_reader.start()
