@@ -35,6 +35,27 @@ lint: setup
 clean:
 	rm -rf build .pytest_cache .mypy_cache
 
+# p4runtime-shell (PyPI 0.0.6) pins protobuf<3.21 and p4runtime 1.4.1, which
+# cannot share a process with our protobuf 6 stack. It gets a venv of its own;
+# tests/test_p4rt_shell.py drives it as a third-party client in a subprocess.
+P4RT_SHELL_VENV  := .venv-p4rt-shell
+P4RT_SHELL_STAMP := $(P4RT_SHELL_VENV)/.installed
+
+.PHONY: p4rt-shell-venv ptf-smoke
+
+p4rt-shell-venv: $(P4RT_SHELL_STAMP)
+
+$(P4RT_SHELL_STAMP):
+	$(PYTHON) -m venv $(P4RT_SHELL_VENV)
+	$(P4RT_SHELL_VENV)/bin/python -m pip install -q p4runtime-shell==0.0.6
+	touch $@
+
+test: p4rt-shell-venv
+
+# PTF drives p4sim over veth pairs (root; skips with a reason otherwise).
+ptf-smoke: setup debs
+	$(PY) ptf_tests/run_smoke.py
+
 # --- the forwarder P4 program (issue 4) --------------------------------------
 # `make p4` writes the P4Info and p4sim's device config into build/, and with
 # p4c on PATH also bmv2's JSON (with p4c's own P4Info) into build/bmv2/.
