@@ -21,6 +21,7 @@ TEMPLATE = """
 header h_t {{ {fields} }}
 struct headers_t {{ h_t h; {more_headers} }}
 struct meta_t {{ {meta} }}
+{late_decls}
 
 parser P(packet_in pkt, out headers_t hdr, inout meta_t meta,
          inout standard_metadata_t sm) {{
@@ -49,8 +50,10 @@ DEFAULT_PARSER = "    state start { pkt.extract(hdr.h); transition accept; }"
 def source(fields: str, ingress: str = "", *, decls: str = "", more_headers: str = "",
            meta: str = "", parser: str = DEFAULT_PARSER, verify: str = "",
            ingress_decls: str = "", egress: str = "", egress_decls: str = "",
-           compute: str = "", deparser: str = "pkt.emit(hdr);") -> str:
-    return TEMPLATE.format(decls=decls, fields=fields, more_headers=more_headers, meta=meta,
+           compute: str = "", deparser: str = "pkt.emit(hdr);", late_decls: str = "") -> str:
+    """`decls` go before the header types, `late_decls` after them."""
+    return TEMPLATE.format(decls=decls, late_decls=late_decls, fields=fields,
+                           more_headers=more_headers, meta=meta,
                            parser=parser, verify=verify, ingress_decls=ingress_decls,
                            ingress=ingress, egress_decls=egress_decls, egress=egress,
                            compute=compute, deparser=deparser)

@@ -64,7 +64,7 @@ class BlockGen(ExternGen):
 
     def standard_metadata(self) -> str:
         if self._sm is None:
-            raise UnsupportedError(self.block.decl.pos, "unsupported: mark_to_drop() without "
+            raise UnsupportedError(self.block.decl.pos, "mark_to_drop() without "
                                    "a standard_metadata parameter")
         return self._sm
 
@@ -259,7 +259,7 @@ def generate(checked: CheckedProgram, elab: Elaborated,
     """Generate the pipeline module for a v1model program."""
     if elab.package != "V1Switch":
         raise UnsupportedError(checked.program.pos,
-                               f"unsupported: architecture package {elab.package}")
+                               f"architecture package {elab.package}")
     if len(elab.blocks) != 6:
         raise TypeCheckError(checked.program.pos, "V1Switch takes six blocks")
     codes = checked.facts.error_codes

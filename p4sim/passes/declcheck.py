@@ -123,13 +123,13 @@ class Checker(ExprChecker):
         if isinstance(ref, ir.DontCareTypeRef):
             return DontCareT()
         if isinstance(ref, ir.VarbitTypeRef):
-            raise UnsupportedError(ref.pos, "unsupported: varbit")
+            raise UnsupportedError(ref.pos, "varbit")
         if isinstance(ref, ir.StackTypeRef):
             element = self.resolve_type(ref.element, scope)
             if not isinstance(element, HeaderT | HeaderUnionT):
                 raise TypeCheckError(ref.pos, f"a stack element must be a header, not {element}")
             if isinstance(element, HeaderUnionT):
-                raise UnsupportedError(ref.pos, "unsupported: stack of header_union")
+                raise UnsupportedError(ref.pos, "stack of header_union")
             size = self.const_int(ref.size, scope, "stack size")
             if size <= 0:
                 raise TypeCheckError(ref.pos, "stack size must be positive")
@@ -153,7 +153,7 @@ class Checker(ExprChecker):
                     args = tuple(TypeVar(p, t.name) for p in t.decl.type_params)
                 return ExternT(t.name, t.decl, args)
             return t
-        raise UnsupportedError(ref.pos, f"unsupported: type {type(ref).__name__}")
+        raise UnsupportedError(ref.pos, f"type {type(ref).__name__}")
 
     # -------------------------------------------------------- declarations
 
@@ -163,7 +163,7 @@ class Checker(ExprChecker):
     def declare(self, decl: ir.Decl, scope: Scope) -> None:
         handler = getattr(self, "_decl_" + type(decl).__name__, None)
         if handler is None:
-            raise UnsupportedError(decl.pos, f"unsupported: declaration {type(decl).__name__}")
+            raise UnsupportedError(decl.pos, f"declaration {type(decl).__name__}")
         handler(decl, scope)
 
     def _decl_ConstDecl(self, d: ir.ConstDecl, scope: Scope) -> None:
@@ -211,12 +211,12 @@ class Checker(ExprChecker):
         t = HeaderT(d.name, annotations=tuple(d.annotations))
         t.fields = self._fields(d.fields, scope, d.name, header=True)
         if t.width % 8:
-            raise UnsupportedError(d.pos, f"unsupported: header {d.name} is {t.width} bits, "
+            raise UnsupportedError(d.pos, f"header {d.name} is {t.width} bits, "
                                    "not a whole number of bytes")
         self._type_sym(scope, d, t)
 
     def _decl_HeaderUnionDecl(self, d: ir.HeaderUnionDecl, scope: Scope) -> None:
-        raise UnsupportedError(d.pos, "unsupported: header_union")
+        raise UnsupportedError(d.pos, "header_union")
 
     def _decl_StructDecl(self, d: ir.StructDecl, scope: Scope) -> None:
         t = StructT(d.name, annotations=tuple(d.annotations))
@@ -274,7 +274,7 @@ class Checker(ExprChecker):
 
     def _decl_FunctionDecl(self, d: ir.FunctionDecl, scope: Scope) -> None:
         if d.type_params:
-            raise UnsupportedError(d.pos, "unsupported: generic function")
+            raise UnsupportedError(d.pos, "generic function")
         sym = scope.declare(Sym("function", d.name, decl=d), d.pos)
         self.out.decl_syms[d] = sym
         fscope = Scope(scope, d.name)
@@ -338,7 +338,7 @@ class Checker(ExprChecker):
             t = self.resolve_type(p.type, self.top)
             self.check_value(arg.value, scope, t, f"constructor argument {p.name}")
             if arg.value not in self.facts.consts:
-                raise UnsupportedError(arg.pos, "unsupported: non-constant constructor argument")
+                raise UnsupportedError(arg.pos, "non-constant constructor argument")
 
     def _check_constructor(self, d: ir.InstanceDecl, t: ExternT, scope: Scope) -> ExternT:
         assert t.decl is not None
@@ -369,7 +369,7 @@ class Checker(ExprChecker):
 
     def _decl_ParserDecl(self, d: ir.ParserDecl, scope: Scope) -> None:
         if d.type_params:
-            raise UnsupportedError(d.pos, "unsupported: generic parser")
+            raise UnsupportedError(d.pos, "generic parser")
         t = BlockT(d.name, kind="parser", decl=d)
         self._type_sym(scope, d, t)
         pscope = Scope(scope, d.name)
@@ -461,7 +461,7 @@ class Checker(ExprChecker):
 
     def _decl_ControlDecl(self, d: ir.ControlDecl, scope: Scope) -> None:
         if d.type_params:
-            raise UnsupportedError(d.pos, "unsupported: generic control")
+            raise UnsupportedError(d.pos, "generic control")
         t = BlockT(d.name, kind="control", decl=d)
         self._type_sym(scope, d, t)
         cscope = Scope(scope, d.name)
@@ -481,7 +481,7 @@ class Checker(ExprChecker):
             if k.match_kind not in self.facts.match_kinds:
                 raise TypeCheckError(k.pos, f"unknown match kind '{k.match_kind}'")
             if k.match_kind not in ("exact", "lpm", "ternary", "range", "optional"):
-                raise UnsupportedError(k.pos, f"unsupported: match kind {k.match_kind}")
+                raise UnsupportedError(k.pos, f"match kind {k.match_kind}")
             base = strip_newtype(serializable_base(t))
             if not isinstance(base, BitT | BoolT | ErrorT | EnumT):
                 raise TypeCheckError(k.expr.pos, f"a table key cannot have type {t}")
@@ -532,7 +532,7 @@ class Checker(ExprChecker):
                 else:
                     facts.direct_meter = facts_sym
             elif name == "implementation":
-                raise UnsupportedError(value.pos, "unsupported: table implementation "
+                raise UnsupportedError(value.pos, "table implementation "
                                        "(action profiles and selectors)")
         self.out.tables[d] = facts
 
@@ -545,7 +545,7 @@ class Checker(ExprChecker):
 
     def _direct_extern(self, value: ir.Expr, scope: Scope, prop: str) -> Sym:
         if not isinstance(value, ir.NameRef):
-            raise UnsupportedError(value.pos, f"unsupported: {prop} = {type(value).__name__}")
+            raise UnsupportedError(value.pos, f"{prop} = {type(value).__name__}")
         sym = scope.lookup_value(value.name, value.dotted)
         expected = "direct_counter" if prop == "counters" else "direct_meter"
         if sym is None or not isinstance(sym.type, ExternT) or sym.type.name != expected:
@@ -630,9 +630,9 @@ class Checker(ExprChecker):
         elif isinstance(s, ir.VarDecl | ir.ConstDecl):
             self.declare(s, scope)
         elif isinstance(s, ir.InstanceDecl):
-            raise UnsupportedError(s.pos, "unsupported: instantiation inside a block")
+            raise UnsupportedError(s.pos, "instantiation inside a block")
         else:
-            raise UnsupportedError(s.pos, f"unsupported: statement {type(s).__name__}")
+            raise UnsupportedError(s.pos, f"statement {type(s).__name__}")
 
     def _check_switch(self, s: ir.SwitchStmt, scope: Scope, ctx: _Ctx) -> None:
         t = self.check(s.expr, scope)

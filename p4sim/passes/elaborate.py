@@ -107,11 +107,11 @@ class Elaborator:
                 bdecl = sym.type.decl
                 assert isinstance(bdecl, ir.ParserDecl | ir.ControlDecl)
                 return self._block(bdecl, idecl.args, name_of(idecl.annotations, idecl.name))
-        raise UnsupportedError(e.pos, "unsupported: package argument form")
+        raise UnsupportedError(e.pos, "package argument form")
 
     def _const(self, e: ir.Expr) -> object:
         if e not in self.checked.facts.consts:
-            raise UnsupportedError(e.pos, "unsupported: non-constant constructor argument")
+            raise UnsupportedError(e.pos, "non-constant constructor argument")
         return self.checked.facts.consts[e]
 
     def _block(self, decl: ir.ParserDecl | ir.ControlDecl, args: list[ir.Argument],

@@ -107,7 +107,7 @@ class ExprGen:
             return literal(self.facts.consts[e])
         method = getattr(self, "_ex_" + type(e).__name__, None)
         if method is None:
-            raise UnsupportedError(e.pos, f"unsupported: expression {type(e).__name__} here")
+            raise UnsupportedError(e.pos, f"expression {type(e).__name__} here")
         result: str = method(e)
         return result
 
@@ -117,7 +117,7 @@ class ExprGen:
             return self.env[sym]
         if sym in self.const_env:
             return literal(self.const_env[sym])
-        raise UnsupportedError(e.pos, f"unsupported: '{e.name}' used as a value here")
+        raise UnsupportedError(e.pos, f"'{e.name}' used as a value here")
 
     def _ex_Member(self, e: ir.Member) -> str:
         kind = self.facts.members.get(e)
@@ -133,7 +133,7 @@ class ExprGen:
             assert isinstance(e.expr, ir.Call)
             hit, action = self.table_result(e.expr)
             return {"hit": hit, "miss": f"(not {hit})", "action_run": action}[kind]
-        raise UnsupportedError(e.pos, f"unsupported: member '{e.member}' here")
+        raise UnsupportedError(e.pos, f"member '{e.member}' here")
 
     def _ex_Index(self, e: ir.Index) -> str:
         base = self.ex(e.expr)
@@ -219,7 +219,7 @@ class ExprGen:
             if t.signed:
                 return f"sat_signed({_sx(a, t)} - {_sx(b, t)}, {t.width})"
             return f"max({a} - {b}, 0)"
-        raise UnsupportedError(e.pos, f"unsupported: operator {op}")
+        raise UnsupportedError(e.pos, f"operator {op}")
 
     def _ex_Ternary(self, e: ir.Ternary) -> str:
         if self.has_effects(e.then) or self.has_effects(e.otherwise):
@@ -252,7 +252,7 @@ class ExprGen:
 
     def _ex_ListExpr(self, e: ir.ListExpr) -> str:
         if isinstance(strip_newtype(e.type), StackT):
-            raise UnsupportedError(e.pos, "unsupported: stack initializer")
+            raise UnsupportedError(e.pos, "stack initializer")
         return "(" + "".join(self.ex(x) + ", " for x in e.elements) + ")"
 
 

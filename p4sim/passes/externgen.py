@@ -43,11 +43,11 @@ class ExternGen(StmtGen):
             assert info.extern is not None and info.receiver is not None
             method = getattr(self, f"_m_{info.extern}_{info.name}", None)
             if method is None:
-                raise UnsupportedError(call.pos, f"unsupported: {info.extern}.{info.name}")
+                raise UnsupportedError(call.pos, f"{info.extern}.{info.name}")
         else:
             method = getattr(self, f"_f_{info.name}", None)
             if method is None:
-                raise UnsupportedError(call.pos, f"unsupported: extern function {info.name}")
+                raise UnsupportedError(call.pos, f"extern function {info.name}")
         result: str = method(call, info)
         return result
 
@@ -64,7 +64,7 @@ class ExternGen(StmtGen):
         value = self.facts.consts.get(a)
         t = a.type
         if not isinstance(t, EnumT) or value is None:
-            raise UnsupportedError(call.pos, f"unsupported: non-constant {info.params[i].name}")
+            raise UnsupportedError(call.pos, f"non-constant {info.params[i].name}")
         for name, v in t.members.items():
             if v == value:
                 return name
@@ -97,7 +97,7 @@ class ExternGen(StmtGen):
             if isinstance(ft, StructLikeT):
                 out.extend(self._flatten_obj(f"{obj}.f_{f.name}", ft))
             elif isinstance(ft, StackT):
-                raise UnsupportedError(None, "unsupported: header stack in a field list")
+                raise UnsupportedError(None, "header stack in a field list")
             elif isinstance(ft, BoolT):
                 out.append((f"int({obj}.f_{f.name})", 1))
             else:
@@ -122,12 +122,12 @@ class ExternGen(StmtGen):
                 names.append(cur.member)
                 cur = cur.expr
             if not isinstance(cur, ir.NameRef):
-                raise UnsupportedError(item.pos, "unsupported: field list entry that is not "
+                raise UnsupportedError(item.pos, "field list entry that is not "
                                        "a metadata field")
             sym = self.facts.refs[cur]
             root = self.metadata_roots.get(sym)
             if root is None:
-                raise UnsupportedError(item.pos, "unsupported: field list entry outside the "
+                raise UnsupportedError(item.pos, "field list entry outside the "
                                        "metadata and standard_metadata parameters")
             paths.append((root, tuple(reversed(names))))
         return paths
@@ -150,11 +150,11 @@ class ExternGen(StmtGen):
 
     def _m_packet_in_extract(self, call: ir.Call, info: CallInfo) -> str:
         if len(info.args) != 1 or info.args[0] is None:
-            raise UnsupportedError(call.pos, "unsupported: extract with a varbit size")
+            raise UnsupportedError(call.pos, "extract with a varbit size")
         target = info.args[0]
         t = strip_newtype(target.type)
         if not isinstance(t, HeaderT):
-            raise UnsupportedError(call.pos, f"unsupported: extract into {t}")
+            raise UnsupportedError(call.pos, f"extract into {t}")
         nbytes = t.width // 8
         if isinstance(target, ir.Member) and self.facts.members.get(target) == "next":
             stack = self.ex(target.expr)
@@ -177,7 +177,7 @@ class ExternGen(StmtGen):
             self.em.line(f"{h} = {class_name(t)}()")
             self.em.line(f"{h}.ext(data, off)")
             return h
-        raise UnsupportedError(call.pos, f"unsupported: lookahead of {t}")
+        raise UnsupportedError(call.pos, f"lookahead of {t}")
 
     def _m_packet_in_advance(self, call: ir.Call, info: CallInfo) -> str:
         bits = self._arg(info, 0)
@@ -193,7 +193,7 @@ class ExternGen(StmtGen):
         a = info.args[0]
         assert a is not None
         if not is_composite(a.type):
-            raise UnsupportedError(call.pos, "unsupported: emit of a non-header value")
+            raise UnsupportedError(call.pos, "emit of a non-header value")
         self.em.line(f"{self.ex(a)}.emit(parts)")
         return "None"
 
@@ -278,7 +278,7 @@ class ExternGen(StmtGen):
         assert data is not None
         t = strip_newtype(data.type)
         if not isinstance(t, StructT):
-            raise UnsupportedError(call.pos, "unsupported: digest of a non-struct type")
+            raise UnsupportedError(call.pos, "digest of a non-struct type")
         self.digests[t.name] = t
         # The values are taken when digest() runs (p4c copies the argument in).
         if isinstance(data, ir.ListExpr | ir.StructInitExpr):
@@ -340,7 +340,7 @@ class ExternGen(StmtGen):
             sym = self.facts.refs.get(receiver)
             if sym is not None and sym in self.names:
                 return self.names[sym]
-        raise UnsupportedError(call.pos, "unsupported: extern object used this way")
+        raise UnsupportedError(call.pos, "extern object used this way")
 
     def _m_counter_count(self, call: ir.Call, info: CallInfo) -> str:
         self.em.line(f"{self._obj(info, call)}.count({self._arg(info, 0)}, ctx.length)")

@@ -109,7 +109,7 @@ def render_key(e: ir.Expr) -> str:
         return f"{render_key(e.expr)}[{e.index.value}]"
     if isinstance(e, ir.IntLit):
         return str(e.value)
-    raise UnsupportedError(e.pos, "unsupported: this key expression needs a @name annotation")
+    raise UnsupportedError(e.pos, "this key expression needs a @name annotation")
 
 
 class Lowerer:
@@ -253,7 +253,7 @@ class Lowerer:
     def _direct_name(self, block: BlockInst, sym: Sym, table: str) -> str:
         ext = block.externs.get(sym)
         if ext is None:
-            raise UnsupportedError(sym.decl.pos, "unsupported: a direct counter or meter "
+            raise UnsupportedError(sym.decl.pos, "a direct counter or meter "
                                    "declared outside the table's control")
         if sym in self.direct_owner:
             raise TypeCheckError(sym.decl.pos, f"{ext.name} is used by two tables")
@@ -337,7 +337,7 @@ class Lowerer:
             bits = strip_newtype(t)
             width = width_of(bits) if isinstance(bits, BitT) else 0
             if not width:
-                raise UnsupportedError(decl.pos, f"unsupported: register of {t}")
+                raise UnsupportedError(decl.pos, f"register of {t}")
             size = int(args[0])  # type: ignore[call-overload]
             self.out_externs.append(ExternPlan(ext.py, kind, ext.name, size, width))
             self.schema.registers.append(S.RegisterInfo(ext.name, width, size, notes, explicit))
@@ -368,7 +368,7 @@ class Lowerer:
                                      "to a table")
             self.schema.meters.append(S.MeterInfo(ext.name, unit, 0, table, notes, explicit))
         else:
-            raise UnsupportedError(decl.pos, f"unsupported: extern {kind}")
+            raise UnsupportedError(decl.pos, f"extern {kind}")
 
     def _value_set(self, sym: Sym, qname: str, py: str) -> None:
         t = strip_newtype(sym.type) if sym.type is not None else None

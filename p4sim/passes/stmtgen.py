@@ -96,7 +96,7 @@ class StmtGen(ExprGen):
         elif isinstance(s, ir.EmptyStmt):
             em.line("pass")
         else:
-            raise UnsupportedError(s.pos, f"unsupported: statement {type(s).__name__}")
+            raise UnsupportedError(s.pos, f"statement {type(s).__name__}")
 
     def declare_var(self, sym: Sym, init: ir.Expr | None) -> None:
         assert sym.type is not None
@@ -175,7 +175,7 @@ class StmtGen(ExprGen):
     def store_initializer(self, target: str, t: Type, rhs: ir.ListExpr | ir.StructInitExpr
                           ) -> None:
         if not isinstance(t, StructLikeT):
-            raise UnsupportedError(rhs.pos, f"unsupported: initializer for {t}")
+            raise UnsupportedError(rhs.pos, f"initializer for {t}")
         if isinstance(rhs, ir.ListExpr):
             pairs = list(zip([f.name for f in t.fields], rhs.elements, strict=True))
         else:
@@ -276,7 +276,7 @@ class StmtGen(ExprGen):
             return result
         if info.kind in ("extern_function", "extern_method"):
             return self.extern_call(e, info, want_value=True)
-        raise UnsupportedError(e.pos, f"unsupported: {info.name}() used as a value")
+        raise UnsupportedError(e.pos, f"{info.name}() used as a value")
 
     def extern_call(self, call: ir.Call, info: CallInfo, *, want_value: bool) -> str:
         raise NotImplementedError  # provided by externgen
@@ -343,9 +343,9 @@ class StmtGen(ExprGen):
         sym = self.facts.refs[info.receiver]
         child = self.block.children.get(sym)
         if child is None:
-            raise UnsupportedError(call.pos, "unsupported: applying this instance here")
+            raise UnsupportedError(call.pos, "applying this instance here")
         if isinstance(child.decl, ir.ParserDecl):
-            raise UnsupportedError(call.pos, "unsupported: sub-parser invocation")
+            raise UnsupportedError(call.pos, "sub-parser invocation")
         args = []
         copyouts = []
         for p, a in zip(info.params, info.args, strict=True):

@@ -185,7 +185,7 @@ class ExprChecker:
             return
         assert isinstance(target, StructLikeT)
         if isinstance(target, HeaderUnionT):
-            raise UnsupportedError(expr.pos, "unsupported: initializer for a header_union")
+            raise UnsupportedError(expr.pos, "initializer for a header_union")
         if isinstance(expr, ir.ListExpr):
             if len(expr.elements) != len(target.fields):
                 raise TypeCheckError(
@@ -210,7 +210,7 @@ class ExprChecker:
         """Type `expr`; `expected` guides literal inference but is not enforced."""
         method = getattr(self, "_check_" + type(expr).__name__, None)
         if method is None:
-            raise UnsupportedError(expr.pos, f"unsupported: expression {type(expr).__name__}")
+            raise UnsupportedError(expr.pos, f"expression {type(expr).__name__}")
         t: Type = method(expr, scope, expected)
         return t
 
@@ -446,7 +446,7 @@ class ExprChecker:
         if op in _COMPARE:
             if op in ("==", "!="):
                 if isinstance(base, StructLikeT | StackT | TupleT):
-                    raise UnsupportedError(e.pos, "unsupported: == on headers or structs")
+                    raise UnsupportedError(e.pos, "== on headers or structs")
                 if not isinstance(base, BitT | InfIntT | BoolT | EnumT | ErrorT):
                     raise TypeCheckError(e.pos, f"cannot compare values of type {t}")
             elif not isinstance(base, BitT | InfIntT):
@@ -458,6 +458,8 @@ class ExprChecker:
             raise TypeCheckError(e.pos, f"operator {op} needs fixed-width operands")
         if op in ("/", "%") and isinstance(base, BitT) and base.signed:
             raise TypeCheckError(e.pos, f"operator {op} is not defined on signed {t}")
+        if op in ("/", "%") and self.facts.consts.get(e.right) == 0:
+            raise TypeCheckError(e.right.pos, "division by zero")
         return self._fold(e, t)
 
     def _fold(self, e: ir.Binary, t: Type) -> Type:
