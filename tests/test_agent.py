@@ -22,9 +22,25 @@ from typing import Any
 
 import pytest
 from handoff_samples import FORWARDER, KEY, KEYS, make_handoff
+from kernel_lab import (  # noqa: F401  (the `lab` fixture)
+    VIP,
+    Lab,
+    handoff_topology,
+    lab_fixture,
+    rst_count,
+    rst_watch,
+)
 from prometheus_client import generate_latest
 
-from controller.agent import Agent, AgentConfig, Backends, _host_port, hand_over_to
+from controller import tcprepair
+from controller.agent import (
+    Agent,
+    AgentConfig,
+    Backends,
+    _host_port,
+    hand_over_to,
+    kernel_backends,
+)
 from controller.agent_protocol import AgentClient, HandoffOutcome, Reply, Status
 from controller.blob import (
     HEADER_LEN,
@@ -36,8 +52,9 @@ from controller.blob import (
     seal,
     sealed_nonce,
 )
-from controller.handover import AsyncMigratedSocketListener, HandoverError
+from controller.handover import AsyncMigratedSocketListener, HandoverError, MigratedSocketListener
 from controller.keys import Keyring
+from controller.nft import FlowLock, Nft
 from controller.tcpstate import ConnectionState
 
 PEER = "10.0.3.10:50000"
@@ -820,3 +837,110 @@ def test_listen_address_parsing() -> None:
     assert _host_port("[::1]:80") == ("::1", 80)
     with pytest.raises(Exception, match="HOST:PORT"):
         _host_port("7100")
+
+
+# ---------------------------------------------------------------- real kernel
+
+
+def test_agent_moves_a_live_connection_between_namespaces(lab: Lab, tmp_path: Any) -> None:
+    """Classifier freezes and seals, the agent (real nftables, TCP_REPAIR and
+    hand-over) restores it in the back-end's namespace, the application answers
+    the request the classifier had read and the conversation goes on. The
+    router's VIP route stands in for the switch's encapsulation entry."""
+    ns = handoff_topology(lab)
+    rst = rst_watch(lab, ns["client"])
+    app_path = str(tmp_path / "app.sock")
+    backend_ip = "10.0.3.11"
+    ready: list[tuple[Agent, int, asyncio.AbstractEventLoop]] = []
+    stop = threading.Event()
+
+    def agent_thread() -> None:
+        async def main() -> None:
+            backends, adopted = kernel_backends(backend_ip, app_path)
+            config = AgentConfig(forwarders=frozenset({FORWARDER}), vips=frozenset({(VIP, 80)}))
+            agent = Agent(KEYS, backends, config)  # its worker thread inherits the namespace
+            agent.adopt(adopted)
+            _, port = await agent.start(backend_ip, 0)
+            ready.append((agent, port, asyncio.get_running_loop()))
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+            await agent.stop()
+
+        with lab.enter(ns["backend"]):
+            asyncio.run(main())
+
+    def application(listener: MigratedSocketListener, served: list[bytes]) -> None:
+        sock, _ = listener.accept(timeout=10)
+        with sock:
+            request = sock.recv(1000)
+            served.append(request)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nX-Backend: b1\r\nContent-Length: 2\r\n\r\nok")
+            served.append(sock.recv(1000))
+            sock.sendall(b"echo " + served[-1])
+
+    listener = MigratedSocketListener(app_path)
+    served: list[bytes] = []
+    app = threading.Thread(target=application, args=(listener, served), daemon=True)
+    app.start()
+    agent_runner = threading.Thread(target=agent_thread, daemon=True)
+    agent_runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not ready and time.monotonic() < deadline and agent_runner.is_alive():
+            time.sleep(0.02)
+        agent, port, _ = ready[0]
+
+        front = lab.socket_in(ns["classifier"])
+        front.bind((VIP, 80))
+        front.listen()
+        client = lab.socket_in(ns["client"])
+        client.settimeout(10)
+        client.connect((VIP, 80))
+        request = b"GET /moved HTTP/1.1\r\nHost: vip\r\n\r\n"
+        client.sendall(request)
+        conn, peer = front.accept()
+        already_read = conn.recv(len(request), socket.MSG_WAITALL)
+        with lab.enter(ns["classifier"]):
+            lock = FlowLock(Nft())
+        lock.setup()
+        flow_id = 0x00070008
+        with lock.held(peer, (VIP, 80)):
+            state = tcprepair.freeze(conn, already_read=already_read)
+            blob = seal(Handoff(flow_id, FORWARDER, state), KEYS)
+
+            async def send() -> HandoffOutcome:
+                async with AgentClient(backend_ip, port) as agent_client:
+                    return await agent_client.hand_off(
+                        blob, flow_id=flow_id, forwarder_ip=FORWARDER, keys=KEYS, timeout=5
+                    )
+
+            with lab.enter(ns["classifier"]):
+                outcome = asyncio.run(send())
+            assert outcome.committed and outcome.certain, outcome.detail
+            lab.ip(ns["router"], "route", "replace", f"{VIP}/32", "via", backend_ip)
+            tcprepair.close_silently(conn)
+
+        response = client.recv(1000)
+        assert response.endswith(b"ok") and b"X-Backend: b1" in response
+        client.sendall(b"second message")
+        assert client.recv(1000) == b"echo second message"
+        app.join(5)
+        assert served == [request, b"second message"]
+        assert agent.live_flows() == {(FORWARDER, flow_id): (peer[0], peer[1], VIP, 80)}
+
+        async def release() -> Reply:
+            async with AgentClient(backend_ip, port) as agent_client:
+                return await agent_client.request(
+                    seal(Release(flow_id, FORWARDER), KEYS), timeout=5
+                )
+
+        with lab.enter(ns["classifier"]):
+            assert asyncio.run(release()).ok
+        assert agent.live_flows() == {}
+        assert rst_count(rst) == 0
+        for sock in (client, front):
+            sock.close()
+    finally:
+        stop.set()
+        agent_runner.join(10)
+        listener.close()
