@@ -8,7 +8,9 @@ Field attributes are prefixed `f_` so no P4 name clashes with Python.
 
 from __future__ import annotations
 
+import itertools
 import re
+import weakref
 
 from p4sim.runtime.types import (
     BitT,
@@ -25,8 +27,16 @@ from p4sim.runtime.types import (
 )
 
 
+_class_names: weakref.WeakKeyDictionary[StructLikeT, str] = weakref.WeakKeyDictionary()
+_serial = itertools.count(1)
+
+
 def class_name(t: StructLikeT) -> str:
-    return "C_" + re.sub(r"\W", "_", t.name) + f"_{id(t) % 100000}"
+    """A Python class name unique to this type object."""
+    name = _class_names.get(t)
+    if name is None:
+        name = _class_names[t] = "C_" + re.sub(r"\W", "_", t.name) + f"_{next(_serial)}"
+    return name
 
 
 def default_value(t: Type, oob_code: int) -> str:

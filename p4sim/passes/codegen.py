@@ -45,7 +45,8 @@ class Pipeline:
     # field list id -> [(root, path)], root 0 = user metadata, 1 = standard_metadata
     field_lists: dict[int, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
     digests: dict[str, StructT] = field(default_factory=dict)
-    globals: dict[Sym, str] = field(default_factory=dict)
+    # The compiled code object, made once by the first Switch that runs it.
+    code: object | None = None
 
 
 class BlockGen(ExternGen):

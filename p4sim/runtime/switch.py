@@ -24,20 +24,15 @@ from p4sim.runtime.schema import ProgramSchema
 from p4sim.runtime.tables import MatchTable, TableEntry
 from p4sim.runtime.v1model import V1Model
 
-_code_cache: dict[int, Any] = {}
-
-
 def _code(program: CompiledProgram) -> Any:
     """Compile the generated module once per program, visible to tracebacks."""
-    key = id(program.lowered)
-    code = _code_cache.get(key)
-    if code is None:
-        filename = f"<p4sim {program.name}>"
-        source = program.lowered.pipeline.source
+    pipeline = program.lowered.pipeline
+    if pipeline.code is None:
+        filename = f"<p4sim {program.name} {id(pipeline):x}>"
+        source = pipeline.source
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        code = compile(source, filename, "exec")
-        _code_cache[key] = code
-    return code
+        pipeline.code = compile(source, filename, "exec")
+    return pipeline.code
 
 
 class Switch:
