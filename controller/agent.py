@@ -11,7 +11,11 @@ A rejection is logged with its reason and changes nothing. A failure while
 installing undoes what was done (the restored socket is closed silently in
 repair mode, so the client sees nothing, and the mapping is removed), so the
 classifier can thaw the connection and carry on. A release notice removes the
-mapping of a flow that ended.
+mapping of a flow that ended. An abort (sent by a classifier that got no
+answer) undoes a handoff that has not reached the application yet, or says
+it is committed; once the socket may be in the application's hands the agent
+never undoes it, because the classifier resuming it too would make two
+senders on one connection.
 
 The kernel work lives in other modules (controller.nft, controller.tcprepair,
 controller.handover) and reaches the agent through `Backends`, a set of plain
@@ -28,6 +32,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import logging
+import signal
 import socket
 import sys
 import time
@@ -52,7 +57,7 @@ from controller.blob import (
     unseal,
 )
 from controller.handover import HandoverError, send_socket
-from controller.keys import Keyring, load_keys
+from controller.keys import KeyFileError, Keyring, load_keys
 from controller.replay import (
     DEFAULT_CAPACITY,
     DEFAULT_MAX_AGE_MS,
@@ -561,9 +566,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backend-address",
         required=True,
+        type=_address,
         help="this back-end's address: the destination of the forwarder's tunnelled packets",
     )
-    p.add_argument("--forwarder", action="append", default=[], help="accepted forwarder address")
+    p.add_argument(
+        "--forwarder", action="append", type=_address, default=[], help="accepted forwarder"
+    )
     p.add_argument("--vip", action="append", type=_host_port, default=[], help="served VIP:PORT")
     p.add_argument("--metrics", type=_host_port, help="HOST:PORT for Prometheus metrics")
     p.add_argument("--max-blob", type=int, default=DEFAULT_MAX_SIZE, help="bytes")
@@ -571,6 +579,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-skew-ms", type=int, default=DEFAULT_MAX_SKEW_MS)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
+
+
+def _address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
 
 
 async def _run_agent(args: argparse.Namespace) -> None:
@@ -581,27 +596,36 @@ async def _run_agent(args: argparse.Namespace) -> None:
         forwarders=frozenset(args.forwarder),
         vips=frozenset(args.vip),
     )
+    keys = load_keys(args.keys)  # before touching the kernel: a bad key file changes nothing
     backends, adopted = kernel_backends(args.backend_address, args.handover)
-    agent = Agent(load_keys(args.keys), backends, config)
+    agent = Agent(keys, backends, config)
     agent.adopt(adopted)
     if args.metrics:
         start_http_server(args.metrics[1], args.metrics[0], registry=agent.registry)
     host, port = await agent.start(*args.listen)
-    log.info("agent listening on %s:%d", host, port)
+    log.info("agent listening on %s:%d with %d adopted flows", host, port, len(adopted))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
     try:
-        await asyncio.Event().wait()
+        await stopping.wait()
     finally:
         await agent.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`handoff agent`: run until SIGTERM or SIGINT, then finish running handoffs."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(_run_agent(args))
+    except (KeyFileError, nft.NftError, tcprepair.RepairError, OSError) as exc:
+        print(f"handoff agent: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -40,6 +40,7 @@ from controller.agent import (
     _host_port,
     hand_over_to,
     kernel_backends,
+    main,
 )
 from controller.agent_protocol import AgentClient, HandoffOutcome, Reply, Status
 from controller.blob import (
@@ -837,6 +838,24 @@ def test_listen_address_parsing() -> None:
     assert _host_port("[::1]:80") == ("::1", 80)
     with pytest.raises(Exception, match="HOST:PORT"):
         _host_port("7100")
+
+
+def test_command_line_refuses_a_bad_key_file_before_touching_the_kernel(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("1 abcd\n")
+    keys.chmod(0o600)
+    argv = ["--keys", str(keys), "--handover", "/nonexistent", "--backend-address", "10.0.3.11"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("handoff agent: error:") and "key is 2 bytes" in err
+
+
+def test_command_line_checks_addresses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--keys", "k", "--handover", "h", "--backend-address", "backend.example"])
+    assert "is not an IP address" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- real kernel
