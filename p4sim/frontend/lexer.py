@@ -211,11 +211,21 @@ class _Classifier:
         """Whether the `<` after the current identifier opens type arguments:
         only types up to the matching `>`, then `(`."""
         depth = 0
-        for k in range(1, _LOOKAHEAD_LIMIT):
+        k = 0
+        while k < _LOOKAHEAD_LIMIT:
+            k += 1
             token = self.peek(k)
             if token is None:
                 return False
-            if token.type == "LANGLE":
+            if self.is_width(k):
+                # `bit<W>` or `bit<(W + 1)>`: a width may be any constant expression.
+                if token.value == "(":
+                    k = self.skip_parens(k)
+                    if k == 0:
+                        return False
+                elif token.type not in ("IDENTIFIER", "INTEGER"):
+                    return False
+            elif token.type == "LANGLE":
                 depth += 1
             elif token.type in ("RANGLE", "RANGLE_SHIFT"):
                 depth -= 1
@@ -230,6 +240,32 @@ class _Classifier:
             elif not _is_keyword(token, *_TYPE_ARG_KEYWORDS):
                 return False
         return False
+
+    def is_width(self, k: int) -> bool:
+        """Whether lookahead token k is the width of `bit<`, `int<` or `varbit<`."""
+        if k < 3:
+            return False
+        opener, keyword = self.peek(k - 1), self.peek(k - 2)
+        return (
+            opener is not None
+            and opener.type == "LANGLE"
+            and _is_keyword(keyword, "bit", "int", "varbit")
+        )
+
+    def skip_parens(self, k: int) -> int:
+        """The index of the `)` matching the `(` at lookahead k, or 0 if none."""
+        depth = 0
+        for j in range(k, k + _LOOKAHEAD_LIMIT):
+            token = self.peek(j)
+            if token is None:
+                return 0
+            if token.value == "(":
+                depth += 1
+            elif token.value == ")":
+                depth -= 1
+                if depth == 0:
+                    return j
+        return 0
 
     def open_type_params(self) -> None:
         """Called on the `<` of a type parameter list: its names are types until

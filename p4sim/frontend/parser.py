@@ -30,6 +30,7 @@ _GRAMMAR = Path(__file__).with_name("p4.lark")
 _MAX_EXPECTED_SHOWN = 6
 
 # How terminals read in "expected ..." lists; string terminals show their text.
+_NAME_TERMINALS = frozenset(["IDENTIFIER", "TYPE_IDENTIFIER"])
 _TERMINAL_NAMES = {
     "IDENTIFIER": "identifier",
     "TYPE_IDENTIFIER": "type name",
@@ -120,8 +121,14 @@ def _syntax_error(error: UnexpectedInput, text: str, locate: Locate) -> ParseErr
         else:
             pos = _token_pos(token, locate)
             found = f"'{token.value}'"
+            if token.type not in _NAME_TERMINALS and token.value.isidentifier():
+                found = f"keyword {found}"
         message = f"syntax error: unexpected {found}"
-        expected = sorted({_describe(name) for name in error.expected})
+        wanted = set(error.expected)
+        if token.type == "IDENTIFIER" and "TYPE_IDENTIFIER" in wanted - {"IDENTIFIER"}:
+            # The usual cause: a type used before (or without) its declaration.
+            return ParseError(pos, f"{message}: not a type declared before this point")
+        expected = sorted({_describe(name) for name in wanted})
         if expected and len(expected) <= _MAX_EXPECTED_SHOWN:
             message += f", expected {' or '.join(expected)}"
         return ParseError(pos, message)
