@@ -26,6 +26,7 @@ from p4sim.stf.parser import (
     SendPacket,
     SetDefault,
     Span,
+    ValueSetAdd,
     Wait,
     parse_number,
     parse_stf,
@@ -150,6 +151,16 @@ def test_register_and_replication_commands() -> None:
     assert [(a, n.value) for a, n in digest.digest.args] == [("src", 10), ("port", 1)]
 
 
+def test_value_set_add() -> None:
+    cmd = one("value_set_add pvs 0x0800 0x06&&&0x0F")
+    assert isinstance(cmd, ValueSetAdd)
+    assert cmd.value_set == "pvs"
+    assert cmd.values == (
+        parse_number("0x0800"),
+        Masked(parse_number("0x06"), parse_number("0x0F")),
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -173,6 +184,8 @@ def test_register_and_replication_commands() -> None:
         ("meter_set_rates m 0 1 2:2", "bad rate '1'"),
         ("wait now", "wait takes no arguments"),
         ("add t k:1 a(x:1, x:2)", "argument 'x' given twice"),
+        ("value_set_add pvs", "usage: value_set_add"),
+        ("value_set_add pvs 1->2", "VALUE or VALUE&&&MASK"),
     ],
 )
 def test_malformed_lines_name_file_and_line(text: str, message: str) -> None:

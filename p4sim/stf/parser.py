@@ -23,8 +23,9 @@ unchanged:
   `register_write`, `register_reset`, `mc_mgrp_create`, `mc_node_create`,
   `mc_node_associate`, `mirroring_add`, `mirroring_add_mc`, `meter_set_rates`,
   `meter_array_set_rates`.
-* p4sim additions for what p4c's STF cannot observe:
-  `check_register NAME(INDEX) OP N` and `expect_digest NAME(MEMBER:VALUE, ...)`.
+* p4sim additions for what p4c's STF cannot express:
+  `check_register NAME(INDEX) OP N`, `expect_digest NAME(MEMBER:VALUE, ...)`
+  and `value_set_add NAME VALUE[&&&MASK] ...` (one value per select key).
 
 Anything else is an `STFError` naming the file and line: a test that silently
 skips a line it did not understand would pass for the wrong reason.
@@ -230,6 +231,16 @@ class MeterRates:
 
 
 @dataclass(frozen=True)
+class ValueSetAdd:
+    """One member of a parser value_set: a plain value or VALUE&&&MASK per
+    element of the select key."""
+
+    line: int
+    value_set: str
+    values: tuple[Number | Masked, ...]
+
+
+@dataclass(frozen=True)
 class ExpectDigest:
     line: int
     digest: Call
@@ -252,6 +263,7 @@ Command = (
     | MirroringAdd
     | MeterRates
     | ExpectDigest
+    | ValueSetAdd
 )
 
 
@@ -656,6 +668,20 @@ def _expect_digest(line: int, rest: str) -> ExpectDigest:
     return ExpectDigest(line, digest)
 
 
+def _value_set_add(line: int, rest: str) -> ValueSetAdd:
+    tokens = _Tokens.of(rest)
+    name = tokens.take("name")
+    values: list[Number | Masked] = []
+    while not tokens.at_end():
+        value = _key_value(tokens)
+        if not isinstance(value, Number | Masked):
+            raise _Malformed("value_set members are VALUE or VALUE&&&MASK")
+        values.append(value)
+    if not values:
+        raise _Malformed("usage: value_set_add VALUE_SET VALUE[&&&MASK]...")
+    return ValueSetAdd(line, name, tuple(values))
+
+
 _HANDLERS: dict[str, Callable[[int, str], Command]] = {
     "add": _add,
     "setdefault": _setdefault,
@@ -675,4 +701,5 @@ _HANDLERS: dict[str, Callable[[int, str], Command]] = {
     "meter_set_rates": _meter_set_rates,
     "meter_array_set_rates": _meter_array_set_rates,
     "expect_digest": _expect_digest,
+    "value_set_add": _value_set_add,
 }

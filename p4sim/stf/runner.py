@@ -59,6 +59,7 @@ from p4sim.stf.parser import (
     SendPacket,
     SetDefault,
     Span,
+    ValueSetAdd,
     Wait,
     parse_stf_file,
 )
@@ -193,6 +194,8 @@ class _Session:
                 self._meter_rates(command)
             case ExpectDigest():
                 self.digests_expected.append(command)
+            case ValueSetAdd():
+                self._value_set_add(command)
 
     def _add(self, cmd: Add) -> None:
         info = self._table(cmd.line, cmd.table)
@@ -243,6 +246,21 @@ class _Session:
             self.unchecked_ports.add(cmd.port)
         else:
             self.expected.setdefault(cmd.port, []).append(cmd)
+
+    def _value_set_add(self, cmd: ValueSetAdd) -> None:
+        infos = {v.name: v for v in self.schema.value_sets}
+        name = self._resolve(cmd.line, "value_set", cmd.value_set, list(infos))
+        widths = [f.bitwidth for f in infos[name].match_fields]
+        if len(cmd.values) != len(widths):
+            raise self._malformed(
+                cmd.line, f"value_set {name} takes {len(widths)} value(s) per member"
+            )
+        member = []
+        for i, (value, width) in enumerate(zip(cmd.values, widths, strict=True)):
+            match = _field_match("ternary", width, value, f"value {i + 1}", cmd.line, self)
+            assert isinstance(match, Ternary)
+            member.append((match.value, match.mask))
+        self.sw.value_sets[name].add(tuple(member))
 
     def _check_counter(self, cmd: CheckCounter) -> None:
         names = [c.name for c in self.schema.counters]
@@ -486,13 +504,15 @@ def resolve_name(name: str, names: Sequence[str]) -> str:
 
 
 def _key_spellings(name: str) -> list[str]:
-    """The ways p4c's driver lets a key be named: `stack$0` for `stack[0]`,
-    and `hdr.valid` / `hdr.$valid$` for the validity key `hdr.isValid()`."""
+    """The ways a key may be named: p4c's driver writes `stack$0` for
+    `stack[0]`, and a validity key `hdr.isValid()` also goes by `hdr.valid`
+    and `hdr.$valid$` (its name in bmv2 JSON and p4c's P4Info)."""
     plain = _stack_dollar(name)
     spellings = [plain]
-    for suffix in (".valid", ".$valid$", "$valid$"):
+    for suffix in (".isValid()", ".valid", ".$valid$"):
         if plain.endswith(suffix):
-            spellings.append(plain[: -len(suffix)] + ".isValid()")
+            base = plain[: -len(suffix)]
+            spellings += [base + ".isValid()", base + ".$valid$"]
     return spellings
 
 

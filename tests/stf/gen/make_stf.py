@@ -135,6 +135,52 @@ def hash_misc() -> list[str]:
     return lines
 
 
+def wide_fields() -> list[str]:
+    m128, m64 = (1 << 128) - 1, (1 << 64) - 1
+    lines = [
+        "# a b sum neg inv shl (128 bits each) | p q prod (64) | mid(16) m8 n8"
+        " narrow_sum(16) wide_sum(16) minus1",
+    ]
+    cases = [
+        (m128, 2, 0xFFFFFFFF00000001, 0x100000001, 0xFF, 0x02),
+        (
+            0x0123456789ABCDEF_FEDCBA9876543210,
+            0x8000_0000_0000_0000_0000_0000_0000_0001,
+            0xDEADBEEFCAFEF00D,
+            0x1234567,
+            0x80,
+            0x80,
+        ),
+    ]
+    for a, b, p, q, m8, n8 in cases:
+        fields_in = f"{hx(a, 128)} {hx(b, 128)}"
+        zeros = " ".join(["0" * 32] * 4)
+        out = [
+            hx((a + b) & m128, 128),
+            hx(-a & m128, 128),
+            hx(~b & m128, 128),
+            hx((a << 68) & m128, 128),
+        ]
+        tail = [
+            hx(p, 64),
+            hx(q, 64),
+            hx((p * q) & m64, 64),
+            hx((a >> 56) & 0xFFFF, 16),
+            hx(m8, 8),
+            hx(n8, 8),
+            hx((m8 + n8) & 0xFF, 16),
+            hx(m8 + n8, 16),
+            "FF",
+        ]
+        lines += [
+            f"packet 0 {fields_in} {zeros} {hx(p, 64)} {hx(q, 64)} {'0' * 16} 0000"
+            f" {hx(m8, 8)} {hx(n8, 8)} 0000 0000 00",
+            f"expect 1 {fields_in} {' '.join(out)} {' '.join(tail)} $",
+            "",
+        ]
+    return lines
+
+
 MAC_A = "00:00:00:00:00:0a"
 MAC_B = "00:00:00:00:00:0b"
 
@@ -284,6 +330,7 @@ CASES: dict[str, Callable[[], list[str]]] = {
     "checksum_tcp": checksum_tcp,
     "checksum_udp": checksum_udp,
     "ipv4_forward": ipv4_forward,
+    "wide_fields": wide_fields,
 }
 
 
