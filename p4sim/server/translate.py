@@ -24,7 +24,7 @@ from p4sim.runtime.tables import (
     Ternary,
 )
 from p4sim.server.codec import decode, encode
-from p4sim.server.p4info_index import P4InfoIndex, TableRef
+from p4sim.server.p4info_index import MatchFieldRef, P4InfoIndex, TableRef
 
 Matches = tuple[FieldMatch | None, ...]
 
@@ -34,57 +34,75 @@ def _bad(message: str) -> ControlPlaneError:
 
 
 def decode_matches(msg: p4r.TableEntry, ref: TableRef) -> Matches:
-    """The runtime key of `msg`, one slot per key field in key order."""
+    """The runtime key of `msg`, one slot per key field in key order.
+
+    This runs once per written entry, so the common exact case is inlined
+    and error messages are only built when there is an error."""
     matches: list[FieldMatch | None] = [None] * len(ref.ordered)
-    seen: set[int] = set()
+    fields = ref.fields
+    seen = 0  # bit i: key position i given
     for fm in msg.match:
-        field = ref.fields.get(fm.field_id)
+        field = fields.get(fm.field_id)
         if field is None:
             raise _bad(f"table {ref.name}: unknown match field id {fm.field_id}")
-        if fm.field_id in seen:
+        bit = 1 << field.position
+        if seen & bit:
             raise _bad(f"table {ref.name}: match field {field.name} given twice")
-        seen.add(fm.field_id)
+        seen |= bit
         kind = fm.WhichOneof("field_match_type")
-        what = f"table {ref.name}: match field {field.name}"
-        if kind != field.kind:
-            raise _bad(f"{what} is a {field.kind} match, got {kind}")
-        width = field.bitwidth
-        if kind == "exact":
-            matches[field.position] = Exact(decode(fm.exact.value, width, what))
-        elif kind == "lpm":
-            value = decode(fm.lpm.value, width, what)
-            plen = fm.lpm.prefix_len
-            if not 0 < plen <= width:
-                raise _bad(
-                    f"{what}: prefix length {plen} outside 1..{width} (omit the field for /0)"
-                )
-            if value & ((1 << (width - plen)) - 1):
-                raise _bad(f"{what}: value has bits set beyond the /{plen} prefix")
-            matches[field.position] = Lpm(value, plen)
-        elif kind == "ternary":
-            value = decode(fm.ternary.value, width, what)
-            mask = decode(fm.ternary.mask, width, what + " mask")
-            if mask == 0:
-                raise _bad(f"{what}: zero mask (omit the field for don't care)")
-            if value & ~mask:
-                raise _bad(f"{what}: value has bits set outside the mask")
-            matches[field.position] = Ternary(value, mask)
-        elif kind == "range":
-            low = decode(fm.range.low, width, what + " low")
-            high = decode(fm.range.high, width, what + " high")
-            if low > high:
-                raise _bad(f"{what}: range low {low} above high {high}")
-            if low == 0 and high == (1 << width) - 1:
-                raise _bad(f"{what}: full range (omit the field for don't care)")
-            matches[field.position] = RangeMatch(low, high)
-        elif kind == "optional":
-            matches[field.position] = OptionalMatch(decode(fm.optional.value, width, what))
+        if kind == "exact" and field.kind == "exact":
+            raw = fm.exact.value
+            number = int.from_bytes(raw, "big")
+            if not raw or number >> field.bitwidth:
+                decode(raw, field.bitwidth, _field_what(ref, field))  # raises the precise error
+            matches[field.position] = Exact(number)
         else:
-            raise ControlPlaneError("UNIMPLEMENTED", f"{what}: match kind {kind} not supported")
-    for field in ref.ordered:
-        if field.kind == "exact" and matches[field.position] is None:
-            raise _bad(f"table {ref.name}: exact match field {field.name} missing")
+            matches[field.position] = _decode_other(fm, kind, ref, field)
+    if seen != (1 << len(matches)) - 1:
+        for field in ref.ordered:
+            if field.kind == "exact" and matches[field.position] is None:
+                raise _bad(f"table {ref.name}: exact match field {field.name} missing")
     return tuple(matches)
+
+
+def _field_what(ref: TableRef, field: MatchFieldRef) -> str:
+    return f"table {ref.name}: match field {field.name}"
+
+
+def _decode_other(
+    fm: p4r.FieldMatch, kind: str | None, ref: TableRef, field: MatchFieldRef
+) -> FieldMatch:
+    what = _field_what(ref, field)
+    if kind != field.kind:
+        raise _bad(f"{what} is a {field.kind} match, got {kind}")
+    width = field.bitwidth
+    if kind == "lpm":
+        value = decode(fm.lpm.value, width, what)
+        plen = fm.lpm.prefix_len
+        if not 0 < plen <= width:
+            raise _bad(f"{what}: prefix length {plen} outside 1..{width} (omit the field for /0)")
+        if value & ((1 << (width - plen)) - 1):
+            raise _bad(f"{what}: value has bits set beyond the /{plen} prefix")
+        return Lpm(value, plen)
+    if kind == "ternary":
+        value = decode(fm.ternary.value, width, what)
+        mask = decode(fm.ternary.mask, width, what + " mask")
+        if mask == 0:
+            raise _bad(f"{what}: zero mask (omit the field for don't care)")
+        if value & ~mask:
+            raise _bad(f"{what}: value has bits set outside the mask")
+        return Ternary(value, mask)
+    if kind == "range":
+        low = decode(fm.range.low, width, what + " low")
+        high = decode(fm.range.high, width, what + " high")
+        if low > high:
+            raise _bad(f"{what}: range low {low} above high {high}")
+        if low == 0 and high == (1 << width) - 1:
+            raise _bad(f"{what}: full range (omit the field for don't care)")
+        return RangeMatch(low, high)
+    if kind == "optional":
+        return OptionalMatch(decode(fm.optional.value, width, what))
+    raise ControlPlaneError("UNIMPLEMENTED", f"{what}: match kind {kind} not supported")
 
 
 def check_priority(msg: p4r.TableEntry, ref: TableRef) -> int:
@@ -99,42 +117,52 @@ def check_priority(msg: p4r.TableEntry, ref: TableRef) -> int:
     return priority
 
 
-def decode_action(action: p4r.Action, index: P4InfoIndex, what: str) -> ActionCall:
+def decode_action(action: p4r.Action, index: P4InfoIndex, table: str) -> ActionCall:
+    """The runtime call of `action`, an action of table `table`."""
     ref = index.actions.get(action.action_id)
     if ref is None:
-        raise _bad(f"{what}: unknown action id {action.action_id}")
+        raise _bad(f"table {table}: unknown action id {action.action_id}")
     args = [0] * len(ref.ordered)
-    seen: set[int] = set()
+    params = ref.params
+    seen = 0
     for param in action.params:
-        pref = ref.params.get(param.param_id)
+        pref = params.get(param.param_id)
         if pref is None:
-            raise _bad(f"{what}: action {ref.name}: unknown param id {param.param_id}")
-        if param.param_id in seen:
-            raise _bad(f"{what}: action {ref.name}: param {pref.name} given twice")
-        seen.add(param.param_id)
-        args[pref.position] = decode(param.value, pref.bitwidth, f"{what}: param {pref.name}")
-    if len(seen) != len(ref.ordered):
-        missing = [p.name for p in ref.ordered if p.id not in seen]
-        raise _bad(f"{what}: action {ref.name}: missing params {', '.join(missing)}")
+            raise _bad(f"table {table}: action {ref.name}: unknown param id {param.param_id}")
+        bit = 1 << pref.position
+        if seen & bit:
+            raise _bad(f"table {table}: action {ref.name}: param {pref.name} given twice")
+        seen |= bit
+        raw = param.value
+        number = int.from_bytes(raw, "big")
+        if not raw or number >> pref.bitwidth:
+            decode(raw, pref.bitwidth, f"table {table}: param {pref.name}")  # raises
+        args[pref.position] = number
+    if seen != (1 << len(args)) - 1:
+        missing = [p.name for p in ref.ordered if not seen & (1 << p.position)]
+        raise _bad(f"table {table}: action {ref.name}: missing params {', '.join(missing)}")
     return ActionCall(ref.name, tuple(args))
 
 
 def decode_table_action(msg: p4r.TableEntry, ref: TableRef, index: P4InfoIndex) -> ActionCall:
-    what = f"table {ref.name}"
-    kind = msg.action.WhichOneof("type")
+    table_action = msg.action
+    kind = table_action.WhichOneof("type")
     if kind is None:
-        raise _bad(f"{what}: action missing")
+        raise _bad(f"table {ref.name}: action missing")
     if kind != "action":
         if ref.implementation_id:
-            raise ControlPlaneError("UNIMPLEMENTED", f"{what}: action profiles are not supported")
-        raise _bad(f"{what}: {kind} given but the table has no action profile")
+            raise ControlPlaneError(
+                "UNIMPLEMENTED", f"table {ref.name}: action profiles are not supported"
+            )
+        raise _bad(f"table {ref.name}: {kind} given but the table has no action profile")
+    action = table_action.action
     allowed = ref.default_actions if msg.is_default_action else ref.entry_actions
-    if msg.action.action.action_id not in allowed:
-        name = index.actions.get(msg.action.action.action_id)
-        shown = name.name if name else f"id {msg.action.action.action_id}"
+    if action.action_id not in allowed:
+        name = index.actions.get(action.action_id)
+        shown = name.name if name else f"id {action.action_id}"
         role = "default action" if msg.is_default_action else "entry action"
-        raise _bad(f"{what}: action {shown} is not allowed as {role}")
-    return decode_action(msg.action.action, index, what)
+        raise _bad(f"table {ref.name}: action {shown} is not allowed as {role}")
+    return decode_action(action, index, ref.name)
 
 
 def decode_entry(msg: p4r.TableEntry, ref: TableRef, index: P4InfoIndex) -> TableEntry:
