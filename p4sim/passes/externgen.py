@@ -105,10 +105,19 @@ class ExternGen(StmtGen):
         return out
 
     def _packed(self, e: ir.Expr) -> str:
+        """Bytes of a field list as bmv2 packs hash inputs: fields back to
+        back, zero-padded at the end to whole bytes (`pack_fields`), inlined."""
         fields = self.flatten(e)
-        values = "".join(v + ", " for v, _ in fields)
-        widths = "".join(str(w) + ", " for _, w in fields)
-        return f"pack_fields(({values}), ({widths}))"
+        total = sum(w for _, w in fields)
+        if not fields:
+            return "b''"
+        pad = -total % 8
+        shift = total + pad
+        terms = []
+        for value, width in fields:
+            shift -= width
+            terms.append(f"({value} << {shift})" if shift else value)
+        return f"({' | '.join(terms)}).to_bytes({(total + pad) // 8}, 'big')"
 
     def _lvalue_paths(self, e: ir.Expr, call: ir.Call) -> list[tuple[int, tuple[str, ...]]]:
         """Metadata paths named by an old-style field list (`clone3(..., {meta.a})`):

@@ -113,6 +113,12 @@ class V1Model:
         self.digests = digest_sink
         self.rng = random.Random(0)
         self.has = set(self.SM.__slots__)
+        self._parser_error = "f_parser_error" in self.has
+        self._checksum_error = "f_checksum_error" in self.has
+        self._mcast = "f_mcast_grp" in self.has
+        self._ingress_ts = "f_ingress_global_timestamp" in self.has
+        self._egress_ts = "f_egress_global_timestamp" in self.has
+        self._enq_ts = "f_enq_timestamp" in self.has
 
     def _timestamp_us(self, now_ns: int) -> int:
         # bmv2 timestamps are microseconds since the switch started.
@@ -127,15 +133,17 @@ class V1Model:
     def process(self, port: int, data: bytes) -> list[tuple[int, bytes]]:
         out: list[tuple[int, bytes]] = []
         inputs: deque[tuple[bytes, int, int, Any, Any]] = deque()
-        inputs.append((data, port, NORMAL, None, None))
-        passes = 0
+        egress_jobs: deque[_EgressJob] = deque()
+        self._ingress(data, port, NORMAL, None, None, inputs, egress_jobs)
+        while egress_jobs:
+            self._egress(egress_jobs.popleft(), egress_jobs, inputs, out)
+        passes = 1
         while inputs:
             passes += 1
             if passes > MAX_PASSES:
                 log.warning("packet dropped after %d resubmit/recirculate passes", MAX_PASSES)
                 break
             data, in_port, instance, meta, sm = inputs.popleft()
-            egress_jobs: deque[_EgressJob] = deque()
             self._ingress(data, in_port, instance, meta, sm, inputs, egress_jobs)
             while egress_jobs:
                 self._egress(egress_jobs.popleft(), egress_jobs, inputs, out)
@@ -146,7 +154,7 @@ class V1Model:
     def _parse(self, ctx: PacketCtx, data: bytes, hdr: Any, meta: Any, sm: Any) -> bytes:
         pkt = PacketIn(data)
         err = self.parser(ctx, pkt, hdr, meta, sm)
-        if "f_parser_error" in self.has:
+        if self._parser_error:
             sm.f_parser_error = err
         return data[pkt.off:]
 
@@ -163,8 +171,8 @@ class V1Model:
         sm.f_ingress_port = port
         sm.f_packet_length = len(data)
         sm.f_instance_type = instance
-        if "f_ingress_global_timestamp" in self.has:
-            sm.f_ingress_global_timestamp = self._timestamp_us(now)
+        if self._ingress_ts:
+            sm.f_ingress_global_timestamp = ((now - self.start_ns) // 1000) & 0xFFFFFFFFFFFF
         try:
             payload = self._parse(ctx, data, hdr, meta, sm)
             ctx.payload = payload
@@ -172,7 +180,7 @@ class V1Model:
                 self.verify(ctx, hdr, meta)
             except ExitSignal:
                 pass
-            if "f_checksum_error" in self.has:
+            if self._checksum_error:
                 sm.f_checksum_error = ctx.checksum_error
             try:
                 self.ingress(ctx, hdr, meta, sm)
@@ -182,7 +190,7 @@ class V1Model:
             log.warning("assertion failed at %s: packet dropped", failed)
             return
         egress_spec = sm.f_egress_spec
-        mgid = sm.f_mcast_grp if "f_mcast_grp" in self.has else 0
+        mgid = sm.f_mcast_grp if self._mcast else 0
         if ctx.clone is not None:
             session_id, fl = ctx.clone
             self._clone_ingress(data, port, session_id, fl, meta, sm, egress_jobs)
@@ -250,10 +258,12 @@ class V1Model:
         # only an explicit drop in egress drops the packet.
         sm.f_egress_spec = (DROP_PORT + 1) & 0x1FF
         sm.f_packet_length = job.length
-        if "f_egress_global_timestamp" in self.has:
-            sm.f_egress_global_timestamp = self._timestamp_us(now)
-        if "f_enq_timestamp" in self.has:
-            sm.f_enq_timestamp = self._timestamp_us(now) & 0xFFFFFFFF
+        if self._egress_ts or self._enq_ts:
+            us = self._timestamp_us(now)
+            if self._egress_ts:
+                sm.f_egress_global_timestamp = us
+            if self._enq_ts:
+                sm.f_enq_timestamp = us & 0xFFFFFFFF
         try:
             try:
                 self.egress(ctx, hdr, meta, sm)
