@@ -36,7 +36,7 @@ def test_shipped_topologies_load() -> None:
 
 def test_defaults_and_values(tmp_path: Path) -> None:
     topo = load_topology(write(tmp_path, GOOD))
-    assert topo.switch.cpu_port == 510
+    assert topo.switch.cpu_port == 255
     assert str(topo.host("c1").interface) == "10.0.1.10/24"
     assert topo.host("k1").mac != topo.host("c1").mac
 

@@ -147,7 +147,7 @@ def _read_switch(read: _Reader, value: Any, base: Path) -> Switch:
     if target not in TARGETS:
         raise read.fail("switch.target", f"expected one of {', '.join(TARGETS)}, got {target!r}")
     program = (base / read.string(spec["program"], "switch.program")).resolve()
-    cpu_port = read.integer(spec.get("cpu_port", 510), "switch.cpu_port", 1, 510)
+    cpu_port = read.integer(spec.get("cpu_port", 255), "switch.cpu_port", 1, 510)
     forwarder = read.address(spec["forwarder_address"], "switch.forwarder_address")
     return Switch(target, program, cpu_port, forwarder, _mac_for(0, 0xAA))
 
