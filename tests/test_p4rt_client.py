@@ -47,9 +47,14 @@ class Switch:
         self.thread.call(lambda: self.ports[port].inject(frame))
 
     def sent(self, port: int) -> list[bytes]:
-        frames = self.thread.call(lambda: list(self.ports[port].sent))
-        self.thread.call(self.ports[port].sent.clear)
-        return frames
+        """Frames sent on `port` since the last call (taken on the server's loop)."""
+
+        def take() -> list[bytes]:
+            frames = list(self.ports[port].sent)
+            self.ports[port].sent.clear()
+            return frames
+
+        return self.thread.call(take)
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +280,27 @@ def test_idle_entries_are_notified_with_their_match(
     assert notification is not None
     assert [e.match for e in notification.entries] == [entry.match]
     assert client.read_table("encap_map") == [entry]  # reported, not removed
+
+
+def test_ensure_pipeline_keeps_the_entries_of_the_same_pipeline(
+    client: P4RuntimeClient, switch: Switch
+) -> None:
+    assert client.ensure_pipeline(switch.program.p4info, switch.program.device_config)
+    entry = route(client, "10.0.1.0/24", 1, CLIENT_MAC)
+    client.insert(entry)
+    restarted = P4RuntimeClient(switch.address, election_id=2000)
+    try:
+        assert restarted.connect()
+        assert not restarted.ensure_pipeline(switch.program.p4info, switch.program.device_config)
+        assert restarted.read_table() == [entry]
+    finally:
+        restarted.close()
+
+
+def test_arbitration_for_another_device_fails_clearly(switch: Switch) -> None:
+    stranger = P4RuntimeClient(switch.address, device_id=7, timeout=5)
+    try:
+        with pytest.raises(RpcError, match="StreamChannel: NOT_FOUND: device id 7"):
+            stranger.connect()
+    finally:
+        stranger.close()

@@ -3,6 +3,8 @@ the P4Runtime client library, without a switch."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from finsy.proto import p4d, p4i, p4r, rpc_code, rpc_status
 from google.protobuf import text_format
@@ -12,11 +14,13 @@ from controller.p4rt import (
     Exact,
     Lpm,
     P4InfoIndex,
+    P4RuntimeError,
     TableEntry,
     Ternary,
     UnknownNameError,
     Update,
     ValueFormatError,
+    load_p4info,
     values,
 )
 from controller.p4rt.entities import EntityFactory
@@ -347,3 +351,14 @@ def test_exact_value_wider_than_key_is_refused_before_sending(factory: EntityFac
             "encap_map", {"ipv4_src": 1, "tcp_dport": 65536}, "encap_to_backend", {"flow_id": 1}
         )
     assert Exact(1) != Exact(2)
+
+
+def test_p4info_files_load_in_text_or_binary_form(tmp_path: Path) -> None:
+    p4info = text_format.Parse(P4INFO_TEXT, p4i.P4Info())
+    (tmp_path / "a.txtpb").write_text(text_format.MessageToString(p4info))
+    (tmp_path / "a.bin").write_bytes(p4info.SerializeToString())
+    (tmp_path / "bad").write_text("tables { nonsense")
+    assert load_p4info(tmp_path / "a.txtpb") == p4info
+    assert load_p4info(tmp_path / "a.bin") == p4info
+    with pytest.raises(P4RuntimeError, match="bad: not a P4Info file"):
+        load_p4info(tmp_path / "bad")

@@ -10,6 +10,7 @@ queues, and every call returns or raises a `P4RuntimeError`.
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -85,7 +86,8 @@ class P4RuntimeClient:
         self._is_primary = False
         self.primary_election_id = 0
         self.arbitration_status = ""
-        self.stream_error: str | None = None
+        # (gRPC status name, details) when the switch ended the stream.
+        self.stream_error: tuple[str, str] | None = None
         self._packets: queue.Queue[p4r.PacketIn] = queue.Queue()
         self._digests: queue.Queue[p4r.DigestList] = queue.Queue()
         self._idle: queue.Queue[p4r.IdleTimeoutNotification] = queue.Queue()
@@ -132,7 +134,7 @@ class P4RuntimeClient:
                 f"{self.address} sent no arbitration answer within {self.timeout}s",
             )
         if self.stream_error is not None and not self._is_primary:
-            raise RpcError("StreamChannel", "UNAVAILABLE", self.stream_error)
+            raise RpcError("StreamChannel", *self.stream_error)
         return self._is_primary
 
     def close(self) -> None:
@@ -191,6 +193,21 @@ class P4RuntimeClient:
             "SetForwardingPipelineConfig", self._require_stub().SetForwardingPipelineConfig, request
         )
         self._adopt(p4info)
+
+    def ensure_pipeline(self, p4info: p4i.P4Info, device_config: bytes) -> bool:
+        """Installs the pipeline unless the switch already runs this exact one
+        (same P4Info and device config, recognised by a content-hash cookie),
+        so a restarted controller keeps the switch's entries. Returns whether
+        it installed."""
+        cookie = pipeline_cookie(p4info, device_config)
+        try:
+            _, current = self.fetch_pipeline()
+        except RpcError:
+            current = None
+        if current == cookie:
+            return False
+        self.set_pipeline(p4info, device_config, cookie)
+        return True
 
     def fetch_pipeline(self) -> tuple[p4i.P4Info, int]:
         """The switch's current P4Info and cookie, adopted for later calls (a
@@ -342,7 +359,7 @@ class P4RuntimeClient:
                 self._dispatch(response)
         except grpc.RpcError as exc:
             if _code(exc) != "CANCELLED":
-                self.stream_error = f"{_code(exc)}: {_details(exc)}"
+                self.stream_error = (_code(exc), _details(exc))
         finally:
             self._set_primary(False)
             self._arbitrated.set()
@@ -372,6 +389,12 @@ class P4RuntimeClient:
             self._is_primary = is_primary
         if changed and self._on_primacy is not None:
             self._on_primacy(is_primary)
+
+
+def pipeline_cookie(p4info: p4i.P4Info, device_config: bytes) -> int:
+    """A 63-bit content hash of a pipeline, used as its P4Runtime cookie."""
+    digest = hashlib.sha256(p4info.SerializeToString(deterministic=True) + device_config).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def _get(source: queue.Queue[T], timeout: float | None) -> T | None:

@@ -16,8 +16,9 @@ from typing import Generic, TypeVar
 
 from finsy.proto import p4i, p4t
 from google.protobuf import text_format
+from google.protobuf.message import DecodeError
 
-from controller.p4rt.errors import UnknownNameError
+from controller.p4rt.errors import P4RuntimeError, UnknownNameError
 
 MATCH_TYPES = {
     p4i.MatchField.EXACT: "exact",
@@ -347,13 +348,17 @@ class P4InfoIndex:
 
 
 def load_p4info(path: str | Path) -> p4i.P4Info:
-    """P4Info from a file: text format unless the bytes are not UTF-8 text."""
+    """P4Info from a file in text format (as p4c and `p4sim compile` write
+    it) or binary format."""
     data = Path(path).read_bytes()
     p4info = p4i.P4Info()
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        p4info.ParseFromString(data)
+        text_format.Parse(data.decode("utf-8"), p4info)
         return p4info
-    text_format.Parse(text, p4info)
-    return p4info
+    except (UnicodeDecodeError, text_format.ParseError) as text_error:
+        p4info.Clear()
+        try:
+            p4info.ParseFromString(data)
+        except DecodeError:
+            raise P4RuntimeError(f"{path}: not a P4Info file ({text_error})") from None
+        return p4info

@@ -9,7 +9,6 @@ parameters. Port numbers are the same on the switch and on PTF's side.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import ptf
@@ -19,7 +18,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
-from controller.p4rt import P4RuntimeClient, RpcError, TableEntry, Update, load_p4info
+from controller.p4rt import P4RuntimeClient, TableEntry, Update, load_p4info
 
 CLIENT_IP, CLIENT_MAC, CLIENT_PORT = "10.0.1.10", "02:00:00:00:01:10", 1
 BACKENDS = {
@@ -71,17 +70,9 @@ class ForwarderTest(BaseTest):
     # --- setup
 
     def _ensure_pipeline(self) -> None:
-        p4info_path = Path(testutils.test_param_get("p4info"))
+        p4info = load_p4info(testutils.test_param_get("p4info"))
         config = Path(testutils.test_param_get("device_config")).read_bytes()
-        p4info = load_p4info(p4info_path)
-        digest = hashlib.sha256(p4info.SerializeToString() + config).digest()
-        cookie = int.from_bytes(digest[:8], "big") >> 1
-        try:
-            _, current = self.client.fetch_pipeline()
-        except RpcError:
-            current = None
-        if current != cookie:
-            self.client.set_pipeline(p4info, config, cookie)
+        self.client.ensure_pipeline(p4info, config)
 
     def _remove_all_entries(self) -> None:
         entries = [e for e in self.client.read_table() if not e.is_default]
