@@ -72,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or arguments[0] not in COMMANDS:
+        # The switch mode: `p4sim [simple_switch_grpc flags] PROGRAM`.
+        from p4sim.server.main import main as switch_main
+
+        return switch_main(arguments)
+    args = build_parser().parse_args(arguments)
     try:
         status: int = args.run(args)
     except P4SourceError as exc:

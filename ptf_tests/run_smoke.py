@@ -77,9 +77,7 @@ def main() -> int:
             address = f"127.0.0.1:{_free_port()}"
             switch = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "p4sim.server.main",
+                    str(BIN / "p4sim"),
                     *(a for i, (s, _) in enumerate(pairs) for a in ("-i", f"{i}@{s}")),
                     "--grpc-server-addr",
                     address,

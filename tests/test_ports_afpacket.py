@@ -137,9 +137,7 @@ def test_p4sim_command_forwards_and_writes_pcaps(
     socket_path = tmp_path / "p4rt.sock"
     pcaps = tmp_path / "pcap"
     command = [
-        sys.executable,
-        "-m",
-        "p4sim.server.main",
+        str(Path(sys.executable).parent / "p4sim"),
         "--device-id",
         "0",
         "-i",

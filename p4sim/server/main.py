@@ -172,7 +172,10 @@ async def serve(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(arguments)
+    if args.program is not None and not Path(args.program).exists():
+        parser().error(f"{args.program}: no such program file (commands are: compile, stf)")
     _setup_logging(args)
     for flag, _ in IGNORED:
         if getattr(args, "ignored_" + flag[2:].replace("-", "_")):
