@@ -26,7 +26,6 @@ from p4sim.runtime.types import (
     width_of,
 )
 
-
 _class_names: weakref.WeakKeyDictionary[StructLikeT, str] = weakref.WeakKeyDictionary()
 _serial = itertools.count(1)
 

@@ -138,16 +138,15 @@ class BlockGen(ExternGen):
         em.line("st = 0")
         if cyclic:
             em.line("steps = 0")
-        with em.block("try:"):
-            with em.block("while True:"):
-                if cyclic:
-                    em.line("steps += 1")
-                    with em.block("if steps > 1000:"):
-                        em.line(f"raise ParserReject({self.error_code('ParserTimeout')})")
-                for i, state in enumerate(order):
-                    with em.block(f"{'if' if i == 0 else 'elif'} st == {i}:"):
-                        self.stmts(state.stmts)
-                        self._transition(state, index)
+        with em.block("try:"), em.block("while True:"):
+            if cyclic:
+                em.line("steps += 1")
+                with em.block("if steps > 1000:"):
+                    em.line(f"raise ParserReject({self.error_code('ParserTimeout')})")
+            for i, state in enumerate(order):
+                with em.block(f"{'if' if i == 0 else 'elif'} st == {i}:"):
+                    self.stmts(state.stmts)
+                    self._transition(state, index)
         with em.block("except ParserReject as rej:"):
             em.line("pkt.off = off")
             em.line("return rej.code")

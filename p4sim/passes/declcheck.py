@@ -349,9 +349,9 @@ class Checker(ExprChecker):
         call = ir.Call(d.pos, ir.NameRef(d.pos, t.name), d.args)
         escope = self._generic_scope(t.decl.type_params, t.name, self.top)
         bindings: dict[TypeVar, Type] = {}
-        for tp, arg in zip(t.decl.type_params, t.type_args, strict=False):
-            if not isinstance(arg, TypeVar):
-                bindings[TypeVar(tp, t.name)] = arg
+        for tp, targ in zip(t.decl.type_params, t.type_args, strict=False):
+            if not isinstance(targ, TypeVar):
+                bindings[TypeVar(tp, t.name)] = targ
         info = self._bind(call, scope, "constructor", t.name, ctors[0].params, bindings,
                           VoidT(), decl_scope=escope)
         for arg in info.args:
@@ -506,9 +506,9 @@ class Checker(ExprChecker):
             if len(keysets) != len(d.keys):
                 raise TypeCheckError(entry.pos, f"entry has {len(keysets)} keys, table "
                                      f"{d.name} has {len(d.keys)}")
-            for k, t in zip(keysets, key_types, strict=True):
-                self.check_keyset(k, scope, t)
-                self._require_const_keyset(k)
+            for ks, kt in zip(keysets, key_types, strict=True):
+                self.check_keyset(ks, scope, kt)
+                self._require_const_keyset(ks)
             binding = self._action_binding(entry.action, scope, full=True)
             if binding.sym not in names:
                 raise TypeCheckError(entry.action.pos, f"action '{entry.action.name}' is not "

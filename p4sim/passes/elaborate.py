@@ -33,7 +33,7 @@ class ExternInst:
     sym: Sym
     type: ExternT
     name: str
-    ctor_args: list[object]
+    ctor_args: list[int | bool | str | None]
     py: str
 
 
@@ -88,8 +88,8 @@ class Elaborator:
                 or main.type.kind != "package":
             raise TypeCheckError(self.checked.program.pos,
                                  "the program declares no package instance named 'main'")
-        decl: ir.InstanceDecl = main.decl
-        blocks = [self._package_arg(a.value) for a in decl.args]
+        main_decl: ir.InstanceDecl = main.decl
+        blocks = [self._package_arg(a.value) for a in main_decl.args]
         return Elaborated(main.type.name, blocks, self.all_blocks, self.top_externs)
 
     def _package_arg(self, e: ir.Expr) -> BlockInst:

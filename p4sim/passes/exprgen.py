@@ -93,14 +93,9 @@ class ExprGen:
             info = self.facts.calls.get(e)
             if info is not None and info.kind == "header_method" and info.name == "isValid":
                 return self.has_effects(e.callee)
-            if info is not None and info.kind == "extern_method" and info.name in (
-                    "lookahead", "length"):
-                return False
-            return True
-        for child in _children(e):
-            if self.has_effects(child):
-                return True
-        return False
+            return not (info is not None and info.kind == "extern_method"
+                        and info.name in ("lookahead", "length"))
+        return any(self.has_effects(child) for child in _children(e))
 
     def ex(self, e: ir.Expr) -> str:
         if e in self.facts.consts:

@@ -338,11 +338,11 @@ class Lowerer:
             width = width_of(bits) if isinstance(bits, BitT) else 0
             if not width:
                 raise UnsupportedError(decl.pos, f"register of {t}")
-            size = int(args[0])  # type: ignore[call-overload]
+            size = _int_arg(args, decl)
             self.out_externs.append(ExternPlan(ext.py, kind, ext.name, size, width))
             self.schema.registers.append(S.RegisterInfo(ext.name, width, size, notes, explicit))
         elif kind == "counter":
-            size = int(args[0])  # type: ignore[call-overload]
+            size = _int_arg(args, decl)
             unit = self._unit(decl, 1, "CounterType")
             self.out_externs.append(ExternPlan(ext.py, kind, ext.name, size, unit=unit))
             self.schema.counters.append(S.CounterInfo(ext.name, unit, size, None, notes,
@@ -356,7 +356,7 @@ class Lowerer:
             self.schema.counters.append(S.CounterInfo(ext.name, unit, 0, table, notes,
                                                       explicit))
         elif kind == "meter":
-            size = int(args[0])  # type: ignore[call-overload]
+            size = _int_arg(args, decl)
             unit = self._unit(decl, 1, "MeterType")
             self.out_externs.append(ExternPlan(ext.py, kind, ext.name, size, unit=unit))
             self.schema.meters.append(S.MeterInfo(ext.name, unit, size, None, notes, explicit))
@@ -398,6 +398,13 @@ class Lowerer:
             others = [n for n in t.annotations if n.name != "controller_header"]
             self.schema.controller_headers.append(S.ControllerHeaderInfo(
                 note.args[0].value, tuple(meta), annotation_strings(others)))
+
+
+def _int_arg(args: list[int | bool | str | None], decl: ir.InstanceDecl) -> int:
+    size = args[0] if args else None
+    if not isinstance(size, int) or size <= 0:
+        raise TypeCheckError(decl.pos, f"{decl.name}: size must be a positive constant")
+    return size
 
 
 def lower(checked: CheckedProgram) -> Lowered:

@@ -181,7 +181,7 @@ class StmtGen(ExprGen):
         else:
             pairs = list(rhs.fields)
         # Evaluate every value first: `h = {h.b, h.a}` swaps.
-        values = []
+        values: list[tuple[str, Type, ir.Expr, str | None]] = []
         for name, value in pairs:
             f = t.get_field(name)
             assert f is not None
@@ -198,14 +198,14 @@ class StmtGen(ExprGen):
                 self.em.line(f"{tmp} = {src}")
                 src = tmp
             values.append((name, f.type, value, src))
-        for name, ftype, value, src in values:
-            if src is None:
+        for name, ftype, value, computed in values:
+            if computed is None:
                 assert isinstance(value, ir.ListExpr | ir.StructInitExpr)
                 self.store_initializer(f"{target}.f_{name}", strip_newtype(ftype), value)
             elif is_composite(ftype):
-                self.em.line(f"{target}.f_{name}.assign({src})")
+                self.em.line(f"{target}.f_{name}.assign({computed})")
             else:
-                self.em.line(f"{target}.f_{name} = {src}")
+                self.em.line(f"{target}.f_{name} = {computed}")
         if isinstance(t, HeaderT):
             self.em.line(f"{target}._v = True")
 
@@ -438,8 +438,8 @@ def _is_bool(t: Type) -> bool:
 
 
 def _is_literal(src: str) -> bool:
-    return src in ("True", "False") or src.lstrip("-").replace("x", "").isalnum() and \
-        src.lstrip("-")[:1].isdigit()
+    return src in ("True", "False") or (src.lstrip("-").replace("x", "").isalnum() and \
+        src.lstrip("-")[:1].isdigit())
 
 
 def _has_early_return(stmts: list[ir.Stmt]) -> bool:

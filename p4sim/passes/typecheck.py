@@ -199,9 +199,9 @@ class ExprChecker:
                 raise TypeCheckError(expr.pos, f"initializer fields {names} do not match "
                                      f"the fields of {target.name}")
             for name, value in expr.fields:
-                f = target.get_field(name)
-                assert f is not None
-                self.coerce(value, f.type, f"field {name}")
+                named = target.get_field(name)
+                assert named is not None
+                self.coerce(value, named.type, f"field {name}")
         expr.type = target
 
     # -------------------------------------------------------------- expressions
@@ -393,7 +393,8 @@ class ExprChecker:
 
     def _unify_operands(self, e: ir.Binary) -> Type:
         """Make both operands one type, inferring literal widths (`x + 1`)."""
-        lt, rt = e.left.type, e.right.type
+        lt: Type = e.left.type
+        rt: Type = e.right.type
         if same_type(lt, rt):
             return lt
         if isinstance(lt, InfIntT):
@@ -503,16 +504,7 @@ class ExprChecker:
             self.coerce(e.expr, target)
             return self._set(e, target)
         sb, tb = strip_newtype(src), strip_newtype(target)
-        ok = False
-        if same_type(sb, tb) or (isinstance(sb, InfIntT) and isinstance(tb, BitT | InfIntT)) or (isinstance(sb, BitT) and isinstance(tb, BitT)) or (isinstance(sb, BoolT) and isinstance(tb, BitT) and tb.width == 1) or (isinstance(sb, BitT) and sb.width == 1 and isinstance(tb, BoolT)):
-            ok = True
-        elif isinstance(sb, InfIntT) and isinstance(tb, BoolT):
-            value = self.facts.consts.get(e.expr)
-            ok = value in (0, 1)
-        elif (isinstance(tb, EnumT) and tb.underlying is not None and isinstance(
-                sb, BitT | InfIntT)) or (isinstance(sb, EnumT) and sb.underlying is not None and isinstance(tb, BitT)):
-            ok = True
-        if not ok:
+        if not _castable(sb, tb, self.facts.consts.get(e.expr)):
             raise TypeCheckError(e.pos, f"cannot cast {src} to {target}")
         value = self.facts.consts.get(e.expr)
         if value is not None:
@@ -619,10 +611,10 @@ class ExprChecker:
             return CallInfo("table_apply", base.name, [], [], [], ApplyResultT(base.name),
                             target=tsym, receiver=callee.expr)
         if isinstance(base, BlockT) and name == "apply":
-            decl = base.decl
-            assert isinstance(decl, ir.ParserDecl | ir.ControlDecl | ir.ParserTypeDecl
+            block = base.decl
+            assert isinstance(block, ir.ParserDecl | ir.ControlDecl | ir.ParserTypeDecl
                               | ir.ControlTypeDecl)
-            return self._bind(e, scope, "block_apply", base.name, decl.params, {}, VoidT(),
+            return self._bind(e, scope, "block_apply", base.name, block.params, {}, VoidT(),
                               receiver=callee.expr, decl_scope=self.top)
         if isinstance(base, ExternT):
             return self._extern_method(e, scope, base, name, callee.expr)
@@ -734,40 +726,39 @@ class ExprChecker:
         # check int literals against what they bound.
         deferred = []
         for i, p in enumerate(params):
-            arg = slots[i]
-            if arg is None or not given[i]:
+            value = slots[i]
+            if value is None or not given[i]:
                 continue
             hint = subst(ptypes[i], bindings)
-            at = self.check(arg, scope, None if has_typevar(hint) else hint)
+            at = self.check(value, scope, None if has_typevar(hint) else hint)
             if has_typevar(hint) and (isinstance(at, InfIntT) or (isinstance(
-                    arg, ir.ListExpr | ir.StructInitExpr) and _has_inf(at))):
+                    value, ir.ListExpr | ir.StructInitExpr) and _has_inf(at))):
                 deferred.append(i)
                 continue
-            if has_typevar(hint):
-                if not unify(hint, at, bindings):
-                    raise TypeCheckError(arg.pos, f"argument of type {at} does not match "
-                                         f"parameter '{p.name}' of type {hint}")
+            if has_typevar(hint) and not unify(hint, at, bindings):
+                raise TypeCheckError(value.pos, f"argument of type {at} does not match "
+                                     f"parameter '{p.name}' of type {hint}")
         for i in deferred:
-            arg = slots[i]
-            assert arg is not None
+            value = slots[i]
+            assert value is not None
             hint = subst(ptypes[i], bindings)
             if has_typevar(hint):
-                raise TypeCheckError(arg.pos, f"cannot infer the width of argument "
+                raise TypeCheckError(value.pos, f"cannot infer the width of argument "
                                      f"'{params[i].name}' of {name}: add a width or cast")
         final = [subst(t, bindings) for t in ptypes]
         for i, p in enumerate(params):
-            arg = slots[i]
-            if arg is None or not given[i]:
+            value = slots[i]
+            if value is None or not given[i]:
                 continue
             if p.direction in ("out", "inout"):
-                self.require_lvalue(arg, scope)
-                if not same_type(arg.type, final[i]) and not has_typevar(final[i]):
-                    base_ok = same_type(strip_newtype(arg.type), strip_newtype(final[i]))
+                self.require_lvalue(value, scope)
+                if not same_type(value.type, final[i]) and not has_typevar(final[i]):
+                    base_ok = same_type(strip_newtype(value.type), strip_newtype(final[i]))
                     if not base_ok:
-                        raise TypeCheckError(arg.pos, f"argument of type {arg.type} cannot "
-                                             f"be passed as {p.direction} {final[i]}")
+                        raise TypeCheckError(value.pos, f"argument of type {value.type} "
+                                             f"cannot be passed as {p.direction} {final[i]}")
             elif not has_typevar(final[i]):
-                self.coerce(arg, final[i], f"argument '{p.name}' of {name}")
+                self.coerce(value, final[i], f"argument '{p.name}' of {name}")
         return CallInfo(kind, name, params, final, slots, subst(result, bindings),
                         target=target, receiver=receiver, bindings=bindings)
 
@@ -791,6 +782,23 @@ class ExprChecker:
             self.require_lvalue(e.expr, scope)
             return
         raise TypeCheckError(e.pos, "this expression cannot be assigned")
+
+
+def _castable(src: Type, dst: Type, value: consteval.Value | None) -> bool:
+    """The explicit casts P4_16 allows (spec 8.11.1), with p4c's latitude
+    between any two fixed-width integer types."""
+    if same_type(src, dst):
+        return True
+    if isinstance(src, InfIntT):
+        return isinstance(dst, BitT | InfIntT) or (isinstance(dst, BoolT) and value in (0, 1))
+    if isinstance(src, BitT):
+        return isinstance(dst, BitT) or (isinstance(dst, BoolT) and src.width == 1) or (
+            isinstance(dst, EnumT) and dst.underlying is not None)
+    if isinstance(src, BoolT):
+        return isinstance(dst, BitT) and dst.width == 1
+    if isinstance(src, EnumT) and src.underlying is not None:
+        return isinstance(dst, BitT)
+    return isinstance(dst, EnumT) and dst.underlying is not None and isinstance(src, InfIntT)
 
 
 def _has_inf(t: Type) -> bool:

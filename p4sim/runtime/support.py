@@ -14,11 +14,11 @@ from typing import Any
 ONCE = (None,)  # `for _ in ONCE:` gives inlined bodies a `break` target for `return`
 
 
-class ExitSignal(Exception):  # noqa: N818 - a control-flow signal, not an error
+class ExitSignal(Exception):
     """`exit`: ends the current parser or control and every caller."""
 
 
-class ParserReject(Exception):  # noqa: N818 - a control-flow signal
+class ParserReject(Exception):
     """A parser error: carries the `error` code for `parser_error`."""
 
     def __init__(self, code: int) -> None:
@@ -26,7 +26,7 @@ class ParserReject(Exception):  # noqa: N818 - a control-flow signal
         self.code = code
 
 
-class AssertFailed(Exception):  # noqa: N818 - a control-flow signal
+class AssertFailed(Exception):
     """A v1model `assert`/`assume` that did not hold: the packet is dropped."""
 
 

@@ -24,6 +24,7 @@ from p4sim.runtime.schema import ProgramSchema
 from p4sim.runtime.tables import MatchTable, TableEntry
 from p4sim.runtime.v1model import V1Model
 
+
 def _code(program: CompiledProgram) -> Any:
     """Compile the generated module once per program, visible to tracebacks."""
     pipeline = program.lowered.pipeline
