@@ -65,6 +65,11 @@ actions {
 actions {
   preamble { id: 16777220 name: "Ingress.acl.drop" alias: "acl.drop" }
 }
+counters {
+  preamble { id: 302000001 name: "Ingress.port_bytes" alias: "port_bytes" }
+  spec { unit: BYTES }
+  size: 512
+}
 direct_counters {
   preamble { id: 318767105 name: "Ingress.encap.encap_map_counter" alias: "encap_map_counter" }
   spec { unit: BOTH }
@@ -362,3 +367,22 @@ def test_p4info_files_load_in_text_or_binary_form(tmp_path: Path) -> None:
     assert load_p4info(tmp_path / "a.bin") == p4info
     with pytest.raises(P4RuntimeError, match="bad: not a P4Info file"):
         load_p4info(tmp_path / "bad")
+
+
+def test_counter_and_digest_entries_encode_by_name(
+    index: P4InfoIndex, factory: EntityFactory
+) -> None:
+    codec = MessageCodec(index, device_id=1)
+    counter = codec.encode_entity(factory.counter("port_bytes", 3))
+    assert (counter.counter_entry.counter_id, counter.counter_entry.index.index) == (302000001, 3)
+    with pytest.raises(ValueFormatError, match=r"index 512 outside 0\.\.511"):
+        factory.counter("port_bytes", 512)
+    digest = codec.encode_entity(factory.digest_entry("connection_end_t", max_list_size=8))
+    assert digest.digest_entry.digest_id == 385931111
+    assert digest.digest_entry.config.max_list_size == 8
+    assert codec.decode_entity(digest) == factory.digest_entry("connection_end_t", max_list_size=8)
+    entry = factory.table_entry("encap_map", {"ipv4_src": 1, "tcp_dport": 2}, None)
+    direct = codec.encode_entity(factory.direct_counter(entry))
+    assert direct.direct_counter_entry.table_entry.table_id == 33554434
+    with pytest.raises(UnknownNameError, match="has no direct counter"):
+        factory.direct_counter(factory.table_entry("routes", {"dst_addr": "10.0.0.0/8"}, None))
