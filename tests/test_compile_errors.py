@@ -63,8 +63,8 @@ def test_writing_an_in_parameter_is_refused() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"decls": "header x_t { bit<8> v; } header_union u_t { x_t x; }"},
-     "unsupported: header_union"),
+    ({"decls": "header x_t { bit<8> v; } header_union u_t { x_t x; }",
+      "more_headers": "u_t[2] us;"}, "unsupported: stack of header_union"),
     ({"fields": "varbit<32> v;"}, "unsupported: varbit"),
     ({"ingress_decls": "action_profile(4) prof;"}, "unsupported: extern action_profile"),
     ({"fields": "bit<3> v;"}, "unsupported: header h_t is 3 bits"),

@@ -180,3 +180,36 @@ def test_enums_serializable_enums_and_typedefs() -> None:
     """)
     assert sw.process(0, bytes([1, 0])) == [(1, bytes([1, 203]))]
     assert sw.process(0, bytes([2, 0])) == [(1, bytes([2, 0]))]
+
+
+def test_reading_an_invalidated_header_gives_its_last_value_as_bmv2_does() -> None:
+    fields = "bit<8> a; bit<8> b;"
+    sw = switch(fields, "hdr.h.setInvalid(); hdr.h.b = hdr.h.a; hdr.h.setValid();")
+    # setValid on an invalid header zeroes it (bmv2's add_header), so only b survives.
+    assert sw.process(0, bytes([5, 6])) == [(1, bytes([0, 0]))]
+    sw = switch(fields, "hdr.h.setInvalid(); sm.egress_spec = (bit<9>)hdr.h.a;")
+    assert sw.process(0, bytes([5, 6])) == [(5, b"")]
+
+
+def test_header_union_members_exclude_each_other() -> None:
+    fields = "bit<8> kind; bit<8> r;"
+    decls = """
+        header v4_t { bit<8> x; }
+        header v6_t { bit<8> y; bit<8> z; }
+        header_union ip_t { v4_t v4; v6_t v6; }
+    """
+    parser = """
+    state start {
+        pkt.extract(hdr.h);
+        transition select(hdr.h.kind) { 4: p4; 6: p6; default: accept; }
+    }
+    state p4 { pkt.extract(hdr.u.v4); transition accept; }
+    state p6 { pkt.extract(hdr.u.v6); transition accept; }
+    """
+    sw = switch(fields, """
+        hdr.h.r = hdr.u.isValid() ? 8w1 : 8w0;
+        if (hdr.u.v4.isValid()) { hdr.u.v6.setValid(); hdr.u.v6.y = 0xAA; }
+    """, decls=decls, more_headers="ip_t u;", parser=parser)
+    assert sw.process(0, bytes([4, 0, 7, 9])) == [(1, bytes([4, 1, 0xAA, 0, 9]))]
+    assert sw.process(0, bytes([6, 0, 7, 8])) == [(1, bytes([6, 1, 7, 8]))]
+    assert sw.process(0, bytes([1, 0])) == [(1, bytes([1, 0]))]

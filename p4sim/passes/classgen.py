@@ -17,6 +17,7 @@ from p4sim.runtime.types import (
     BoolT,
     EnumT,
     HeaderT,
+    HeaderUnionT,
     NewT,
     StackT,
     StructLikeT,
@@ -123,6 +124,20 @@ def _is_bool(t: Type) -> bool:
     return isinstance(strip_newtype(t), BoolT)
 
 
+def _emit_union_extras(t: HeaderUnionT) -> list[str]:
+    """A union is valid when a member is; making one member valid makes the
+    others invalid (P4_16 8.20)."""
+    members = [f"self.f_{f.name}" for f in t.fields]
+    lines = ["    @property", "    def _v(self):",
+             f"        return {' or '.join(m + '._v' for m in members) or 'False'}", ""]
+    lines.append("    def only(self, name):")
+    for f in t.fields:
+        lines.append(f"        if name != {f.name!r}:")
+        lines.append(f"            self.f_{f.name}._v = False")
+    lines.append("")
+    return lines
+
+
 def _emit_struct(t: StructLikeT, oob_code: int) -> list[str]:
     name = class_name(t)
     fields = [f"f_{f.name}" for f in t.fields]
@@ -182,6 +197,8 @@ def generate_classes(types: list[StructLikeT], too_short: int, oob_code: int) ->
             out.extend(_emit_header(t, too_short))
         else:
             out.extend(_emit_struct(t, oob_code))
+            if isinstance(t, HeaderUnionT):
+                out.extend(_emit_union_extras(t))
 
     for t in types:
         visit(t)

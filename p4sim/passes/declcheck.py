@@ -216,7 +216,13 @@ class Checker(ExprChecker):
         self._type_sym(scope, d, t)
 
     def _decl_HeaderUnionDecl(self, d: ir.HeaderUnionDecl, scope: Scope) -> None:
-        raise UnsupportedError(d.pos, "header_union")
+        t = HeaderUnionT(d.name, annotations=tuple(d.annotations))
+        t.fields = self._fields(d.fields, scope, d.name, header=False)
+        for f, src in zip(t.fields, d.fields, strict=True):
+            if not isinstance(f.type, HeaderT):
+                raise TypeCheckError(src.pos, f"header_union member '{f.name}' must be a "
+                                     f"header, not {f.type}")
+        self._type_sym(scope, d, t)
 
     def _decl_StructDecl(self, d: ir.StructDecl, scope: Scope) -> None:
         t = StructT(d.name, annotations=tuple(d.annotations))

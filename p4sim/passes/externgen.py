@@ -173,6 +173,7 @@ class ExternGen(StmtGen):
             self.em.line(f"{stack}.nxt_i += 1")
         else:
             self.em.line(f"{self.ex(target)}.ext(data, off)")
+            self.union_exclusive(target)
         self.em.line(f"off += {nbytes}")
         return "None"
 

@@ -20,6 +20,7 @@ from p4sim.passes.typecheck import CallInfo
 from p4sim.runtime.types import (
     ActionRunT,
     HeaderT,
+    HeaderUnionT,
     StructLikeT,
     Type,
     strip_newtype,
@@ -161,6 +162,20 @@ class StmtGen(ExprGen):
             return
         target = self.ex(lhs)
         self.store_expr(target, lhs.type, rhs)
+        if isinstance(strip_newtype(lhs.type), HeaderT):
+            self.union_exclusive(lhs, only_if_valid=True)
+
+    def union_exclusive(self, header: ir.Expr, *, only_if_valid: bool = False) -> None:
+        """After `header` became valid: if it is a header_union member, its
+        siblings become invalid."""
+        if not (isinstance(header, ir.Member) and isinstance(header.expr.type, HeaderUnionT)):
+            return
+        union = self.ex(header.expr)
+        if only_if_valid:
+            with self.em.block(f"if {union}.f_{header.member}._v:"):
+                self.em.line(f"{union}.only({header.member!r})")
+        else:
+            self.em.line(f"{union}.only({header.member!r})")
 
     def store_expr(self, target: str, t: Type, rhs: ir.Expr) -> None:
         """`target = rhs` where target is Python lvalue source of type `t`."""
@@ -244,6 +259,7 @@ class StmtGen(ExprGen):
             h = self.ex(info.receiver)
             if info.name == "setValid":
                 self.em.line(f"{h}.setValid()")
+                self.union_exclusive(info.receiver)
             elif info.name == "setInvalid":
                 self.em.line(f"{h}._v = False")
         elif kind == "stack_method":
