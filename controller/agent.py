@@ -201,8 +201,14 @@ class Agent:
         self._clock = clock
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="agent-backend")
+        # A new agent remembers no nonces, so a blob created before it started
+        # could be a replay of one its predecessor accepted (the floor refuses
+        # what was created at or before it, hence the -1).
         self._window = ReplayWindow(
-            self.config.max_age_ms, self.config.max_skew_ms, self.config.replay_capacity
+            self.config.max_age_ms,
+            self.config.max_skew_ms,
+            self.config.replay_capacity,
+            not_before_ms=clock() - 1,
         )
         self._flows: dict[FlowKey, _Flow] = {}
         self._tuples: dict[FourTuple, FlowKey] = {}

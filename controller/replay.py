@@ -32,7 +32,10 @@ class ReplayWindow:
         max_age_ms: int = DEFAULT_MAX_AGE_MS,
         max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
         capacity: int = DEFAULT_CAPACITY,
+        not_before_ms: int = -1,
     ) -> None:
+        """`not_before_ms`: refuse anything created at or before it, e.g. the
+        start of a process whose earlier nonces are forgotten."""
         if max_age_ms < 0 or max_skew_ms < 0 or capacity < 1:
             raise ValueError(
                 f"replay window needs max_age_ms >= 0, max_skew_ms >= 0, capacity >= 1; "
@@ -43,7 +46,7 @@ class ReplayWindow:
         self.capacity = capacity
         self._seen: set[bytes] = set()
         self._by_age: list[tuple[int, bytes]] = []
-        self._floor = -1
+        self._floor = not_before_ms
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -272,6 +272,15 @@ def test_refused_blob_changes_nothing_and_logs_the_reason(
     assert any(f"from {PEER}: {code}" in r.getMessage() for r in caplog.records)
 
 
+def test_blob_created_before_the_agent_started_is_refused_as_stale(kernel: FakeKernel) -> None:
+    """A restarted agent has forgotten its nonces; older blobs could be replays."""
+    blob = seal(make_handoff(), KEYS, created_ms=now_ms() - 2)
+    agent = make_agent(kernel)
+    reply = ask(agent, blob)
+    assert (reply.status, reply.code) == (Status.CONFLICT, "stale")
+    assert kernel.calls == []
+
+
 def test_replayed_blob_is_refused_and_the_first_stays_installed(kernel: FakeKernel) -> None:
     agent = make_agent(kernel)
     blob = seal(make_handoff(), KEYS)

@@ -414,6 +414,12 @@ def test_expired_nonces_are_forgotten_and_stay_refused_if_the_clock_steps_back()
     assert admit_reason(w, b"\x01" * 16, CREATED, CREATED + 5_000) is Reason.STALE
 
 
+def test_nothing_created_at_or_before_not_before_is_accepted() -> None:
+    w = ReplayWindow(max_age_ms=10_000, max_skew_ms=2_000, not_before_ms=CREATED)
+    assert admit_reason(w, b"\x01" * 16, CREATED, CREATED + 5) is Reason.STALE
+    w.admit(b"\x02" * 16, CREATED + 1, CREATED + 5)
+
+
 def test_forbidden_nonce_is_refused_as_replayed_when_it_arrives() -> None:
     w = window()
     w.forbid(b"\x05" * 16, CREATED + 100)
