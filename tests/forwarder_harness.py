@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from p4sim.compiler import CompiledProgram, compile_file
-from p4sim.runtime.switch import Switch
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
+from p4sim.compiler import CompiledProgram, compile_file
+from p4sim.runtime.switch import Switch
 from p4sim.runtime.tables import ActionCall, Exact, Lpm, TableEntry
 
 FORWARDER_P4 = Path(__file__).resolve().parent.parent / "p4src" / "forwarder.p4"
@@ -242,16 +242,19 @@ def arp_request(target: str, *, sender: Host = CLIENT) -> Packet:
 
 def describe_difference(actual: bytes, expected: bytes) -> str:
     """Which fields differ, layer by layer, for a failing byte comparison."""
-    got, want = Ether(actual), Ether(expected)
     lines = [f"lengths: got {len(actual)}, expected {len(expected)}"]
-    layer_got, layer_want = got, want
-    while layer_got is not None and layer_want is not None and layer_got.name:
+    layer_got: Packet | None = Ether(actual)
+    layer_want: Packet | None = Ether(expected)
+    while layer_got is not None and layer_want is not None:
+        if type(layer_got) is not type(layer_want):
+            lines.append(f"layer: got {layer_got.name}, expected {layer_want.name}")
+            break
         for name in (f.name for f in layer_want.fields_desc):
             a, b = layer_got.getfieldval(name), layer_want.getfieldval(name)
             if a != b:
                 lines.append(f"{layer_want.name}.{name}: got {a!r}, expected {b!r}")
-        layer_got = layer_got.payload if layer_got.payload.name != "NoPayload" else None
-        layer_want = layer_want.payload if layer_want.payload.name != "NoPayload" else None
+        layer_got = layer_got.payload if layer_got.payload else None
+        layer_want = layer_want.payload if layer_want.payload else None
     return "\n".join(lines)
 
 
