@@ -213,3 +213,66 @@ def test_header_union_members_exclude_each_other() -> None:
     assert sw.process(0, bytes([4, 0, 7, 9])) == [(1, bytes([4, 1, 0xAA, 0, 9]))]
     assert sw.process(0, bytes([6, 0, 7, 8])) == [(1, bytes([6, 1, 7, 8]))]
     assert sw.process(0, bytes([1, 0])) == [(1, bytes([1, 0]))]
+
+
+def test_nested_control_with_constructor_and_scalar_copy_out() -> None:
+    fields = "bit<8> a; bit<8> b; bit<8> c;"
+    sub = """
+    control Add(inout bit<8> x, in bit<8> y)(bit<8> bias) {
+        action bump() { x = x + bias; }
+        table t { key = { y: exact; } actions = { bump; NoAction; } default_action = bump(); }
+        apply { x = x + y; t.apply(); }
+    }
+    """
+    sw = switch(fields, "one.apply(hdr.h.a, hdr.h.b); ten.apply(hdr.h.c, hdr.h.b);",
+                late_decls=sub, ingress_decls="Add(1) one; Add(10) ten;")
+    assert sw.process(0, bytes([1, 2, 3])) == [(1, bytes([4, 2, 15]))]
+    assert {t.name for t in sw.schema.tables} == {"I.one.t", "I.ten.t"}
+
+
+def test_value_switch_struct_returning_function_and_header_lookahead() -> None:
+    fields = "bit<8> a; bit<8> b;"
+    decls = """
+        struct pair_t { bit<8> x; bit<8> y; }
+        pair_t swap(in pair_t p) { return {p.y, p.x}; }
+    """
+    parser = """
+    state start {
+        h_t peek = pkt.lookahead<h_t>();
+        meta.first = peek.a;
+        pkt.extract(hdr.h);
+        transition accept;
+    }
+    """
+    sw = switch(fields, """
+        pair_t p = swap({hdr.h.a, hdr.h.b});
+        switch (p.x) {
+            1: { hdr.h.a = 100; }
+            2: 3: { hdr.h.a = 101; }
+            default: { hdr.h.a = meta.first; }
+        }
+        hdr.h.b = p.y;
+    """, decls=decls, parser=parser, meta="bit<8> first;")
+    assert sw.process(0, bytes([9, 1])) == [(1, bytes([100, 9]))]
+    assert sw.process(0, bytes([9, 3])) == [(1, bytes([101, 9]))]
+    assert sw.process(0, bytes([9, 7])) == [(1, bytes([9, 9]))]
+
+
+def test_header_and_struct_equality() -> None:
+    fields = "bit<8> a; bit<8> b;"
+    sw = switch(fields, decls="header x_t { bit<8> v; } struct s_t { bit<8> p; x_t x; }",
+                more_headers="x_t e; x_t f;", meta="s_t m; s_t n;", ingress="""
+        bool invalid_equal = hdr.e == hdr.f;
+        hdr.e.setValid();
+        hdr.e.v = hdr.h.a;
+        hdr.f.setValid();
+        hdr.f.v = hdr.h.b;
+        meta.m.x = hdr.e;
+        meta.n.x = hdr.f;
+        hdr.h.a = (bit<8>)(bit<1>)invalid_equal;
+        hdr.h.b = meta.m == meta.n ? 8w1 : 8w2;
+        hdr.e.setInvalid();
+        hdr.f.setInvalid();
+    """)
+    assert sw.process(0, bytes([3, 3])) == [(1, bytes([1, 1]))]
+    assert sw.process(0, bytes([3, 4])) == [(1, bytes([1, 2]))]

@@ -72,7 +72,7 @@ def test_resubmit_runs_ingress_again_with_preserved_fields() -> None:
             hdr.h.a = meta.n;
             hdr.h.b = (bit<8>)sm.instance_type;
         }
-    """, meta="@field_list(2) bit<8> n;")
+    """, meta="@field_list(FL_RESUBMIT) bit<8> n;", decls="const bit<8> FL_RESUBMIT = 2;")
     assert sw.process(0, bytes(6)) == [(1, bytes([3, 6, 0, 0, 0, 0]))]
 
 

@@ -291,7 +291,7 @@ def generate(checked: CheckedProgram, elab: Elaborated,
                                  "must be a struct")
     assert isinstance(hdr_t, StructLikeT) and isinstance(meta_t, StructLikeT)
     assert isinstance(sm_t, StructLikeT)
-    _add_annotated_field_lists(meta_t, field_lists)
+    _add_annotated_field_lists(checked, meta_t, field_lists)
     return Pipeline(
         source="\n\n".join(parts),
         functions={role: b.py for role, b in zip(V1MODEL_ROLES, elab.blocks, strict=True)},
@@ -314,10 +314,20 @@ def _param_type(checked: CheckedProgram, block: BlockInst, i: int) -> Type:
     return t
 
 
-def _add_annotated_field_lists(meta: StructLikeT,
+def _add_annotated_field_lists(checked: CheckedProgram, meta: StructLikeT,
                                field_lists: dict[int, list[tuple[int, tuple[str, ...]]]]
                                ) -> None:
-    """`@field_list(n)` on user metadata fields (nested structs included)."""
+    """`@field_list(n)` on user metadata fields (nested structs included);
+    `n` is a literal or the name of a top-level constant."""
+
+    def index(arg: ir.Expr) -> int:
+        if isinstance(arg, ir.IntLit):
+            return arg.value
+        if isinstance(arg, ir.NameRef):
+            sym = checked.top.lookup_value(arg.name)
+            if sym is not None and sym.kind == "const" and isinstance(sym.value, int):
+                return int(sym.value)
+        raise TypeCheckError(arg.pos, "@field_list takes integer constants")
 
     def walk(t: StructLikeT, path: tuple[str, ...]) -> None:
         for f in t.fields:
@@ -325,9 +335,7 @@ def _add_annotated_field_lists(meta: StructLikeT,
             for note in f.annotations:
                 if note.name == "field_list" and note.args:
                     for arg in note.args:
-                        if isinstance(arg, ir.IntLit):
-                            field_lists.setdefault(arg.value, []).append(
-                                (0, (*path, f.name)))
+                        field_lists.setdefault(index(arg), []).append((0, (*path, f.name)))
             if isinstance(ft, StructT):
                 walk(ft, (*path, f.name))
 

@@ -21,6 +21,7 @@ from p4sim.runtime.types import (
     BoolT,
     EnumT,
     StackT,
+    StructLikeT,
     Type,
     strip_newtype,
 )
@@ -174,6 +175,8 @@ class ExprGen:
         rt = bits_of(e.right.type)
         t = bits_of(e.type)
         if op in ("==", "!="):
+            if isinstance(strip_newtype(e.left.type), StructLikeT | StackT):
+                return f"({'' if op == '==' else 'not '}equal({a}, {b}))"
             return f"({a} {op} {b})"
         if op in ("<", "<=", ">", ">="):
             if lt is not None and lt.signed:

@@ -111,10 +111,10 @@ class StmtGen(ExprGen):
         mode, result = self.ret_stack[-1]
         if s.value is not None:
             assert result is not None
-            value = self.ex(s.value)
             if is_composite(s.value.type):
-                value = f"{value}.copy()"
-            self.em.line(f"{result} = {value}")
+                self.store_expr(result, s.value.type, s.value)
+            else:
+                self.em.line(f"{result} = {self.ex(s.value)}")
         if mode == "loop":
             self.em.line("break")
         elif mode == "function":
@@ -312,6 +312,11 @@ class StmtGen(ExprGen):
             if a is None:
                 tmp = self.em.tmp("p")
                 self.em.line(f"{tmp} = {default_value(t, 0)}")
+                self.env[sym] = tmp
+            elif is_composite(t) and isinstance(a, ir.ListExpr | ir.StructInitExpr):
+                tmp = self.em.tmp("p")
+                self.em.line(f"{tmp} = {default_value(t, 0)}")
+                self.store_initializer(tmp, strip_newtype(t), a)
                 self.env[sym] = tmp
             elif is_composite(t):
                 obj = self.ex(a)

@@ -446,9 +446,10 @@ class ExprChecker:
         base = strip_newtype(t)
         if op in _COMPARE:
             if op in ("==", "!="):
-                if isinstance(base, StructLikeT | StackT | TupleT):
-                    raise UnsupportedError(e.pos, "== on headers or structs")
-                if not isinstance(base, BitT | InfIntT | BoolT | EnumT | ErrorT):
+                if isinstance(base, TupleT):
+                    raise UnsupportedError(e.pos, "== on tuples")
+                if not isinstance(base, BitT | InfIntT | BoolT | EnumT | ErrorT | StructLikeT
+                                  | StackT):
                     raise TypeCheckError(e.pos, f"cannot compare values of type {t}")
             elif not isinstance(base, BitT | InfIntT):
                 raise TypeCheckError(e.pos, f"operator {op} needs integers, not {t}")

@@ -156,6 +156,27 @@ class ValueSet:
         return False
 
 
+def equal(a: Any, b: Any) -> bool:
+    """`==` on headers, structs, unions and stacks (P4_16 8.17): invalid
+    headers are equal to each other whatever their fields hold."""
+    if isinstance(a, Stack):
+        return all(equal(x, y) for x, y in zip(a.hs, b.hs, strict=True))
+    slots = type(a).__slots__
+    if "_v" in slots:
+        if not a._v or not b._v:
+            return bool(a._v) == bool(b._v)
+    for name in slots:
+        if name == "_v":
+            continue
+        x, y = getattr(a, name), getattr(b, name)
+        if hasattr(x, "__slots__") or isinstance(x, Stack):
+            if not equal(x, y):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
 def shl(value: int, amount: int, width: int) -> int:
     """`value << amount` in `width` bits, without building huge ints."""
     if amount >= width:

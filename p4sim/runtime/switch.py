@@ -64,7 +64,7 @@ class Switch:
             "pack_fields": pack_fields,
         }
         for name in ("ONCE", "ExitSignal", "ParserReject", "AssertFailed", "Stack", "shl",
-                     "div", "mod", "sat_signed", "lookahead"):
+                     "div", "mod", "sat_signed", "lookahead", "equal"):
             ns[name] = getattr(support, name)
         for t in lowered.tables:
             table = MatchTable(t.name, t.keys, t.size, t.default, t.default_is_const,
