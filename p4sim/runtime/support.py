@@ -162,9 +162,8 @@ def equal(a: Any, b: Any) -> bool:
     if isinstance(a, Stack):
         return all(equal(x, y) for x, y in zip(a.hs, b.hs, strict=True))
     slots = type(a).__slots__
-    if "_v" in slots:
-        if not a._v or not b._v:
-            return bool(a._v) == bool(b._v)
+    if "_v" in slots and not (a._v and b._v):
+        return bool(a._v) == bool(b._v)
     for name in slots:
         if name == "_v":
             continue
