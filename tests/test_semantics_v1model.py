@@ -200,3 +200,29 @@ def test_malformed_packets_never_raise() -> None:
     sw = switch("bit<8> unused;", "", **IPV4_PROGRAM)
     for size in range(0, 40):
         sw.process(0, bytes(range(size)))
+
+
+def test_failed_assert_drops_the_packet() -> None:
+    sw = switch(FIELDS, "assert(hdr.h.a != 0);")
+    assert sw.process(0, bytes(6)) == []
+    assert sw.process(0, bytes([1]) + bytes(5)) == [(1, bytes([1]) + bytes(5))]
+
+
+def test_direct_meter_reads_the_color_of_the_matched_entry() -> None:
+    from p4sim.runtime.tables import ActionCall, Exact, OptionalMatch, TableEntry
+
+    now = [0]
+    sw = switch(FIELDS, "t.apply();", ingress_decls="""
+        direct_meter<bit<8>>(MeterType.packets) m;
+        action color() { m.read(hdr.h.b); }
+        table t { key = { hdr.h.a: exact; hdr.h.c: optional; } actions = { color; }
+                  meters = m; }
+    """)
+    sw = type(sw)(sw.program, clock_ns=lambda: now[0])
+    entry = TableEntry((Exact(1), OptionalMatch(0)), ActionCall("I.color"), priority=1)
+    sw.resolve_table("t").insert(entry)
+    sw.configure_direct_meter(entry, 1, 1, 2, 2)
+    colors = [sw.process(0, bytes([1]) + bytes(5))[0][1][1] for _ in range(4)]
+    assert colors[0] == 0 and colors[-1] == 2
+    # The optional key does not match another value: the default runs, b stays 0.
+    assert sw.process(0, bytes([1, 0, 0, 0, 0, 1]))[0][1][1] == 0
