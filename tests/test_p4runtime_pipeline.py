@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -142,3 +143,17 @@ def test_reconcile_keeps_entries_and_commit_clears_them(client: Client) -> None:
     assert len(client.read(wanted)) == 1
     client.set_pipeline(config, Set.VERIFY_AND_COMMIT)
     assert client.read(wanted) == []
+
+
+def test_the_server_listens_on_a_unix_socket(tmp_path: Path) -> None:
+    server = ServerThread()
+    try:
+        address = server.start(f"unix:{tmp_path / 'p4rt.sock'}")
+        client = Client(address)
+        try:
+            assert client.arbitrate().status.code == 0
+            assert client.stub.Capabilities(p4r.CapabilitiesRequest()).p4runtime_api_version
+        finally:
+            client.close()
+    finally:
+        server.stop()

@@ -179,6 +179,10 @@ def decode_entry(msg: p4r.TableEntry, ref: TableRef, index: P4InfoIndex) -> Tabl
         raise _bad(f"table {ref.name}: counter_data set but the table has no direct counter")
     if msg.HasField("meter_config") and not ref.direct_meter_id:
         raise _bad(f"table {ref.name}: meter_config set but the table has no direct meter")
+    if msg.HasField("meter_counter_data"):
+        raise ControlPlaneError(
+            "UNIMPLEMENTED", f"table {ref.name}: per-color meter counters are not supported"
+        )
     if msg.controller_metadata:
         raise ControlPlaneError(
             "UNIMPLEMENTED", f"table {ref.name}: controller_metadata is deprecated, use metadata"

@@ -297,6 +297,7 @@ class Writer:
         ref, entry = self._direct_target(msg.table_entry, "direct_meter_entry")
         if not ref.direct_meter_id:
             raise _bad(f"table {ref.name} has no direct meter")
+        _no_color_counters(msg, ref.name)
         before = entry.meter
         if msg.HasField("config"):
             entry.meter = self._make_meter(ref.direct_meter_id, msg.config, ref.name)
@@ -308,6 +309,7 @@ class Writer:
         ref = self.pipeline.index.meters.get(msg.meter_id)
         if ref is None:
             raise ControlPlaneError("NOT_FOUND", f"meter id {msg.meter_id} is not in the P4Info")
+        _no_color_counters(msg, ref.name)
         array = self.pipeline.switch.meters[ref.name]
         index = msg.index if msg.HasField("index") else None
         cells = self._cells(index, ref.size, f"meter {ref.name}")
@@ -365,6 +367,13 @@ def _non_negative(value: int, where: str, what: str) -> int:
     if value < 0:
         raise ControlPlaneError("INVALID_ARGUMENT", f"{where}: negative {what}")
     return value
+
+
+def _no_color_counters(msg: p4r.MeterEntry | p4r.DirectMeterEntry, where: str) -> None:
+    if msg.HasField("counter_data"):
+        raise ControlPlaneError(
+            "UNIMPLEMENTED", f"{where}: per-color meter counters are not supported"
+        )
 
 
 def _set_counts(entry: TableEntry, counts: tuple[int, int]) -> None:
