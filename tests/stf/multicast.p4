@@ -1,5 +1,7 @@
 // Multicast: mcast_grp selects a replication group; each copy runs egress
-// with its port and egress_rid and instance_type 5 (bmv2 simple_switch).
+// with its port and egress_rid and instance_type 5 (bmv2 simple_switch). An
+// unknown group replicates to nobody; mark_to_drop also clears mcast_grp
+// (v1model.p4), so only a later assignment multicasts again.
 #include <core.p4>
 #include <v1model.p4>
 
@@ -25,7 +27,15 @@ control VC(inout headers_t hdr, inout meta_t meta) { apply { } }
 control IG(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
     apply {
         sm.egress_spec = 1;
-        sm.mcast_grp = (bit<16>)hdr.d.grp;
+        if (hdr.d.grp == 0x81) {
+            sm.mcast_grp = 1;
+            mark_to_drop(sm);
+        } else if (hdr.d.grp == 0x82) {
+            mark_to_drop(sm);
+            sm.mcast_grp = 1;
+        } else {
+            sm.mcast_grp = (bit<16>)hdr.d.grp;
+        }
     }
 }
 
