@@ -153,3 +153,10 @@ def test_parser_loop_without_progress_times_out() -> None:
     sw = switch(FIELDS, error_code("hdr.h.x"), parser=parser)
     parser_timeout = 5
     assert sw.process(0, bytes([1, 0])) == [(1, bytes([1, parser_timeout]))]
+
+
+def test_stack_last_in_a_control_on_an_empty_stack_does_not_fail() -> None:
+    decls = "header label_t { bit<8> value; }"
+    sw = switch(FIELDS, "hdr.h.x = hdr.labels.last.value; hdr.labels.next.value = 1;",
+                decls=decls, more_headers="label_t[2] labels;")
+    assert sw.process(0, bytes([1, 9])) == [(1, bytes([1, 0]))]

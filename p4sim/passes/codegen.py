@@ -61,6 +61,7 @@ class BlockGen(ExternGen):
         self.metadata_roots = metadata_roots
         self.setup_stmt()
         self.const_env.update(block.ctor_values)
+        self.in_parser = isinstance(block.decl, ir.ParserDecl)
         self._sm: str | None = None
 
     def standard_metadata(self) -> str:

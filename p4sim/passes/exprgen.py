@@ -75,6 +75,7 @@ class ExprGen:
         self.em = em
         self.env: dict[Sym, str] = {}
         self.const_env: dict[Sym, object] = {}
+        self.in_parser = False
 
     def error_code(self, name: str) -> int:
         return self.facts.error_codes.get(name, 0)
@@ -119,10 +120,14 @@ class ExprGen:
         kind = self.facts.members.get(e)
         if kind == "field":
             return f"{self.ex(e.expr)}.f_{e.member}"
+        # In a parser an empty or full stack is a StackOutOfBounds error; in a
+        # control the access reaches a throwaway invalid header instead.
         if kind == "next":
-            return f"{self.ex(e.expr)}.nxt()"
+            stack = self.ex(e.expr)
+            return f"{stack}.nxt()" if self.in_parser else f"{stack}.at({stack}.nxt_i)"
         if kind == "last":
-            return f"{self.ex(e.expr)}.last()"
+            stack = self.ex(e.expr)
+            return f"{stack}.last()" if self.in_parser else f"{stack}.at({stack}.nxt_i - 1)"
         if kind == "lastIndex":
             return f"(({self.ex(e.expr)}.nxt_i - 1) & 0xffffffff)"
         if kind in ("hit", "miss", "action_run"):
