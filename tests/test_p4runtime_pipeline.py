@@ -12,6 +12,7 @@ from p4rt_support import Client, Names, compiled, pipeline_config, start_switch,
 
 from p4sim.server.server import ServerThread
 
+SMOKE = Path(__file__).resolve().parent.parent / "ptf_tests" / "smoke" / "smoke.p4"
 Set = p4r.SetForwardingPipelineConfigRequest
 Get = p4r.GetForwardingPipelineConfigRequest
 
@@ -157,3 +158,20 @@ def test_the_server_listens_on_a_unix_socket(tmp_path: Path) -> None:
             client.close()
     finally:
         server.stop()
+
+
+def test_reconcile_that_cannot_keep_the_entries_fails_and_keeps_the_old_pipeline(
+    client: Client,
+) -> None:
+    config = pipeline_config(compiled())
+    names = Names(config.p4info)
+    client.set_pipeline(config, Set.VERIFY_AND_COMMIT)
+    entry = names.entry("l2_fwd", {"hdr.ethernet.dstAddr": ("exact", 0xC)}, "forward", {"port": 1})
+    client.write([update(p4r.Update.INSERT, table_entry=entry)])
+    other = pipeline_config(compiled(SMOKE))
+    with pytest.raises(grpc.RpcError) as info:
+        client.set_pipeline(other, Set.RECONCILE_AND_COMMIT)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "MyIngress.l2_fwd" in (info.value.details() or "")
+    wanted = p4r.Entity(table_entry=p4r.TableEntry(table_id=entry.table_id))
+    assert len(client.read(wanted)) == 1
