@@ -50,7 +50,13 @@ def client(switch: ServerThread) -> Iterator[Client]:
 def _templates(names: Names) -> list[p4r.Entity]:
     """One valid entity of every kind the conformance program has."""
     te = names.entry
+    value_set = names.info.value_sets[0]
+    member = p4r.ValueSetMember()
+    member.match.add(field_id=value_set.match[0].id).exact.value = b"\x88\xb5"
     return [
+        p4r.Entity(
+            value_set_entry=p4r.ValueSetEntry(value_set_id=value_set.preamble.id, members=[member])
+        ),
         p4r.Entity(
             table_entry=te(
                 "l2_fwd",

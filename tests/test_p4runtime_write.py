@@ -21,6 +21,7 @@ from p4rt_support import (
 )
 from scapy.layers.l2 import Ether
 
+from p4sim.server.codec import encode
 from p4sim.server.server import ServerThread
 
 INSERT, MODIFY, DELETE = p4r.Update.INSERT, p4r.Update.MODIFY, p4r.Update.DELETE
@@ -474,3 +475,40 @@ def test_a_write_to_another_device_is_not_found(client: Client, names: Names) ->
     with pytest.raises(grpc.RpcError) as info:
         client.stub.Write(request)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_value_set_members_steer_the_parser(
+    client: Client, names: Names, switch: ServerThread
+) -> None:
+    info = next(v for v in names.info.value_sets if v.preamble.name.endswith("blocked_types"))
+    field_id = info.match[0].id
+    client.write([update(INSERT, table_entry=l2(names, 0x020000000002, port=2))])
+    blocked = bytes(
+        Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01", type=0x88B5) / bytes(50)
+    )
+
+    def members(*types: int) -> p4r.ValueSetEntry:
+        entry = p4r.ValueSetEntry(value_set_id=info.preamble.id)
+        for t in types:
+            entry.members.add().match.add(field_id=field_id).exact.value = encode(t)
+        return entry
+
+    inject(switch, 1, blocked)
+    assert sent(switch, 2) == [blocked]
+    client.write([update(MODIFY, value_set_entry=members(0x88B5, 0x88B6))])
+    inject(switch, 1, blocked)
+    assert sent(switch, 2) == []
+    [read] = client.read(p4r.Entity(value_set_entry=p4r.ValueSetEntry()))
+    assert read.value_set_entry == members(0x88B5, 0x88B6)
+    too_many = members(1, 2, 3, 4, 5)
+    assert (
+        one_error(client, update(MODIFY, value_set_entry=too_many))[0]
+        == rpc_code.RESOURCE_EXHAUSTED
+    )
+    assert (
+        one_error(client, update(INSERT, value_set_entry=members(7)))[0]
+        == rpc_code.INVALID_ARGUMENT
+    )
+    client.write([update(MODIFY, value_set_entry=members())])
+    inject(switch, 1, blocked)
+    assert sent(switch, 2) == [blocked]

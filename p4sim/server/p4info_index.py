@@ -155,6 +155,7 @@ class P4InfoIndex:
         self.registers: dict[int, RegisterRef] = {}
         self.digests: dict[int, DigestRef] = {}
         self.digest_ids: dict[str, int] = {}
+        self.value_sets: dict[int, p4i.ValueSet] = {v.preamble.id: v for v in info.value_sets}
         self.packet_in: PacketMetadataRef | None = None
         self.packet_out: PacketMetadataRef | None = None
         self._index_actions(info, schema)
@@ -309,6 +310,10 @@ class P4InfoIndex:
                 raise _mismatch(f"action {action.name} is not in the program")
             if [p.bitwidth for p in known_action.params] != [p.bitwidth for p in action.ordered]:
                 raise _mismatch(f"action {action.name}: parameters differ from the program")
+        value_sets = {v.name for v in schema.value_sets}
+        for vs in self.value_sets.values():
+            if vs.preamble.name not in value_sets:
+                raise _mismatch(f"value_set {vs.preamble.name} is not in the program")
         for kind, names, refs in (
             ("counter", {c.name for c in schema.counters}, self.counters),
             ("meter", {m.name for m in schema.meters}, self.meters),

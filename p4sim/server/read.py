@@ -24,6 +24,7 @@ from p4sim.server.p4info_index import TableRef
 from p4sim.server.pipeline import Pipeline
 from p4sim.server.pre import read_pre
 from p4sim.server.translate import check_priority, decode_matches, encode_action, encode_matches
+from p4sim.server.valuesets import read_value_set
 
 Producer = Callable[[], Iterator[p4r.Entity]]
 
@@ -61,9 +62,15 @@ class Reader:
         if which == "packet_replication_engine_entry":
             pre = self.pipeline.switch.pre
             request = entity.packet_replication_engine_entry
+            if request.WhichOneof("type") is None:
+                raise ControlPlaneError(
+                    "INVALID_ARGUMENT", "packet_replication_engine_entry is empty"
+                )
             return lambda: read_pre(pre, request)
         if which == "digest_entry":
             return self._digest_entries(entity.digest_entry)
+        if which == "value_set_entry":
+            return self._value_set_entries(entity.value_set_entry)
         if which is None:
             raise ControlPlaneError("INVALID_ARGUMENT", "read request entity is empty")
         raise ControlPlaneError("UNIMPLEMENTED", f"reading {which} is not supported by p4sim")
@@ -264,6 +271,26 @@ class Reader:
                     re.index.index = i
                     re.data.bitstring = encode(array.read(i))
                     yield out
+
+        return produce
+
+    def _value_set_entries(self, msg: p4r.ValueSetEntry) -> Producer:
+        if msg.members:
+            raise ControlPlaneError("INVALID_ARGUMENT", "a value set read takes no members")
+        if msg.value_set_id:
+            info = self.index.value_sets.get(msg.value_set_id)
+            if info is None:
+                raise ControlPlaneError(
+                    "NOT_FOUND", f"value set id {msg.value_set_id} is not in the P4Info"
+                )
+            infos = [info]
+        else:
+            infos = list(self.index.value_sets.values())
+        value_sets = self.pipeline.switch.value_sets
+
+        def produce() -> Iterator[p4r.Entity]:
+            for info in infos:
+                yield from read_value_set(value_sets[info.preamble.name], info)
 
         return produce
 

@@ -3,10 +3,11 @@
 State carries over by name: table entries and changed default actions of
 tables whose key is unchanged, where the new program still has the action
 with the same parameters; multicast groups and clone sessions; counter,
-register and meter cells of objects with the same name and size. Anything
-that cannot be carried (an installed entry whose table changed its key or
-lost the entry's action) makes the whole reconcile fail with
-INVALID_ARGUMENT, as the spec asks, and leaves the old pipeline running.
+register and meter cells of objects with the same name and size; value set
+members where the field widths are unchanged. Anything that cannot be
+carried (an installed entry whose table changed its key or lost the entry's
+action) makes the whole reconcile fail with INVALID_ARGUMENT, as the spec
+asks, and leaves the old pipeline running.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def carry_state(old: Pipeline, new: Pipeline) -> None:
         if target_registers is not None and len(target_registers) == len(registers):
             for i in range(len(registers)):
                 target_registers.write(i, registers.read(i))
+    for name, value_set in old.switch.value_sets.items():
+        target_set = new.switch.value_sets.get(name)
+        if target_set is not None and target_set.widths == value_set.widths:
+            for member in value_set.members:
+                target_set.add(member)
     for name, meters in old.switch.meters.items():
         target_meters = new.switch.meters.get(name)
         if target_meters is not None and len(target_meters) == len(meters):

@@ -34,6 +34,7 @@ from p4sim.server.translate import (
     decode_matches,
     decode_table_action,
 )
+from p4sim.server.valuesets import write_value_set
 
 Undo = Callable[[], None]
 INSERT = p4r.Update.INSERT
@@ -119,6 +120,9 @@ class Writer:
             self._log(undo)
         elif which == "digest_entry":
             self._digest_entry(kind, entity.digest_entry)
+        elif which == "value_set_entry":
+            self._modify_only(kind, "value_set_entry")
+            self._value_set_entry(entity.value_set_entry)
         elif which is None:
             raise _bad("update without an entity")
         else:
@@ -339,6 +343,15 @@ class Writer:
             before = array.read(i)
             array.write(i, value)
             self._log(lambda i=i, before=before: array.write(i, before))  # type: ignore[misc]
+
+    def _value_set_entry(self, msg: p4r.ValueSetEntry) -> None:
+        info = self.pipeline.index.value_sets.get(msg.value_set_id)
+        if info is None:
+            raise ControlPlaneError(
+                "NOT_FOUND", f"value set id {msg.value_set_id} is not in the P4Info"
+            )
+        value_set = self.pipeline.switch.value_sets[info.preamble.name]
+        self._log(write_value_set(value_set, info, msg))
 
     # -- digests -------------------------------------------------------------
 

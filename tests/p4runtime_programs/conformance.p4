@@ -2,7 +2,7 @@
 // tests write or read: tables of every match kind, a direct counter and a
 // direct meter, idle timeouts, const entries and a const default action,
 // indirect counter/meter/register arrays, a digest, packet_in/packet_out
-// controller headers, multicast and clone.
+// controller headers, multicast and clone, a parser value set.
 #include <core.p4>
 #include <v1model.p4>
 
@@ -55,10 +55,14 @@ struct headers_t {
 
 struct metadata_t {
     bit<2> color;
+    bit<1> blocked;
 }
 
 parser MyParser(packet_in packet, out headers_t hdr, inout metadata_t meta,
                 inout standard_metadata_t sm) {
+    // EtherTypes the controller blocks.
+    value_set<bit<16>>(4) blocked_types;
+
     state start {
         transition select(sm.ingress_port) {
             CPU_PORT: parse_packet_out;
@@ -73,8 +77,13 @@ parser MyParser(packet_in packet, out headers_t hdr, inout metadata_t meta,
         packet.extract(hdr.ethernet);
         transition select(hdr.ethernet.etherType) {
             0x0800: parse_ipv4;
+            blocked_types: parse_blocked;
             default: accept;
         }
+    }
+    state parse_blocked {
+        meta.blocked = 1;
+        transition accept;
     }
     state parse_ipv4 {
         packet.extract(hdr.ipv4);
@@ -161,6 +170,8 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
         if (hdr.packet_out.isValid()) {
             sm.egress_spec = hdr.packet_out.egress_port;
             hdr.packet_out.setInvalid();
+        } else if (meta.blocked == 1) {
+            mark_to_drop(sm);
         } else {
             port_counter.count((bit<32>) sm.ingress_port);
             port_reg.write((bit<32>) sm.ingress_port, (bit<32>) hdr.ethernet.etherType);
