@@ -104,7 +104,13 @@ def test_rejected_control_plane_command_fails(tmp_path: Path) -> None:
         tmp_path,
     )
     assert rc == 1
-    assert "case.stf:2: error: Add rejected: ALREADY_EXISTS" in out
+    assert "case.stf:2: error: add rejected: ALREADY_EXISTS" in out
+
+
+def test_out_of_range_index_fails(tmp_path: Path) -> None:
+    rc, out = run(STF_DIR / "registers.p4", "register_write acc 8 1\n", tmp_path)
+    assert rc == 1
+    assert "case.stf:1: error: register_write rejected: OUT_OF_RANGE" in out
 
 
 @pytest.mark.parametrize(

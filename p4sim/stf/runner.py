@@ -479,8 +479,25 @@ _OPS: dict[str, Callable[[int, int], bool]] = {
 }
 
 
+_WORDS: dict[type, str] = {
+    Add: "add",
+    SetDefault: "setdefault",
+    CheckCounter: "check_counter",
+    CheckRegister: "check_register",
+    RegisterRead: "register_read",
+    RegisterWrite: "register_write",
+    RegisterReset: "register_reset",
+    McGroupCreate: "mc_mgrp_create",
+    McNodeAssociate: "mc_node_associate",
+    MirroringAdd: "mirroring_add",
+    MeterRates: "meter_set_rates",
+    ValueSetAdd: "value_set_add",
+}
+
+
 def _verb(command: Command) -> str:
-    return type(command).__name__
+    """The STF word for a command, for messages."""
+    return _WORDS.get(type(command), type(command).__name__)
 
 
 # ---------------------------------------------------------------- pure helpers
