@@ -160,3 +160,16 @@ def test_stack_last_in_a_control_on_an_empty_stack_does_not_fail() -> None:
     sw = switch(FIELDS, "hdr.h.x = hdr.labels.last.value; hdr.labels.next.value = 1;",
                 decls=decls, more_headers="label_t[2] labels;")
     assert sw.process(0, bytes([1, 9])) == [(1, bytes([1, 0]))]
+
+
+def test_sub_parser_shares_the_cursor_and_its_errors() -> None:
+    sub = """
+    parser Inner(packet_in pkt, inout headers_t hdr) {
+        state start { pkt.extract(hdr.h); verify(hdr.h.kind != 9, error.NoMatch);
+                      transition accept; }
+    }
+    """
+    sw = switch(FIELDS, error_code("hdr.h.x"), late_decls=sub,
+                parser="Inner() inner; state start { inner.apply(pkt, hdr); transition accept; }")
+    assert sw.process(0, bytes([1, 7, 3])) == [(1, bytes([1, 0, 3]))]
+    assert sw.process(0, bytes([9, 7])) == [(1, bytes([9, ERRORS["NoMatch"]]))]

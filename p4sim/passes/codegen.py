@@ -192,11 +192,18 @@ class BlockGen(ExternGen):
                     if test is not None:
                         tests.append(test)
                 cond = " and ".join(tests) if tests else "True"
+            if cond == "True":
+                # default (or all don't-cares): later cases can never match
+                if first:
+                    self._goto(case.state, index)
+                else:
+                    with em.block("else:"):
+                        self._goto(case.state, index)
+                return
             with em.block(f"{'if' if first else 'elif'} {cond}:"):
                 self._goto(case.state, index)
             first = False
-        with em.block("else:" if not first else "if True:"):
-            em.line(f"raise ParserReject({self.error_code('NoMatch')})")
+        em.line(f"raise ParserReject({self.error_code('NoMatch')})")
 
     def _keyset_test(self, ks: ir.Expr, key: str, t: Type) -> str | None:
         from p4sim.passes.exprgen import bits_of

@@ -14,6 +14,7 @@ from p4sim.frontend import ir
 from p4sim.passes.classgen import class_name, is_composite
 from p4sim.passes.stmtgen import StmtGen
 from p4sim.passes.typecheck import CallInfo
+from p4sim.runtime.algorithms import HASH_ALGORITHMS
 from p4sim.runtime.types import (
     BitT,
     BoolT,
@@ -210,6 +211,8 @@ class ExternGen(StmtGen):
     # ---------------------------------------------------------------- core
 
     def _f_verify(self, call: ir.Call, info: CallInfo) -> str:
+        if not self.in_parser:
+            raise TypeCheckError(call.pos, "verify() can only be called in a parser")
         with self.em.block(f"if not {self._arg(info, 0)}:"):
             self.em.line(f"raise ParserReject({self._arg(info, 1)})")
         return "None"
@@ -226,8 +229,14 @@ class ExternGen(StmtGen):
     def standard_metadata(self) -> str:
         raise NotImplementedError
 
+    def _algorithm(self, info: CallInfo, i: int, call: ir.Call) -> str:
+        algo = self._enum_name(info, i, call)
+        if algo not in HASH_ALGORITHMS:
+            raise UnsupportedError(call.pos, f"hash algorithm {algo}")
+        return algo
+
     def _f_hash(self, call: ir.Call, info: CallInfo) -> str:
-        algo = self._enum_name(info, 1, call)
+        algo = self._algorithm(info, 1, call)
         out = info.args[0]
         assert out is not None and info.args[3] is not None
         out_bits = strip_newtype(out.type)
@@ -240,7 +249,7 @@ class ExternGen(StmtGen):
         return "None"
 
     def _checksum_value(self, call: ir.Call, info: CallInfo, payload: bool) -> str:
-        algo = self._enum_name(info, 3, call)
+        algo = self._algorithm(info, 3, call)
         a = info.args[1]
         assert a is not None
         data = self._packed(a)

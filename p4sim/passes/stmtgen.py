@@ -9,7 +9,7 @@ structs are passed by reference, an `out` one being invalidated first.
 
 from __future__ import annotations
 
-from p4sim.errors import UnsupportedError
+from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes.classgen import class_name, default_value, is_composite
 from p4sim.passes.declcheck import ActionBinding
@@ -365,8 +365,9 @@ class StmtGen(ExprGen):
         child = self.block.children.get(sym)
         if child is None:
             raise UnsupportedError(call.pos, "applying this instance here")
-        if isinstance(child.decl, ir.ParserDecl):
-            raise UnsupportedError(call.pos, "sub-parser invocation")
+        is_parser = isinstance(child.decl, ir.ParserDecl)
+        if is_parser and not self.in_parser:
+            raise TypeCheckError(call.pos, "a parser can only be applied from a parser")
         args = []
         copyouts = []
         for p, a in zip(info.params, info.args, strict=True):
@@ -384,6 +385,17 @@ class StmtGen(ExprGen):
                 if p.direction in ("out", "inout"):
                     copyouts.append(a)
         text = f"{child.py}(ctx, {', '.join(args)})"
+        if is_parser:
+            if copyouts:
+                raise UnsupportedError(call.pos, "sub-parser with scalar out parameters")
+            # The sub-parser reads the shared cursor; its error ends this parser too.
+            err = self.em.tmp("perr")
+            self.em.line("pkt.off = off")
+            self.em.line(f"{err} = {text}")
+            self.em.line("off = pkt.off")
+            with self.em.block(f"if {err}:"):
+                self.em.line(f"raise ParserReject({err})")
+            return
         if copyouts:
             outs = [self.em.tmp("o") for _ in copyouts]
             self.em.line(f"{', '.join(outs)}, = {text}")
