@@ -76,3 +76,11 @@ def test_unsupported_constructs_are_refused_at_their_position(kwargs: dict[str, 
         build(fields, **kwargs)
     assert message in str(info.value)
     assert info.value.pos is not None and info.value.pos.file == "test.p4"
+
+
+def test_unknown_table_properties_are_refused() -> None:
+    with pytest.raises(UnsupportedError, match="table property 'psa_idle_timeout'"):
+        build(FIELDS, "t.apply();", ingress_decls="""
+            action a() { }
+            table t { key = { hdr.h.a: exact; } actions = { a; } psa_idle_timeout = true; }
+        """)

@@ -540,6 +540,14 @@ class Checker(ExprChecker):
             elif name == "implementation":
                 raise UnsupportedError(value.pos, "table implementation "
                                        "(action profiles and selectors)")
+            elif name == "largest_priority_wins":
+                self.check_value(value, scope, BoolT(), name)
+                if self.facts.consts.get(value) is not True:
+                    raise UnsupportedError(value.pos, "largest_priority_wins = false")
+            elif name == "priority_delta":
+                self.const_int(value, scope, name)
+            else:
+                raise UnsupportedError(value.pos, f"table property '{name}'")
         self.out.tables[d] = facts
 
     def _require_const_keyset(self, k: ir.Expr) -> None:
