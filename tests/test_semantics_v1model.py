@@ -226,3 +226,17 @@ def test_direct_meter_reads_the_color_of_the_matched_entry() -> None:
     assert colors[0] == 0 and colors[-1] == 2
     # The optional key does not match another value: the default runs, b stays 0.
     assert sw.process(0, bytes([1, 0, 0, 0, 0, 1]))[0][1][1] == 0
+
+
+def test_old_style_field_lists_name_fields_or_whole_structs() -> None:
+    sw = switch(FIELDS, """
+        if (sm.instance_type == 0) {
+            meta.x = 5;
+            meta.y = 6;
+            if (hdr.h.a == 1) { resubmit({meta.x}); } else { resubmit(meta); }
+        } else {
+            hdr.h.b = meta.x + meta.y;
+        }
+    """, meta="bit<8> x; bit<8> y;")
+    assert sw.process(0, bytes([1]) + bytes(5))[0][1][1] == 5
+    assert sw.process(0, bytes([2]) + bytes(5))[0][1][1] == 11

@@ -135,6 +135,9 @@ class V1Model:
     def _preserve(self, index: int, meta: Any, sm: Any, new_meta: Any, new_sm: Any) -> None:
         for root, path in self.field_lists.get(index, ()):
             src, dst = (meta, new_meta) if root == 0 else (sm, new_sm)
+            if not path:  # the whole struct, e.g. `resubmit(meta)`
+                dst.assign(src)
+                continue
             value = _get(src, path)
             _set(dst, path, value.copy() if hasattr(value, "copy") else value)
 
