@@ -276,3 +276,14 @@ def test_header_and_struct_equality() -> None:
     """)
     assert sw.process(0, bytes([3, 3])) == [(1, bytes([1, 1]))]
     assert sw.process(0, bytes([3, 4])) == [(1, bytes([1, 2]))]
+
+
+def test_non_const_initial_entries_can_be_changed_by_the_control_plane() -> None:
+    sw = switch(FIELDS, "t.apply();", ingress_decls="""
+        action set_r(bit<8> v) { hdr.h.r = v; }
+        table t { key = { hdr.h.k: exact; } actions = { set_r; } entries = { 1: set_r(10); } }
+    """)
+    assert run(sw, FIELDS, [0, 1, 0])["r"] == 10
+    t = sw.resolve_table("t")
+    t.modify(TableEntry((Exact(1),), ActionCall("I.set_r", (20,))))
+    assert run(sw, FIELDS, [0, 1, 0])["r"] == 20

@@ -70,7 +70,7 @@ class Switch:
             table = MatchTable(t.name, t.keys, t.size, t.default, t.default_is_const,
                                actions=t.actions, is_const_table=t.is_const_table)
             for matches, action, priority in t.entries:
-                table.insert(TableEntry(matches, action, priority, is_const=True))
+                table.insert(TableEntry(matches, action, priority, is_const=t.is_const_table))
             if t.direct_meter_unit is not None:
                 self._direct_meter_units[t.name] = t.direct_meter_unit
             self.tables[t.name] = table
