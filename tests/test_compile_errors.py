@@ -84,3 +84,9 @@ def test_unknown_table_properties_are_refused() -> None:
             action a() { }
             table t { key = { hdr.h.a: exact; } actions = { a; } psa_idle_timeout = true; }
         """)
+
+
+def test_static_assert_is_checked_at_compile_time() -> None:
+    build(FIELDS, decls='const bool ok = static_assert(1 < 2, "fine");')
+    with pytest.raises(TypeCheckError, match="table too small"):
+        build(FIELDS, decls='const bool bad = static_assert(8 < 2, "table too small");')

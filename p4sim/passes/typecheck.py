@@ -557,7 +557,21 @@ class ExprChecker:
     def _check_Call(self, e: ir.Call, scope: Scope, expected: Type | None) -> Type:
         info = self.resolve_call(e, scope)
         self.facts.calls[e] = info
+        if info.kind == "extern_function" and info.name == "static_assert":
+            return self._static_assert(e, info)
         return self._set(e, info.result)
+
+    def _static_assert(self, e: ir.Call, info: CallInfo) -> Type:
+        """core.p4's `static_assert(check, message)`: checked while compiling."""
+        check = info.args[0]
+        assert check is not None
+        if self.facts.consts.get(check) is not True:
+            if check not in self.facts.consts:
+                raise TypeCheckError(check.pos, "static_assert needs a compile-time condition")
+            message = self.facts.consts.get(info.args[1]) if len(info.args) > 1 and \
+                info.args[1] is not None else "static_assert failed"
+            raise TypeCheckError(e.pos, str(message))
+        return self._set(e, BoolT(), True)
 
     def resolve_call(self, e: ir.Call, scope: Scope) -> CallInfo:
         callee = e.callee
