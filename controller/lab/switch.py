@@ -1,0 +1,172 @@
+"""The lab's switch process: p4sim (or bmv2's simple_switch_grpc) in the switch namespace.
+
+The switch opens the switch-namespace end of every host's veth (`port<N>`) as
+port N and serves P4Runtime on a Unix socket in the run directory. A Unix
+socket lives in the filesystem, not in a network namespace, so the
+controller reaches the switch from any namespace without a management
+network. Both targets take the same flags (p4sim keeps simple_switch_grpc's
+names), so swapping targets changes only the program name and the pipeline
+files: p4sim compiles the P4 source itself, bmv2 needs p4c's JSON.
+
+The switch starts without a program (`--no-p4`) unless one is given; the
+controller pushes the pipeline with SetForwardingPipelineConfig, as it would
+on a hardware switch.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from finsy.proto import p4i
+
+from controller.lab.netns import LabError, LabNames
+from controller.lab.processes import ProcessRecord, ProcessTable, alive, stop, wait_for_path
+from controller.lab.topology import TARGETS, Topology
+from controller.p4rt import load_p4info
+
+SOCKET_NAME = "p4runtime.sock"
+BMV2_TOOLS = ("p4c", "simple_switch_grpc")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What SetForwardingPipelineConfig carries for one target."""
+
+    p4info: p4i.P4Info
+    device_config: bytes
+
+
+@dataclass(frozen=True)
+class RunningSwitch:
+    record: ProcessRecord
+    target: str
+    grpc_address: str  # `unix:/path`, for P4RuntimeClient
+    socket_path: Path
+    device_id: int
+
+
+def missing_tools(target: str) -> list[str]:
+    """The programs `target` needs that are not on PATH (p4sim needs none)."""
+    if target == "bmv2":
+        return [tool for tool in BMV2_TOOLS if shutil.which(tool) is None]
+    return []
+
+
+def switch_argv(
+    topology: Topology,
+    names: LabNames,
+    grpc_address: str,
+    *,
+    target: str | None = None,
+    program: Path | None = None,
+    device_id: int = 0,
+) -> list[str]:
+    """The switch's command line: one `-i N@port<N>` per host, CPU port from the
+    topology; `program` None starts it empty (`--no-p4`)."""
+    chosen = target or topology.switch.target
+    if chosen not in TARGETS:
+        raise LabError(f"unknown switch target {chosen!r} (expected one of {', '.join(TARGETS)})")
+    interfaces = [
+        arg
+        for host in topology.hosts
+        for arg in ("-i", f"{host.port}@{names.switch_port(host.port)}")
+    ]
+    loaded = [str(program)] if program is not None else ["--no-p4"]
+    common = ["--device-id", str(device_id), *interfaces, *loaded]
+    target_options = [
+        "--grpc-server-addr", grpc_address, "--cpu-port", str(topology.switch.cpu_port),
+    ]  # fmt: skip
+    if chosen == "bmv2":
+        # simple_switch_grpc wants its target options after a bare `--`.
+        return ["simple_switch_grpc", *common, "--", *target_options]
+    return [sys.executable, "-m", "p4sim.cli", *common, *target_options]
+
+
+def build_pipeline(program: Path, target: str, out_dir: Path) -> Pipeline:
+    """P4Info and device config of `program` for `target`: p4sim's own compiler,
+    or p4c's bmv2 JSON and P4Info (written under `out_dir`)."""
+    if target == "bmv2":
+        missing = missing_tools(target)
+        if missing:
+            raise LabError(f"target bmv2 needs {' and '.join(missing)} on PATH")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        p4info_path = out_dir / f"{program.stem}.p4info.txtpb"
+        argv = [
+            "p4c", "--target", "bmv2", "--arch", "v1model",
+            "--p4runtime-files", str(p4info_path), "-o", str(out_dir), str(program),
+        ]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise LabError(f"`{' '.join(argv)}` failed ({done.returncode}): {done.stderr.strip()}")
+        return Pipeline(load_p4info(p4info_path), (out_dir / f"{program.stem}.json").read_bytes())
+    from p4sim.compiler import compile_file
+
+    compiled = compile_file(program)
+    return Pipeline(compiled.p4info, compiled.device_config)
+
+
+def start_switch(
+    table: ProcessTable,
+    lab: dict[str, object],
+    topology: Topology,
+    names: LabNames,
+    *,
+    target: str | None = None,
+    program: Path | None = None,
+    device_id: int = 0,
+    timeout_s: float = 30.0,
+) -> RunningSwitch:
+    """Start the switch in the lab's switch namespace and return once its
+    P4Runtime server accepts connections; stops it again if it never does."""
+    chosen = target or topology.switch.target
+    missing = missing_tools(chosen)
+    if missing:
+        raise LabError(f"target {chosen} needs {' and '.join(missing)} on PATH")
+    socket_path = table.run_dir / SOCKET_NAME
+    socket_path.unlink(missing_ok=True)  # a crashed predecessor's socket would look ready
+    address = f"unix:{socket_path}"
+    argv = switch_argv(
+        topology, names, address, target=chosen, program=program, device_id=device_id
+    )
+    record = table.start(lab, "switch", names.switch, argv)
+    running = RunningSwitch(record, chosen, address, socket_path, device_id)
+    try:
+        wait_for_path(socket_path, record, timeout_s)
+        wait_until_serving(running, timeout_s)
+    except BaseException:
+        stop_switch(running)
+        raise
+    return running
+
+
+def wait_until_serving(switch: RunningSwitch, timeout_s: float) -> None:
+    """Wait until the switch's gRPC server completes a connection."""
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(switch.grpc_address) as channel:
+        ready = grpc.channel_ready_future(channel)
+        while True:
+            try:
+                ready.result(timeout=0.2)
+                return
+            except grpc.FutureTimeoutError:
+                pass
+            if not alive(switch.record.pid):
+                raise LabError(
+                    f"the {switch.target} switch exited during start-up; see {switch.record.log}"
+                )
+            if time.monotonic() > deadline:
+                raise LabError(
+                    f"the {switch.target} switch did not serve P4Runtime on "
+                    f"{switch.grpc_address} within {timeout_s:.0f} s; see {switch.record.log}"
+                )
+
+
+def stop_switch(switch: RunningSwitch, grace_s: float = 3.0) -> None:
+    stop([switch.record], grace_s)
+    switch.socket_path.unlink(missing_ok=True)
