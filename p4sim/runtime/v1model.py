@@ -30,7 +30,7 @@ log = logging.getLogger("p4sim.v1model")
 DROP_PORT = 511
 # standard_metadata.instance_type values, as simple_switch defines them.
 NORMAL, INGRESS_CLONE, EGRESS_CLONE, COALESCED, RECIRC, REPLICATION, RESUBMIT = range(7)
-MAX_PASSES = 32  # resubmit/recirculate loop guard per input packet
+MAX_PASSES = 1024  # resubmit/recirculate loop guard per input packet (bmv2 has none)
 
 
 class PacketCtx:
