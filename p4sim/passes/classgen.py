@@ -13,15 +13,11 @@ import re
 import weakref
 
 from p4sim.runtime.types import (
-    BitT,
     BoolT,
-    EnumT,
     HeaderT,
     HeaderUnionT,
-    NewT,
     StackT,
     StructLikeT,
-    StructT,
     Type,
     strip_newtype,
     width_of,
@@ -205,5 +201,4 @@ def generate_classes(types: list[StructLikeT], too_short: int, oob_code: int) ->
     return "\n".join(out)
 
 
-__all__ = ["BitT", "EnumT", "NewT", "StructT", "class_name", "default_value",
-           "generate_classes", "is_composite"]
+__all__ = ["class_name", "default_value", "generate_classes", "is_composite"]

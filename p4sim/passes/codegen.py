@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
-from p4sim.passes.classgen import class_name, default_value, generate_classes, is_composite
+from p4sim.passes.classgen import class_name, generate_classes, is_composite
 from p4sim.passes.declcheck import CheckedProgram
 from p4sim.passes.elaborate import BlockInst, Elaborated
-from p4sim.passes.exprgen import Emitter, literal
+from p4sim.passes.exprgen import Emitter
 from p4sim.passes.externgen import ExternGen
 from p4sim.passes.resolve import Sym
 from p4sim.runtime.types import (
@@ -350,4 +350,4 @@ def _add_annotated_field_lists(checked: CheckedProgram, meta: StructLikeT,
     walk(meta, ())
 
 
-__all__ = ["BlockGen", "Pipeline", "default_value", "generate", "literal"]
+__all__ = ["BlockGen", "Pipeline", "generate"]

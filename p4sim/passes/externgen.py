@@ -19,12 +19,10 @@ from p4sim.runtime.types import (
     BitT,
     BoolT,
     EnumT,
-    ExternT,
     HeaderT,
     StackT,
     StructLikeT,
     StructT,
-    Type,
     strip_newtype,
     width_of,
 )
@@ -399,7 +397,3 @@ class ExternGen(StmtGen):
         self.store(out, f"({e}.meter.execute(ctx.now_ns, ctx.length) "
                         f"if {e}.meter is not None else 0)")
         return "None"
-
-
-def extern_kind(t: Type) -> str | None:
-    return t.name if isinstance(t, ExternT) else None

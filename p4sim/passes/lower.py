@@ -31,7 +31,6 @@ from p4sim.runtime.tables import (
 from p4sim.runtime.types import (
     BitT,
     EnumT,
-    ExternT,
     HeaderT,
     StructT,
     TypeVar,
@@ -411,4 +410,4 @@ def lower(checked: CheckedProgram) -> Lowered:
     return Lowerer(checked).run()
 
 
-__all__ = ["ExternPlan", "ExternT", "Lowered", "TablePlan", "ValueSetPlan", "lower"]
+__all__ = ["ExternPlan", "Lowered", "TablePlan", "ValueSetPlan", "lower"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
-from p4sim.passes.classgen import class_name, default_value, is_composite
+from p4sim.passes.classgen import default_value, is_composite
 from p4sim.passes.declcheck import ActionBinding
 from p4sim.passes.elaborate import BlockInst
 from p4sim.passes.exprgen import ExprGen, bits_of, literal
@@ -486,4 +486,4 @@ def _has_early_return(stmts: list[ir.Stmt]) -> bool:
     return _contains([last], ir.ReturnStmt)
 
 
-__all__ = ["StmtGen", "class_name"]
+__all__ = ["StmtGen"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from p4sim.errors import SourcePos, TypeCheckError, UnsupportedError
+from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes import consteval
 from p4sim.passes.resolve import Scope, Sym
@@ -37,7 +37,6 @@ from p4sim.runtime.types import (
     StackT,
     StringT,
     StructLikeT,
-    StructT,
     TableT,
     TupleT,
     Type,
@@ -824,4 +823,4 @@ def _has_inf(t: Type) -> bool:
     return False
 
 
-__all__ = ["CallInfo", "ExprChecker", "Facts", "SourcePos", "StructT"]
+__all__ = ["CallInfo", "ExprChecker", "Facts"]
