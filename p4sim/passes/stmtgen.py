@@ -19,6 +19,7 @@ from p4sim.passes.resolve import Sym
 from p4sim.passes.typecheck import CallInfo
 from p4sim.runtime.types import (
     ActionRunT,
+    BoolT,
     HeaderT,
     HeaderUnionT,
     StructLikeT,
@@ -420,8 +421,6 @@ class StmtGen(ExprGen):
         keys = []
         for k in decl.keys:
             v = self.ex(k.expr)
-            if isinstance(strip_newtype(k.expr.type), type(None)):
-                v = "0"
             keys.append(f"int({v})" if _is_bool(k.expr.type) else v)
         entry = em.tmp("e")
         hit = em.tmp("hit")
@@ -465,8 +464,6 @@ class StmtGen(ExprGen):
 
 
 def _is_bool(t: Type) -> bool:
-    from p4sim.runtime.types import BoolT
-
     return isinstance(strip_newtype(t), BoolT)
 
 
