@@ -159,10 +159,14 @@ def _emit_struct(t: StructLikeT, oob_code: int) -> list[str]:
             lines.append(f"        self.f_{f.name} = o.f_{f.name}")
     lines.append("        return None")
     lines.append("")
+    # The value an `out` parameter starts with: headers invalid, the rest
+    # zero, like the zero-initialised temporaries p4c gives bmv2.
     lines.append("    def invalidate(self):")
     for f in t.fields:
         if is_composite(f.type):
             lines.append(f"        self.f_{f.name}.invalidate()")
+        else:
+            lines.append(f"        self.f_{f.name} = {default_value(f.type, oob_code)}")
     lines.append("        return None")
     lines.append("")
     lines.append("    def emit(self, parts):")
