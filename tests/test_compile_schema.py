@@ -4,6 +4,8 @@ device config round trip."""
 
 from __future__ import annotations
 
+import traceback
+
 import pytest
 from semantics_harness import build, source
 
@@ -120,6 +122,19 @@ def test_device_config_with_unknown_format_is_rejected() -> None:
 
 
 def test_generated_code_shows_in_tracebacks() -> None:
-    program = compile_source(source(FIELDS, "hdr.h.k = 1;"), "trace.p4")
-    assert "def " in program.python
+    program = compile_source(source(FIELDS, "t.apply();", ingress_decls="""
+        action a() { }
+        table t { key = { hdr.h.k: exact; } actions = { a; } }
+    """), "trace.p4")
     assert program.source.startswith("\n#include <core.p4>")
+    sw = Switch(program)
+
+    def broken(values: tuple[int, ...]) -> None:
+        raise RuntimeError("lookup failed")
+
+    sw.resolve_table("t").lookup = broken  # type: ignore[method-assign,assignment]
+    with pytest.raises(RuntimeError) as info:
+        sw.process(0, bytes(5))
+    frames = traceback.extract_tb(info.value.__traceback__)
+    generated = [f for f in frames if f.filename.startswith("<p4sim trace")]
+    assert generated and ".lookup(" in (generated[-1].line or "")
