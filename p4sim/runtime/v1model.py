@@ -63,7 +63,7 @@ class PacketCtx:
             log.debug("log_msg: %s", text)
 
 
-@dataclass
+@dataclass(slots=True)
 class _EgressJob:
     port: int
     hdr: Any
