@@ -655,7 +655,7 @@ def describe_mismatch(pattern: str, exact_length: bool, data: bytes) -> str | No
         have = got[start : start + 2]
         if len(have) < len(want):
             break
-        if any(w not in ("*", h) for w, h in zip(want, have, strict=True)):
+        if any(w not in ("*", h) for w, h in zip(want, have, strict=False)):
             differing.append(f"byte {start // 2}: expected {want}, got {have}")
     if differing:
         shown = "; ".join(differing[:MAX_LISTED_BYTES])
