@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import random
+import tracemalloc
 
 import pytest
 
@@ -365,3 +368,54 @@ def test_entries_lists_every_entry_once() -> None:
     t.insert(TableEntry((Lpm(0x0A00, 8),), FWD))
     t.insert(TableEntry((Lpm(0x0A0B, 16),), FWD))
     assert sorted(e.matches[0].prefix_len for e in t.entries()) == [8, 16]  # type: ignore[union-attr]
+
+
+# -- entry storage ------------------------------------------------------------
+
+
+def test_a_stored_exact_entry_still_reports_its_matches_and_copies_whole() -> None:
+    t = table(("exact", 32), ("exact", 8))
+    entry = TableEntry((Exact(0x0A000001), Exact(7)), FWD, metadata=b"cookie")
+    t.insert(entry)
+    assert entry.matches == (Exact(0x0A000001), Exact(7))
+    assert t.get(entry.matches) is entry
+    copy = dataclasses.replace(entry)
+    assert copy == entry and copy is not entry
+    assert (copy.action, copy.metadata, copy.idle_timeout_ns) == (FWD, b"cookie", 0)
+    t.delete(entry.matches)
+    assert t.lookup((0x0A000001, 7)) is None
+
+
+def test_setting_an_entry_action_is_what_the_pipeline_reads() -> None:
+    t = table(("exact", 16))
+    entry = TableEntry((Exact(5),), FWD)
+    t.insert(entry)
+    entry.action = ActionCall("fwd", (9,))
+    hit = t.lookup((5,))
+    assert hit is not None
+    assert (hit.action_name, hit.action_args) == ("fwd", (9,))
+    assert hit.action == ActionCall("fwd", (9,))
+
+
+def test_entries_share_one_copy_of_an_action_name() -> None:
+    t = table(("exact", 16))
+    for i in range(3):
+        t.insert(TableEntry((Exact(i),), ActionCall("".join(["f", "w", "d"]), (i,))))
+    names = {id(e.action_name) for e in t.entries()}
+    assert len(names) == 1
+
+
+def test_an_exact_entry_with_its_own_key_and_arguments_costs_under_300_bytes() -> None:
+    """The issue's budget, for entries as P4Runtime builds them: a fresh key
+    int and a fresh argument tuple per entry."""
+    t = table(("exact", 32), size=0)
+    keys = [(0x0A000000 + 7919 * i).to_bytes(4, "big") for i in range(20_000)]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i, raw in enumerate(keys):
+        t.insert(TableEntry((Exact(int.from_bytes(raw, "big")),), ActionCall("fwd", (i,))))
+    gc.collect()
+    per_entry = (tracemalloc.get_traced_memory()[0] - before) / len(keys)
+    tracemalloc.stop()
+    assert per_entry < 300

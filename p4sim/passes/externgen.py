@@ -393,7 +393,7 @@ class ExternGen(StmtGen):
             # Not in an action run by the table that owns this meter: GREEN.
             self.store(out, "0")
             return "None"
-        e = self.entry_var
-        self.store(out, f"({e}.meter.execute(ctx.now_ns, ctx.length) "
-                        f"if {e}.meter is not None else 0)")
+        meter = self.em.tmp("m")
+        self.em.line(f"{meter} = {self.entry_var}.meter")
+        self.store(out, f"({meter}.execute(ctx.now_ns, ctx.length) if {meter} is not None else 0)")
         return "None"

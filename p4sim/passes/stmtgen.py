@@ -438,7 +438,7 @@ class StmtGen(ExprGen):
                 em.line(f"{entry}.bytes += ctx.length")
             if facts.support_timeout:
                 em.line(f"{entry}.last_hit_ns = ctx.now_ns")
-        em.line(f"{action}, {args} = {entry}.action.action, {entry}.action.args")
+        em.line(f"{action}, {args} = {entry}.action_name, {entry}.action_args")
         saved_entry, saved_meter = self.entry_var, self.direct_meter_sym
         self.entry_var, self.direct_meter_sym = entry, facts.direct_meter
         first = True

@@ -27,12 +27,14 @@ whole field) name the same entry.
 
 from __future__ import annotations
 
+import builtins
 import heapq
+import sys
 from bisect import insort
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import and_
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
 
 from p4sim.errors import ControlPlaneError, UnsupportedError
 from p4sim.runtime.meters import TwoRateThreeColor
@@ -96,18 +98,147 @@ class ActionSpec:
     scope: str = "TABLE_AND_DEFAULT"
 
 
-@dataclass(slots=True)
-class TableEntry:
-    matches: Matches
-    action: ActionCall
-    priority: int = 0
+class _Extras(NamedTuple):
+    """The attributes most entries leave at their defaults, kept out of line
+    so that a plain entry does not pay a slot for each."""
+
     idle_timeout_ns: int = 0
     metadata: bytes = b""
     is_const: bool = False
-    packets: int = 0
-    bytes: int = 0
-    last_hit_ns: int = 0
     meter: TwoRateThreeColor | None = None
+
+
+_NO_EXTRAS = _Extras()
+
+
+class _EntryStorage:
+    """How a `TableEntry` stores its match, action and rarely set attributes.
+
+    Memory per entry is what limits a large exact table, so:
+    - an exact table keeps only its dict key in `_match` once the entry is
+      inserted (the int, or the tuple of ints for several keys) instead of a
+      tuple of `Exact` objects; `matches` rebuilds that tuple when asked,
+      which only the control plane does;
+    - the action is kept as `action_name` (interned) and `action_args`, which
+      the generated pipeline reads directly; `action` builds the
+      `ActionCall` on demand;
+    - `_extras` is None while idle timeout, metadata, const flag and direct
+      meter have their defaults.
+    """
+
+    __slots__ = ("_extras", "_match", "action_args", "action_name")
+    _match: Any
+    _extras: _Extras | None
+    action_name: str
+    action_args: tuple[int, ...]
+
+    @property
+    def matches(self) -> Matches:
+        m = self._match
+        if isinstance(m, int):
+            return (Exact(m),)
+        if m and isinstance(m[0], int):
+            return tuple([Exact(v) for v in m])
+        return m  # type: ignore[no-any-return]
+
+    @matches.setter
+    def matches(self, value: Matches) -> None:
+        self._match = value
+
+    @property
+    def action(self) -> ActionCall:
+        return ActionCall(self.action_name, self.action_args)
+
+    @action.setter
+    def action(self, call: ActionCall) -> None:
+        # Entries built from parsed text (STF, P4Runtime names) would
+        # otherwise each hold their own copy of the name.
+        self.action_name = sys.intern(call.action)
+        self.action_args = call.args
+
+    @property
+    def idle_timeout_ns(self) -> int:
+        return (self._extras or _NO_EXTRAS).idle_timeout_ns
+
+    @idle_timeout_ns.setter
+    def idle_timeout_ns(self, value: int) -> None:
+        self._update_extras(idle_timeout_ns=value)
+
+    @property
+    def metadata(self) -> bytes:
+        return (self._extras or _NO_EXTRAS).metadata
+
+    @metadata.setter
+    def metadata(self, value: bytes) -> None:
+        self._update_extras(metadata=value)
+
+    @property
+    def is_const(self) -> bool:
+        return (self._extras or _NO_EXTRAS).is_const
+
+    @is_const.setter
+    def is_const(self, value: bool) -> None:
+        self._update_extras(is_const=value)
+
+    @property
+    def meter(self) -> TwoRateThreeColor | None:
+        return (self._extras or _NO_EXTRAS).meter
+
+    @meter.setter
+    def meter(self, value: TwoRateThreeColor | None) -> None:
+        self._update_extras(meter=value)
+
+    def _update_extras(self, **changes: Any) -> None:
+        extras = (self._extras or _NO_EXTRAS)._replace(**changes)
+        self._extras = None if extras == _NO_EXTRAS else extras
+
+
+@dataclass(init=False)
+class TableEntry(_EntryStorage):
+    """One table entry: a dataclass for its fields, equality and
+    `dataclasses.replace`, stored as `_EntryStorage` describes."""
+
+    __slots__ = ("bytes", "last_hit_ns", "packets", "priority")
+    # The fields in the contract's order. Those under `not TYPE_CHECKING` are
+    # properties of `_EntryStorage`: dataclass must see them, mypy must not
+    # take them for slots.
+    if not TYPE_CHECKING:
+        matches: Matches
+        action: ActionCall
+    priority: int
+    if not TYPE_CHECKING:
+        idle_timeout_ns: int
+        metadata: builtins.bytes
+        is_const: bool
+    packets: int
+    bytes: int
+    last_hit_ns: int
+    if not TYPE_CHECKING:
+        meter: TwoRateThreeColor | None
+
+    def __init__(
+        self,
+        matches: Matches,
+        action: ActionCall,
+        priority: int = 0,
+        idle_timeout_ns: int = 0,
+        metadata: builtins.bytes = b"",
+        is_const: bool = False,
+        packets: int = 0,
+        bytes: int = 0,
+        last_hit_ns: int = 0,
+        meter: TwoRateThreeColor | None = None,
+    ) -> None:
+        self._match = matches
+        self.action = action
+        self.priority = priority
+        if idle_timeout_ns or metadata or is_const or meter is not None:
+            self._extras = _Extras(idle_timeout_ns, metadata, is_const, meter)
+        else:
+            self._extras = None
+        self.packets = packets
+        self.bytes = bytes
+        self.last_hit_ns = last_hit_ns
 
 
 # A canonical entry key as each index understands it (see _Canonical below).
@@ -429,6 +560,7 @@ class _ExactIndex:
 
     def add(self, key: _Key, entry: TableEntry) -> None:
         self.by_key[key] = entry
+        entry._match = key  # the compact form `TableEntry.matches` expands
 
     def remove(self, key: _Key, entry: TableEntry) -> None:
         del self.by_key[key]
