@@ -81,3 +81,12 @@ build/bmv2/forwarder.json: $(P4_SOURCES)
 
 ptf: setup debs
 	$(PY) ptf_tests/run_ptf.py --target $(TARGET)
+
+# --- the controller's gRPC API (issue 6) -------------------------------------
+# Regenerates the Python modules of controller/proto/handoff.proto; they are
+# committed, and tests/test_controller_proto.py checks they match this output.
+.PHONY: proto
+
+proto: setup
+	$(PY) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. \
+	  controller/proto/handoff.proto

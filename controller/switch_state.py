@@ -1,0 +1,152 @@
+"""What the forwarder should hold, and how to bring a switch there.
+
+The static state (routes, gateway ARP, VIP steering) follows from the
+topology; the `encap_map` entries follow from the flow table. Both are
+reconciled the same way: read what the switch has, compare with what it
+should have by match key, and delete, modify or insert the difference. So a
+restarted controller, a backup taking over, or a switch that lost its state
+all end in the same place, and nothing the controller does not know about
+survives on the switch.
+
+Tables, actions and fields are named as in p4src/README.md and resolved
+through P4Info; no id is written here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from controller.flowstore import Flow
+from controller.lab.topology import Topology
+from controller.p4rt import EntityFactory, Exact, TableEntry, Update
+
+ROUTES = "routes"
+GATEWAY_ARP = "gateway_arp"
+VIP_STEERING = "vip_steering"
+ENCAP_MAP = "encap_map"
+CONNECTION_END = "connection_end_t"
+
+Connection = tuple[str, int, str, int]  # client ip, client port, VIP, VIP port
+MatchKey = tuple[str, tuple[tuple[str, object], ...]]
+
+
+def static_entries(topology: Topology, entities: EntityFactory) -> dict[str, list[TableEntry]]:
+    """Routes to every host (a /32 each: back-ends share one subnet), gateway
+    ARP for every gateway address, and each VIP's steering buckets spread
+    round robin over its classifier hosts."""
+    mac = topology.switch.mac
+    routes = [
+        entities.table_entry(
+            ROUTES,
+            {"dst_addr": f"{host.interface.ip}/32"},
+            "set_next_hop",
+            {"port": host.port, "src_mac": mac, "dst_mac": host.mac},
+        )
+        for host in topology.hosts
+    ]
+    gateways = sorted({host.gateway for host in topology.hosts})
+    arp = [
+        entities.table_entry(
+            GATEWAY_ARP, {"gateway_addr": str(gw)}, "answer_arp", {"gateway_mac": mac}
+        )
+        for gw in gateways
+    ]
+    buckets = 1 << entities.index.table(VIP_STEERING).field("bucket").bitwidth
+    steering = []
+    for vip in topology.vips:
+        for bucket in range(buckets):
+            classifier = topology.host(vip.classifiers[bucket % len(vip.classifiers)])
+            steering.append(
+                entities.table_entry(
+                    VIP_STEERING,
+                    {"vip": str(vip.address), "bucket": bucket},
+                    "steer_to_classifier",
+                    {"classifier": str(classifier.interface.ip)},
+                )
+            )
+    return {ROUTES: routes, GATEWAY_ARP: arp, VIP_STEERING: steering}
+
+
+def encap_entry(entities: EntityFactory, flow: Flow, idle_timeout_ns: int) -> TableEntry:
+    """The encap_map entry of one handed-off connection."""
+    return entities.table_entry(
+        ENCAP_MAP,
+        {
+            "ipv4_src": flow.client_ip,
+            "ipv4_dst": flow.vip,
+            "tcp_sport": flow.client_port,
+            "tcp_dport": flow.vip_port,
+        },
+        "encap_to_backend",
+        {"flow_id": flow.flow_id, "tunnel_src": flow.forwarder, "backend": flow.backend},
+        idle_timeout_ns=idle_timeout_ns,
+    )
+
+
+def _exact(entry: TableEntry, name: str) -> int:
+    match = entry.key(name)
+    if not isinstance(match, Exact):
+        raise ValueError(f"{entry}: key {name} is not an exact match")
+    return match.value
+
+
+def connection_of(entry: TableEntry) -> Connection:
+    """The client -> VIP connection an encap_map entry steers."""
+    return (
+        str(ipaddress.IPv4Address(_exact(entry, "ipv4_src"))),
+        _exact(entry, "tcp_sport"),
+        str(ipaddress.IPv4Address(_exact(entry, "ipv4_dst"))),
+        _exact(entry, "tcp_dport"),
+    )
+
+
+def flow_id_of(entry: TableEntry) -> int | None:
+    return entry.action.param("flow_id") if entry.action is not None else None
+
+
+def match_key(entry: TableEntry) -> MatchKey:
+    return entry.table, tuple((name, match) for name, match in entry.match)
+
+
+@dataclass
+class SyncPlan:
+    """The updates that turn what a switch holds into what it should hold."""
+
+    delete: list[TableEntry] = field(default_factory=list)
+    modify: list[TableEntry] = field(default_factory=list)
+    insert: list[TableEntry] = field(default_factory=list)
+    kept: int = 0
+
+    def updates(self) -> list[Update]:
+        # Deletes first: a table near its size limit makes room before inserts.
+        return (
+            [Update.delete(e) for e in self.delete]
+            + [Update.modify(e) for e in self.modify]
+            + [Update.insert(e) for e in self.insert]
+        )
+
+
+def plan_sync(current: Iterable[TableEntry], desired: Iterable[TableEntry]) -> SyncPlan:
+    """Compare by match key; an entry whose action or idle timeout differs is
+    modified in place, so traffic never sees it missing."""
+    wanted = {match_key(e): e for e in desired}
+    plan = SyncPlan()
+    seen = set()
+    for entry in current:
+        if entry.is_default:
+            continue
+        key = match_key(entry)
+        target = wanted.get(key)
+        if target is None:
+            plan.delete.append(entry)
+            continue
+        seen.add(key)
+        same = (entry.action, entry.idle_timeout_ns) == (target.action, target.idle_timeout_ns)
+        if same:
+            plan.kept += 1
+        else:
+            plan.modify.append(target)
+    plan.insert = [e for key, e in wanted.items() if key not in seen]
+    return plan

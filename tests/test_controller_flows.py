@@ -1,0 +1,275 @@
+"""The controller against the forwarder on p4sim's P4Runtime server: static
+state from the topology, flow entries written and removed, reconciliation
+after a restart, removal on the FIN/RST digest and on idle timeout, batched
+writes. What the tests check is what the switch holds, read back over
+P4Runtime."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from controller_support import (
+    B1,
+    B2,
+    CLIENT,
+    FORWARDER,
+    VIP,
+    Releases,
+    Switch,
+    client_segment,
+    start_controller,
+    stop_controller,
+    wait_for,
+)
+
+from controller.controller import Controller, FlowError
+from controller.flowstore import INSTALLED, PENDING, QUARANTINE, Flow
+from controller.p4rt import P4RuntimeClient, TableEntry
+from controller.stats import flatten
+from controller.switch_state import connection_of, flow_id_of
+
+
+@pytest.fixture
+def switch() -> Iterator[Switch]:
+    running = Switch()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def releases() -> Releases:
+    return Releases()
+
+
+@pytest.fixture
+def controller(switch: Switch, tmp_path: Path, releases: Releases) -> Iterator[Controller]:
+    running = start_controller(switch, tmp_path / "flows.sqlite", releases)
+    yield running
+    stop_controller(running)
+
+
+def encap_entries(controller: Controller) -> dict[tuple[str, int, str, int], TableEntry]:
+    return {connection_of(e): e for e in controller.switch.read_table("encap_map")}
+
+
+def handed_off(controller: Controller, sport: int, backend: str = B1) -> Flow:
+    flow = controller.allocate((CLIENT, sport, VIP, 80), backend, "k1")
+    controller.install(flow.forwarder, flow.backend, flow.flow_id, latency_s=0.001)
+    return flow
+
+
+def test_topology_state_is_installed(controller: Controller) -> None:
+    routes = controller.switch.read_table("routes")
+    assert len(routes) == 5
+    arp = {e.key("gateway_addr").value for e in controller.switch.read_table("gateway_arp")}  # type: ignore[union-attr]
+    assert len(arp) == 3  # 10.0.1.1, 10.0.2.1, 10.0.3.1
+    steering = controller.switch.read_table("vip_steering")
+    assert len(steering) == 64
+    assert {e.action.param("classifier") for e in steering if e.action} == {0x0A00030A}
+
+
+def test_install_writes_the_entry_and_remove_deletes_it(
+    controller: Controller, releases: Releases
+) -> None:
+    flow = controller.allocate((CLIENT, 40000, VIP, 80), B1, "k1")
+    assert flow.state == PENDING
+    assert encap_entries(controller) == {}
+
+    controller.install(FORWARDER, B1, flow.flow_id)
+    entry = encap_entries(controller)[(CLIENT, 40000, VIP, 80)]
+    assert entry.action is not None
+    assert dict(entry.action.params) == {
+        "flow_id": flow.flow_id, "tunnel_src": 0x0A000001, "backend": 0x0A00020B,
+    }  # fmt: skip
+    assert entry.idle_timeout_ns == int(controller.settings.idle_timeout_s * 1e9)
+    assert controller.store.get(*flow.key).state == INSTALLED  # type: ignore[union-attr]
+
+    assert controller.remove(FORWARDER, B1, flow.flow_id, "test", release_agent=False)
+    assert encap_entries(controller) == {}
+    assert controller.store.get(*flow.key).state == QUARANTINE  # type: ignore[union-attr]
+    assert releases.sent == [(FORWARDER, B1, flow.flow_id)]  # installed: the agent is told
+
+
+def test_failed_handoff_gives_the_id_back_without_touching_the_switch(
+    controller: Controller, releases: Releases
+) -> None:
+    flow = controller.allocate((CLIENT, 40001, VIP, 80), B2, "k1")
+    assert not controller.remove(FORWARDER, B2, flow.flow_id, "agent refused", False)
+    assert controller.store.get(*flow.key).state == QUARANTINE  # type: ignore[union-attr]
+    assert releases.sent == []
+    with pytest.raises(FlowError) as refused:
+        controller.install(FORWARDER, B2, flow.flow_id)
+    assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert encap_entries(controller) == {}
+
+
+def test_one_live_flow_per_connection_and_unknown_flows_refused(controller: Controller) -> None:
+    handed_off(controller, 40002)
+    with pytest.raises(FlowError) as twice:
+        controller.allocate((CLIENT, 40002, VIP, 80), B2, "k1")
+    assert twice.value.code == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(FlowError) as unknown:
+        controller.install(FORWARDER, B1, 0x00990099)
+    assert unknown.value.code == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(FlowError) as bad:
+        controller.allocate(("10.0.1.300", 1, VIP, 80), B1, "k1")
+    assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_install_is_idempotent_for_a_classifier_retrying(controller: Controller) -> None:
+    flow = handed_off(controller, 40003)
+    assert controller.install(FORWARDER, B1, flow.flow_id) == 0
+    assert len(encap_entries(controller)) == 1
+
+
+def test_restart_reconciles_stale_and_lost_entries(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    db = tmp_path / "flows.sqlite"
+    first = start_controller(switch, db, releases)
+    kept = handed_off(first, 41000)
+    lost = handed_off(first, 41001)
+    stop_controller(first)
+
+    # While no controller runs, someone else's entry appears and one of ours vanishes.
+    intruder = P4RuntimeClient(switch.address, election_id=3, timeout=30)
+    assert intruder.connect()
+    intruder.fetch_pipeline()
+    current = {connection_of(e): e for e in intruder.read_table("encap_map")}
+    intruder.delete(current[(CLIENT, 41001, VIP, 80)])
+    stale = intruder.entities.table_entry(
+        "encap_map",
+        {"ipv4_src": CLIENT, "ipv4_dst": VIP, "tcp_sport": 41999, "tcp_dport": 80},
+        "encap_to_backend",
+        {"flow_id": 0x00050005, "tunnel_src": FORWARDER, "backend": B2},
+    )
+    intruder.insert(stale)
+    intruder.close()
+
+    second = start_controller(switch, db, releases)
+    try:
+        plan = second.last_reconcile
+        assert plan is not None
+        assert (plan.kept, len(plan.delete), len(plan.insert)) == (1, 1, 1)
+        after = encap_entries(second)
+        assert set(after) == {(CLIENT, 41000, VIP, 80), (CLIENT, 41001, VIP, 80)}
+        assert flow_id_of(after[(CLIENT, 41000, VIP, 80)]) == kept.flow_id
+        assert flow_id_of(after[(CLIENT, 41001, VIP, 80)]) == lost.flow_id
+    finally:
+        stop_controller(second)
+
+
+def test_fin_digest_removes_the_entry_after_a_quiet_grace(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.3)
+    try:
+        flow = handed_off(controller, 42000)
+        other = handed_off(controller, 42001, B2)
+        switch.inject(1, client_segment(42000, "FA"))
+        wait_for(lambda: (CLIENT, 42000, VIP, 80) not in encap_entries(controller), 5, "removal")
+        assert (CLIENT, 42001, VIP, 80) in encap_entries(controller)  # the other flow stays
+        assert controller.store.get(*flow.key).state == QUARANTINE  # type: ignore[union-attr]
+        assert controller.store.get(*other.key).state == INSTALLED  # type: ignore[union-attr]
+        assert releases.sent == [(FORWARDER, B1, flow.flow_id)]
+        samples = flatten(controller.registry)
+        assert samples['p4handoff_controller_flow_removals_total{reason="fin"}'] == 1
+    finally:
+        stop_controller(controller)
+
+
+def test_acks_after_fin_postpone_the_removal(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    """A client that half-closed still acknowledges the download: its entry
+    stays while packets keep hitting it."""
+    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.3)
+    try:
+        handed_off(controller, 42100)
+        switch.inject(1, client_segment(42100, "FA"))
+        stop = threading.Event()
+        for _ in range(8):  # 0.8 s of ACKs, well past the 0.3 s grace
+            switch.inject(1, client_segment(42100, "A"))
+            stop.wait(0.1)
+        assert (CLIENT, 42100, VIP, 80) in encap_entries(controller)
+        wait_for(lambda: (CLIENT, 42100, VIP, 80) not in encap_entries(controller), 5, "removal")
+    finally:
+        stop_controller(controller)
+
+
+def test_rst_of_an_unknown_flow_id_is_ignored(controller: Controller) -> None:
+    """A digest naming another flow id than the table's (a stale report for
+    an earlier connection on the same 4-tuple) removes nothing."""
+    handed_off(controller, 42200)
+    controller._connection_ending(
+        {"client_addr": 0x0A01010A, "vip": 0x0A000064, "client_port": 42200, "vip_port": 80,
+         "flow_id": 0x12341234, "tcp_flags": 0x04}
+    )  # fmt: skip
+    samples = flatten(controller.registry)
+    assert samples['p4handoff_controller_switch_events_total{kind="digest",result="ignored"}'] == 1
+    assert (CLIENT, 42200, VIP, 80) in encap_entries(controller)
+
+
+def test_idle_timeout_removes_the_entry(switch: Switch, tmp_path: Path, releases: Releases) -> None:
+    controller = start_controller(switch, tmp_path / "i.sqlite", releases, idle_timeout_s=0.3)
+    try:
+        flow = handed_off(controller, 43000)
+        assert encap_entries(controller)[(CLIENT, 43000, VIP, 80)].idle_timeout_ns == 300_000_000
+        wait_for(lambda: not encap_entries(controller), 5, "idle removal")
+        assert controller.store.get(*flow.key).state == QUARANTINE  # type: ignore[union-attr]
+        assert releases.sent == [(FORWARDER, B1, flow.flow_id)]
+    finally:
+        stop_controller(controller)
+
+
+def test_concurrent_installs_share_writes(controller: Controller) -> None:
+    flows = [controller.allocate((CLIENT, 44000 + i, VIP, 80), B1, "k1") for i in range(60)]
+    before = flatten(controller.registry)["p4handoff_controller_write_batch_size_count"]
+    barrier = threading.Barrier(len(flows))
+    batches: list[int] = []
+
+    def install(flow: Flow) -> None:
+        barrier.wait()
+        batches.append(controller.install(FORWARDER, B1, flow.flow_id))
+
+    threads = [threading.Thread(target=install, args=(f,)) for f in flows]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(encap_entries(controller)) == 60
+    writes = flatten(controller.registry)["p4handoff_controller_write_batch_size_count"] - before
+    assert writes < 60 and max(batches) > 1
+
+
+def test_list_flows_reports_switch_counters(controller: Controller, switch: Switch) -> None:
+    flow = handed_off(controller, 45000)
+    pending = controller.allocate((CLIENT, 45001, VIP, 80), B2, "k1")
+    for _ in range(3):
+        switch.inject(1, client_segment(45000, "A"))
+    listed = {f.connection.client_port: f for f in controller.list_flows(False, counters=True)}
+    assert listed[45000].on_switch and listed[45000].packets == 3
+    assert listed[45000].bytes == 3 * len(client_segment(45000, "A"))
+    assert listed[45000].backend_name == "b1" and listed[45000].ref.flow_id == flow.flow_id
+    assert listed[45001].state == PENDING and not listed[45001].on_switch
+    assert listed[45001].ref.flow_id == pending.flow_id
+
+
+def test_a_pending_flow_whose_classifier_vanished_is_given_back(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    controller = start_controller(switch, tmp_path / "p.sqlite", releases, pending_timeout_s=0.2)
+    try:
+        flow = controller.allocate((CLIENT, 46000, VIP, 80), B1, "k1")
+        wait_for(
+            lambda: controller.store.get(*flow.key).state == QUARANTINE,  # type: ignore[union-attr]
+            5,
+            "pending timeout",
+        )
+        assert releases.sent == [(FORWARDER, B1, flow.flow_id)]  # the agent might hold it
+    finally:
+        stop_controller(controller)
