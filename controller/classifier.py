@@ -1,0 +1,724 @@
+"""`handoff classifier`: accepts connections on a VIP and hands each to a back-end.
+
+For every connection the classifier reads the first request bytes (no more
+than the policy's size limit, no longer than its time limit), lets the
+policy pick a back-end among those whose agents answer heartbeats, and then
+moves the live connection there, in the order of DESIGN.md "One handoff,
+packet by packet":
+
+    AllocateFlow -> lock the 4-tuple -> freeze (TCP_REPAIR) -> sealed blob to
+    the back-end's agent -> on its OK: InstallFlow -> close the frozen copy
+    silently -> unlock
+
+Anything that fails before the agent's OK leaves the connection here and
+usable: the flow id is given back (RemoveFlow), the socket is unlocked and
+thawed, and the client gets a clean answer, an HTTP 503 (or a FIN, as the
+policy's `on_no_match` says; non-HTTP requests always get the FIN). A
+request that matches no rule gets the same answer straight away; nothing
+ever waits for a client that sends nothing. When an agent's answer was lost
+and the abort could not settle the outcome either, the classifier cannot
+know who holds the connection: it drops its copy silently and keeps the
+4-tuple locked for a while, so there are never two senders.
+
+The kernel steps (controller.nft.FlowLock, controller.tcprepair) and the
+controller's API reach the classifier through `Kernel` and `ControllerApi`,
+so tests can run it with fakes; `main` wires the real ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from controller import tcprepair
+from controller.agent_pool import AgentPool
+from controller.blob import Handoff, seal
+from controller.keys import KeyFileError, Keyring, load_keys
+from controller.lab.topology import TopologyError, load_topology
+from controller.nft import FlowLock, Nft, NftError
+from controller.policy import Policy, PolicyError, load_policy
+from controller.proto import handoff_pb2 as pb
+from controller.proto import handoff_pb2_grpc as pb_grpc
+from controller.request import Request, RequestIncomplete, parse_request
+from controller.stats import LATENCY_BUCKETS, LatencyLog, stats_response
+from controller.tcpstate import ConnectionState
+
+log = logging.getLogger("p4handoff.classifier")
+
+Endpoint = tuple[str, int]
+DEFAULT_AGENT_PORT = 7100
+_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+# ---------------------------------------------------------------- what it talks to
+
+
+class ControllerError(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        self.code = code
+        super().__init__(f"{code.name}: {message}")
+
+
+@dataclass(frozen=True)
+class FlowRef:
+    forwarder: str
+    backend: str
+    flow_id: int
+
+
+class ControllerApi(Protocol):
+    """The controller's service as the classifier uses it; raises ControllerError."""
+
+    async def allocate(
+        self, client: Endpoint, vip: Endpoint, backend: str, classifier: str
+    ) -> FlowRef: ...
+
+    async def install(self, flow: FlowRef, latency_s: float) -> None: ...
+
+    async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None: ...
+
+    async def installed_per_backend(self) -> dict[str, int]:
+        """Installed flows by back-end address (for least connections)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class GrpcController:
+    """ControllerApi over the gRPC service of controller/proto/handoff.proto."""
+
+    def __init__(self, address: str, timeout_s: float = 2.0) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = pb_grpc.ControllerStub(self._channel)  # type: ignore[no-untyped-call]
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, timeout=self.timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise ControllerError(exc.code(), exc.details() or "") from None
+
+    async def allocate(
+        self, client: Endpoint, vip: Endpoint, backend: str, classifier: str
+    ) -> FlowRef:
+        request = pb.AllocateFlowRequest(
+            connection=pb.Connection(
+                client_ip=client[0], client_port=client[1], vip=vip[0], vip_port=vip[1]
+            ),
+            backend=backend,
+            classifier=classifier,
+        )
+        response = await self._call(self._stub.AllocateFlow, request)
+        flow = response.flow
+        return FlowRef(flow.forwarder, flow.backend, flow.flow_id)
+
+    async def install(self, flow: FlowRef, latency_s: float) -> None:
+        await self._call(
+            self._stub.InstallFlow,
+            pb.InstallFlowRequest(flow=_ref(flow), handoff_latency_s=latency_s),
+        )
+
+    async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None:
+        await self._call(
+            self._stub.RemoveFlow,
+            pb.RemoveFlowRequest(flow=_ref(flow), reason=reason, release_agent=release_agent),
+        )
+
+    async def installed_per_backend(self) -> dict[str, int]:
+        response = await self._call(self._stub.ListFlows, pb.ListFlowsRequest())
+        counts: dict[str, int] = {}
+        for flow in response.flows:
+            if flow.state == "installed":
+                counts[flow.ref.backend] = counts.get(flow.ref.backend, 0) + 1
+        return counts
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+def _ref(flow: FlowRef) -> pb.FlowRef:
+    return pb.FlowRef(forwarder=flow.forwarder, backend=flow.backend, flow_id=flow.flow_id)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The kernel steps of a handoff on the classifier host."""
+
+    lock: Callable[[Endpoint, Endpoint], None]
+    unlock: Callable[[Endpoint, Endpoint], None]
+    freeze: Callable[[socket.socket, bytes], ConnectionState]
+    thaw: Callable[[socket.socket], None]
+    close_silently: Callable[[socket.socket], None]
+    close: Callable[[], None]
+
+
+def kernel_steps() -> Kernel:
+    """FlowLock (nftables) and TCP_REPAIR in the calling thread's namespace."""
+    flow_lock = FlowLock(Nft())
+    flow_lock.setup()
+    return Kernel(
+        lock=flow_lock.lock,
+        unlock=flow_lock.unlock,
+        freeze=lambda sock, already_read: tcprepair.freeze(sock, already_read),
+        thaw=tcprepair.thaw,
+        close_silently=tcprepair.close_silently,
+        close=flow_lock.teardown,
+    )
+
+
+# ---------------------------------------------------------------- the classifier
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    vip: Endpoint
+    agent_timeout_s: float = 2.0
+    abort_timeout_s: float = 2.0
+    # After the agent's OK, InstallFlow is retried this long (a controller
+    # restart or a backup taking over answers UNAVAILABLE for a moment).
+    install_deadline_s: float = 10.0
+    # After an unsettled outcome the 4-tuple stays locked this long.
+    uncertain_hold_s: float = 60.0
+    drain_s: float = 5.0  # reading what the client still sends after our answer
+    refresh_s: float = 1.0  # least-connections counts from the controller
+    backlog: int = 1024
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.connections = Counter(
+            "p4handoff_classifier_connections",
+            "Connections accepted, by how they ended here",
+            ["outcome"],
+            registry=registry,
+        )
+        self.in_progress = Gauge(
+            "p4handoff_classifier_in_progress", "Connections being read or handed off",
+            registry=registry,
+        )  # fmt: skip
+        self.steps = Histogram(
+            "p4handoff_classifier_step_seconds",
+            "Durations of the handoff steps (decision_to_ack: policy decision to the agent's OK)",
+            ["step"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+class Classifier:
+    def __init__(
+        self,
+        settings: Settings,
+        policy: Policy,
+        backends: Mapping[str, str],
+        agents: AgentPool,
+        controller: ControllerApi,
+        keys: Keyring,
+        kernel: Kernel,
+        *,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        """`backends`: back-end name -> address (the flow's tunnel destination)."""
+        self.settings = settings
+        self.policy = policy
+        self.backends = dict(backends)
+        self.agents = agents
+        self.controller = controller
+        self.keys = keys
+        self.kernel = kernel
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.metrics = _Metrics(self.registry)
+        self.latencies = LatencyLog(self.metrics.steps)
+        self._listener: socket.socket | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._background: list[asyncio.Task[None]] = []
+        self._held: set[asyncio.TimerHandle] = set()
+
+    # ------------------------------------------------------------ life cycle
+
+    async def start(self) -> Endpoint:
+        """Listen on the VIP; returns the bound address (port 0 picks one)."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(self.settings.vip)
+        listener.listen(self.settings.backlog)
+        listener.setblocking(False)
+        self._listener = listener
+        bound: Endpoint = listener.getsockname()[:2]
+        self._background = [
+            asyncio.create_task(self._accept(listener)),
+            asyncio.create_task(self._refresh_active()),
+        ]
+        log.info("classifier %s listening on %s:%d", self.settings.name, *bound)
+        return bound
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._listener is not None:
+            self._listener.close()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.settings.agent_timeout_s * 3)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for handle in self._held:
+            handle.cancel()
+        self._held.clear()
+
+    def reload_policy(self) -> Policy:
+        """Read the policy file again; raises PolicyError and keeps the old one."""
+        self.policy = load_policy(self.policy.source, self.backends.keys())
+        log.info("policy %s reloaded", self.policy.source)
+        return self.policy
+
+    # ------------------------------------------------------------ connections
+
+    async def _accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, peer = await loop.sock_accept(listener)
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                await asyncio.sleep(0.05)
+                continue
+            task = asyncio.create_task(self._connection(conn, peer[:2]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _connection(self, conn: socket.socket, peer: Endpoint) -> None:
+        self.metrics.in_progress.inc()
+        accepted = time.perf_counter()
+        outcome = "error"
+        try:
+            policy = self.policy
+            read = await self._read_request(conn, peer[0], policy)
+            if read is None:
+                outcome = "nothing_sent"
+                conn.close()
+                return
+            data, request = read
+            self.latencies.add("read", time.perf_counter() - accepted)
+            decision = policy.decide(request, self.agents.live())
+            if decision.backend is None or decision.pool is None:
+                outcome = "no_match"
+                await self._answer(conn, request, policy, "no back-end for this request")
+                return
+            policy.pools[decision.pool].opened(decision.backend.name)
+            outcome = await self._hand_off(conn, peer, data, request, policy, decision.backend.name)
+        except Exception:
+            log.exception("connection from %s:%d failed", *peer)
+            conn.close()
+        finally:
+            self.metrics.connections.labels(outcome).inc()
+            self.metrics.in_progress.dec()
+
+    async def _read_request(
+        self, conn: socket.socket, client_ip: str, policy: Policy
+    ) -> tuple[bytes, Request] | None:
+        """The first bytes, parsed as far as they go. An HTTP head that is not
+        complete within the limits is matched as raw bytes (so HTTP rules miss
+        and the client is answered); None when the client sent nothing."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + policy.read_timeout_s
+        data = b""
+        while len(data) < policy.read_limit_bytes:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                async with asyncio.timeout(remaining):
+                    chunk = await loop.sock_recv(conn, policy.read_limit_bytes - len(data))
+            except TimeoutError:
+                break
+            except OSError:
+                return None
+            if not chunk:
+                break
+            data += chunk
+            try:
+                return data, parse_request(data, client_ip)
+            except RequestIncomplete:
+                continue
+        if not data:
+            return None
+        return data, Request(data=data, client_ip=client_ip)
+
+    async def _hand_off(
+        self,
+        conn: socket.socket,
+        peer: Endpoint,
+        data: bytes,
+        request: Request,
+        policy: Policy,
+        backend: str,
+    ) -> str:
+        vip: Endpoint = conn.getsockname()[:2]
+        decided = time.perf_counter()
+        try:
+            flow = await self.controller.allocate(
+                peer, vip, self.backends[backend], self.settings.name
+            )
+        except ControllerError as exc:
+            log.warning("no flow id for %s:%d -> %s: %s", *peer, backend, exc)
+            await self._answer(conn, request, policy, "no flow id from the controller")
+            return "no_flow_id"
+        allocated = time.perf_counter()
+        self.latencies.add("allocate", allocated - decided)
+        try:
+            self.kernel.lock(peer, vip)
+        except NftError as exc:
+            log.error("locking %s:%d failed: %s", *peer, exc)
+            await self._give_back(flow, f"lock failed: {exc}", release_agent=False)
+            await self._answer(conn, request, policy, "handoff failed")
+            return "lock_failed"
+        try:
+            state = self.kernel.freeze(conn, data)  # thawed again if it fails
+        except tcprepair.RepairError as exc:
+            log.warning("freezing %s:%d failed: %s", *peer, exc)
+            self._unlock(peer, vip)
+            await self._give_back(flow, f"freeze failed: {exc}", release_agent=False)
+            await self._answer(conn, request, policy, "handoff failed")
+            return "freeze_failed"
+        frozen = time.perf_counter()
+        self.latencies.add("freeze", frozen - allocated)
+        blob = seal(Handoff(flow.flow_id, flow.forwarder, state), self.keys)
+        outcome = await self.agents.client(backend).hand_off(
+            blob,
+            flow_id=flow.flow_id,
+            forwarder_ip=flow.forwarder,
+            keys=self.keys,
+            timeout=self.settings.agent_timeout_s,
+            abort_timeout=self.settings.abort_timeout_s,
+        )
+        answered = time.perf_counter()
+        self.latencies.add("agent", answered - frozen)
+        if outcome.committed:
+            self.latencies.add("decision_to_ack", answered - decided)
+            installed = await self._install(flow, answered - decided)
+            self.kernel.close_silently(conn)
+            self._unlock(peer, vip)
+            done = time.perf_counter()
+            self.latencies.add("install", done - answered)
+            self.latencies.add("decision_to_switchover", done - decided)
+            if installed:
+                return "handed_off"
+            # The back-end holds the connection but the switch does not steer
+            # it there: it is lost. Free the back-end's side too.
+            await self._give_back(flow, "install failed", release_agent=True)
+            return "install_failed"
+        if outcome.certain:
+            if outcome.reply is None:
+                self.agents.unreachable(backend, outcome.detail)
+            log.warning(
+                "handoff of %s:%d to %s failed (%s); serving it here", *peer, backend,
+                outcome.detail,
+            )  # fmt: skip
+            self._unlock(peer, vip)  # before the thaw, whose window probe must get out
+            self.kernel.thaw(conn)
+            await self._give_back(flow, f"agent: {outcome.detail}", release_agent=False)
+            await self._answer(conn, request, policy, "handoff failed")
+            return "recovered"
+        log.error(
+            "handoff of %s:%d to %s unsettled (%s): dropping the connection here", *peer,
+            backend, outcome.detail,
+        )  # fmt: skip
+        self.kernel.close_silently(conn)
+        handle = asyncio.get_running_loop().call_later(
+            self.settings.uncertain_hold_s, lambda: self._unlock(peer, vip)
+        )
+        self._held.add(handle)
+        await self._give_back(flow, f"unsettled: {outcome.detail}", release_agent=True)
+        return "unsettled"
+
+    async def _install(self, flow: FlowRef, latency_s: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.install_deadline_s
+        delay = 0.05
+        while True:
+            try:
+                await self.controller.install(flow, latency_s)
+                return True
+            except ControllerError as exc:
+                if exc.code not in _RETRYABLE or loop.time() + delay > deadline:
+                    log.error("InstallFlow of flow %#010x failed: %s", flow.flow_id, exc)
+                    return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def _give_back(self, flow: FlowRef, reason: str, release_agent: bool) -> None:
+        try:
+            await self.controller.remove(flow, reason, release_agent)
+        except ControllerError as exc:
+            # The controller gives back pending ids by itself after a while.
+            log.warning("RemoveFlow of flow %#010x failed: %s", flow.flow_id, exc)
+
+    def _unlock(self, client: Endpoint, vip: Endpoint) -> None:
+        try:
+            self.kernel.unlock(client, vip)
+        except NftError as exc:
+            log.error("unlocking %s:%d failed: %s", *client, exc)
+
+    async def _answer(
+        self, conn: socket.socket, request: Request, policy: Policy, why: str
+    ) -> None:
+        """503 (HTTP requests, unless the policy says close) or a plain FIN;
+        then read what the client still sends, so closing sends no RST."""
+        loop = asyncio.get_running_loop()
+        try:
+            if request.is_http and policy.on_no_match == "http-503":
+                body = f"{why}\n".encode()
+                head = (
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+                    f"X-Handoff-Classifier: {self.settings.name}\r\n\r\n"
+                )
+                await loop.sock_sendall(conn, head.encode() + body)
+            conn.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.drain_s):
+                    while await loop.sock_recv(conn, 1 << 16):
+                        pass
+        except OSError as exc:
+            log.info("answering %s failed: %s", why, exc)
+        finally:
+            conn.close()
+
+    async def _refresh_active(self) -> None:
+        """Least connections needs to see connections end, which only the
+        controller knows: take its installed-flow counts periodically."""
+        names = {address: name for name, address in self.backends.items()}
+        while True:
+            await asyncio.sleep(self.settings.refresh_s)
+            try:
+                counts = await self.controller.installed_per_backend()
+            except ControllerError:
+                continue
+            for pool in self.policy.pools.values():
+                for backend in pool.backends:
+                    pool.active[backend.name] = 0
+                for address, count in counts.items():
+                    name = names.get(address)
+                    if name in pool.active:
+                        pool.active[name] = count
+
+    # ------------------------------------------------------------ reporting
+
+    def stats(self) -> pb.StatsResponse:
+        return stats_response(
+            "classifier", self.settings.name, False, self.registry, self.latencies
+        )
+
+    def describe_policy(self) -> pb.PolicyResponse:
+        policy = self.policy
+        live = self.agents.live()
+        try:
+            text = Path(policy.source).read_text()
+        except OSError:
+            text = ""
+        return pb.PolicyResponse(
+            source=str(policy.source),
+            text=text,
+            on_no_match=policy.on_no_match,
+            pools=[
+                pb.Pool(
+                    name=pool.name,
+                    algorithm=pool.algorithm,
+                    backends=[
+                        pb.PoolBackend(
+                            name=b.name,
+                            weight=b.weight,
+                            live=b.name in live,
+                            active=pool.active.get(b.name, 0),
+                        )
+                        for b in pool.backends
+                    ],
+                )
+                for pool in policy.pools.values()
+            ],
+        )
+
+
+class ClassifierService(pb_grpc.ClassifierServicer):
+    def __init__(self, classifier: Classifier) -> None:
+        self.classifier = classifier
+
+    async def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
+        return self.classifier.stats()
+
+    async def GetPolicy(self, request: pb.GetPolicyRequest, context: Any) -> pb.PolicyResponse:
+        return self.classifier.describe_policy()
+
+    async def ReloadPolicy(
+        self, request: pb.ReloadPolicyRequest, context: Any
+    ) -> pb.PolicyResponse:
+        try:
+            self.classifier.reload_policy()
+        except PolicyError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return self.classifier.describe_policy()
+
+
+async def serve_rpc(classifier: Classifier, address: str) -> grpc.aio.Server:
+    server = grpc.aio.server()
+    pb_grpc.add_ClassifierServicer_to_server(  # type: ignore[no-untyped-call]
+        ClassifierService(classifier), server
+    )
+    if address.startswith("unix:"):
+        Path(address.removeprefix("unix:")).unlink(missing_ok=True)
+    server.add_insecure_port(address)
+    await server.start()
+    return server
+
+
+# ---------------------------------------------------------------- the process
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _agent_override(text: str) -> tuple[str, tuple[str, int]]:
+    name, sep, where = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=HOST:PORT")
+    return name, _host_port(where)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="handoff classifier",
+        description="Accept connections on a VIP and hand each to a back-end.",
+    )
+    p.add_argument("--topology", required=True, help="topology YAML file")
+    p.add_argument("--name", required=True, help="this classifier's host name in the topology")
+    p.add_argument("--vip", type=_host_port, help="VIP:PORT (default: the first VIP it serves)")
+    p.add_argument("--listen", type=_host_port, help="bind here instead of the VIP (tests)")
+    p.add_argument("--policy", help="policy file (default: the VIP's, from the topology)")
+    p.add_argument("--run-dir", default=".", help="where the controller's socket is")
+    p.add_argument("--controller", help="service address (default unix:RUN_DIR/controller.sock)")
+    p.add_argument("--keys", required=True, help="agent key file")
+    p.add_argument("--agent-port", type=int, default=DEFAULT_AGENT_PORT)
+    p.add_argument(
+        "--agent",
+        action="append",
+        type=_agent_override,
+        default=[],
+        help="NAME=HOST:PORT of a back-end's agent (default its address:--agent-port)",
+    )
+    p.add_argument("--agent-timeout", type=float, default=2.0, help="seconds (default 2)")
+    p.add_argument("--abort-timeout", type=float, default=2.0, help="seconds (default 2)")
+    p.add_argument("--heartbeat-interval", type=float, default=1.0, help="seconds (default 1)")
+    p.add_argument("--heartbeat-failures", type=int, default=2, help="misses before down")
+    p.add_argument("--install-deadline", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument("--rpc", help="own service address (default unix:RUN_DIR/classifier-NAME.sock)")
+    p.add_argument("--metrics", type=_host_port, help="HOST:PORT for Prometheus metrics")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+async def run(args: argparse.Namespace) -> None:
+    topology = load_topology(args.topology)
+    if topology.host(args.name).role != "classifier":
+        raise TopologyError(f"{topology.source}: host {args.name!r} is not a classifier")
+    served = [v for v in topology.vips if args.name in v.classifiers]
+    if args.vip:
+        served = [v for v in served if (str(v.address), v.port) == args.vip]
+    if not served:
+        raise TopologyError(f"{topology.source}: {args.name} serves no VIP {args.vip or ''}")
+    vip = served[0]
+    policy_path = args.policy or vip.policy
+    if policy_path is None:
+        raise TopologyError(f"{topology.source}: VIP {vip.address} has no policy; pass --policy")
+    backends = {h.name: str(h.interface.ip) for h in topology.hosts_with_role("backend")}
+    policy = load_policy(policy_path, backends.keys())
+    keys = load_keys(args.keys)
+    run_dir = Path(args.run_dir)
+    overrides = dict(args.agent)
+    registry = CollectorRegistry()
+    agents = AgentPool(
+        {n: overrides.get(n, (addr, args.agent_port)) for n, addr in backends.items()},
+        keys,
+        str(topology.switch.forwarder_address),
+        registry,
+        interval_s=args.heartbeat_interval,
+        failures_to_down=args.heartbeat_failures,
+    )
+    settings = Settings(
+        name=args.name,
+        vip=args.listen or (str(vip.address), vip.port),
+        agent_timeout_s=args.agent_timeout,
+        abort_timeout_s=args.abort_timeout,
+        install_deadline_s=args.install_deadline,
+    )
+    controller = GrpcController(args.controller or f"unix:{run_dir / 'controller.sock'}")
+    kernel = kernel_steps()
+    classifier = Classifier(
+        settings, policy, backends, agents, controller, keys, kernel, registry=registry
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(classifier))
+    rpc: grpc.aio.Server | None = None
+    try:
+        await agents.start()
+        await classifier.start()
+        rpc = await serve_rpc(classifier, args.rpc or f"unix:{run_dir}/classifier-{args.name}.sock")
+        if args.metrics:
+            start_http_server(args.metrics[1], args.metrics[0], registry=registry)
+        await stopping.wait()
+    finally:
+        if rpc is not None:
+            await rpc.stop(1)
+        await classifier.stop()
+        await agents.stop()
+        await controller.close()
+        kernel.close()
+
+
+def _reload(classifier: Classifier) -> None:
+    try:
+        classifier.reload_policy()
+    except PolicyError as exc:
+        log.error("policy reload refused, the old policy stays: %s", exc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`handoff classifier`: run until SIGTERM or SIGINT; SIGHUP reloads the policy."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    try:
+        asyncio.run(run(args))
+    except (TopologyError, PolicyError, KeyFileError, NftError, OSError) as exc:
+        print(f"handoff classifier: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
