@@ -1,0 +1,151 @@
+"""The `handoff controller` process logic (`controller.controller.run`) on
+p4sim's P4Runtime server over a Unix socket: the gRPC service classifiers
+and the CLI use, and a backup controller with a lower election id taking
+over when the primary goes away, with the flow table and the switch entries
+intact."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from controller_support import (
+    B1,
+    CLIENT,
+    FORWARDER,
+    TOPOLOGY,
+    VIP,
+    Switch,
+    client_segment,
+    wait_for,
+)
+
+from controller.controller import parser, run
+from controller.proto import handoff_pb2 as pb
+from controller.proto import handoff_pb2_grpc as pb_grpc
+
+
+@dataclass
+class Running:
+    thread: threading.Thread
+    stop: threading.Event
+
+    def end(self) -> None:
+        self.stop.set()
+        self.thread.join(20)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    keys = tmp_path / "keys"
+    keys.write_text("1 " + "ab" * 32 + "\n")
+    keys.chmod(0o600)
+    return tmp_path
+
+
+@pytest.fixture
+def switch(run_dir: Path) -> Iterator[Switch]:
+    running = Switch(f"unix:{run_dir / 'p4runtime.sock'}")
+    yield running
+    running.stop()
+
+
+def start(run_dir: Path, election_id: int) -> Running:
+    args = parser().parse_args(
+        ["--topology", str(TOPOLOGY), "--run-dir", str(run_dir), "--keys", str(run_dir / "keys"),
+         "--election-id", str(election_id), "--agent", "b1=127.0.0.1:9"]
+    )  # fmt: skip
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(args, stop), daemon=True)
+    thread.start()
+    return Running(thread, stop)
+
+
+def stub(run_dir: Path) -> tuple[grpc.Channel, pb_grpc.ControllerStub]:
+    channel = grpc.insecure_channel(f"unix:{run_dir / 'controller.sock'}")
+    return channel, pb_grpc.ControllerStub(channel)
+
+
+def serving(run_dir: Path, name: str) -> bool:
+    channel, api = stub(run_dir)
+    with channel:
+        try:
+            stats = api.Stats(pb.StatsRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+    return stats.name == name and stats.primary
+
+
+def connection(port: int) -> pb.Connection:
+    return pb.Connection(client_ip=CLIENT, client_port=port, vip=VIP, vip_port=80)
+
+
+def test_service_allocates_installs_lists_and_removes(switch: Switch, run_dir: Path) -> None:
+    primary = start(run_dir, 10)
+    try:
+        wait_for(lambda: serving(run_dir, "controller-10"), 20, "the controller to serve")
+        channel, api = stub(run_dir)
+        with channel:
+            flow = api.AllocateFlow(
+                pb.AllocateFlowRequest(connection=connection(50000), backend=B1, classifier="k1")
+            ).flow
+            assert (flow.forwarder, flow.backend) == (FORWARDER, B1)
+            with pytest.raises(grpc.RpcError) as twice:
+                api.AllocateFlow(pb.AllocateFlowRequest(connection=connection(50000), backend=B1))
+            assert twice.value.code() == grpc.StatusCode.ALREADY_EXISTS
+            api.InstallFlow(pb.InstallFlowRequest(flow=flow, handoff_latency_s=0.002))
+            switch.inject(1, client_segment(50000))
+            (listed,) = api.ListFlows(pb.ListFlowsRequest(counters=True)).flows
+            assert listed.state == "installed" and listed.on_switch and listed.packets == 1
+            assert listed.backend_name == "b1" and listed.classifier == "k1"
+            stats = api.Stats(pb.StatsRequest())
+            assert [lat.step for lat in stats.latencies] == ["handoff"]
+            assert stats.counters['p4handoff_controller_flows{state="installed"}'] == 1
+            removed = api.RemoveFlow(pb.RemoveFlowRequest(flow=flow, reason="test"))
+            assert removed.entry_removed
+            assert api.ListFlows(pb.ListFlowsRequest()).flows == []
+            ended = api.ListFlows(pb.ListFlowsRequest(include_ended=True)).flows
+            assert [f.state for f in ended] == ["quarantine"]
+            with pytest.raises(grpc.RpcError) as unknown:
+                api.InstallFlow(pb.InstallFlowRequest(flow=pb.FlowRef(
+                    forwarder=FORWARDER, backend=B1, flow_id=0x00770077)))  # fmt: skip
+            assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        primary.end()
+
+
+def test_backup_takes_over_when_the_primary_leaves(switch: Switch, run_dir: Path) -> None:
+    primary = start(run_dir, 10)
+    backup: Running | None = None
+    try:
+        wait_for(lambda: serving(run_dir, "controller-10"), 20, "the primary to serve")
+        backup = start(run_dir, 5)
+        time.sleep(1.0)  # the backup connects and waits
+        assert serving(run_dir, "controller-10")
+        channel, api = stub(run_dir)
+        with channel:
+            flow = api.AllocateFlow(
+                pb.AllocateFlowRequest(connection=connection(51000), backend=B1)
+            ).flow
+            api.InstallFlow(pb.InstallFlowRequest(flow=flow))
+        primary.end()
+        wait_for(lambda: serving(run_dir, "controller-5"), 20, "the backup to take over")
+        channel, api = stub(run_dir)
+        with channel:
+            (listed,) = api.ListFlows(pb.ListFlowsRequest(counters=True)).flows
+            assert listed.ref.flow_id == flow.flow_id and listed.on_switch
+            second = api.AllocateFlow(
+                pb.AllocateFlowRequest(connection=connection(51001), backend=B1)
+            ).flow
+            assert second.flow_id != flow.flow_id  # the shared flow table goes on
+    finally:
+        if backup is not None:
+            backup.end()
+        if primary.thread.is_alive():
+            primary.end()
