@@ -240,3 +240,24 @@ def test_old_style_field_lists_name_fields_or_whole_structs() -> None:
     """, meta="bit<8> x; bit<8> y;")
     assert sw.process(0, bytes([1]) + bytes(5))[0][1][1] == 5
     assert sw.process(0, bytes([2]) + bytes(5))[0][1][1] == 11
+
+
+def test_plain_and_replicated_packets_interleave_without_leftovers() -> None:
+    """Plain packets take a shortcut through the architecture; packets that
+    are multicast, cloned or recirculated in between must not disturb it."""
+    sw = switch(FIELDS, """
+        if (hdr.h.a == 1) { sm.mcast_grp = 7; }
+        if (hdr.h.a == 2) { clone(CloneType.I2E, 5); }
+        hdr.h.c = hdr.h.c + 1;
+    """, egress="""
+        if (hdr.h.a == 3 && hdr.h.c < 3) { recirculate_preserving_field_list(0); }
+    """, meta="@field_list(0) bit<8> n;")
+    sw.pre.create_group(7, [(2, 0), (3, 1)])
+    sw.pre.create_session(5, [(6, 0)])
+    for _ in range(2):
+        assert sw.process(0, bytes(6)) == [(1, bytes([0, 0, 0, 0, 0, 1]))]
+        assert sw.process(0, bytes([1, 0, 0, 0, 0, 0])) == [
+            (2, bytes([1, 0, 0, 0, 0, 1])), (3, bytes([1, 0, 0, 0, 0, 1]))]
+        assert sw.process(0, bytes([2, 0, 0, 0, 0, 0])) == [
+            (6, bytes([2, 0, 0, 0, 0, 0])), (1, bytes([2, 0, 0, 0, 0, 1]))]
+        assert sw.process(0, bytes([3, 0, 0, 0, 0, 0])) == [(1, bytes([3, 0, 0, 0, 0, 3]))]

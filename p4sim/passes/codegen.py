@@ -47,6 +47,9 @@ class Pipeline:
     digests: dict[str, StructT] = field(default_factory=dict)
     # The compiled code object, made once by the first Switch that runs it.
     code: object | None = None
+    # Roles whose block does nothing (e.g. an empty egress): the
+    # architecture skips calling them.
+    empty_roles: frozenset[str] = frozenset()
 
 
 class BlockGen(ExternGen):
@@ -114,6 +117,7 @@ class BlockGen(ExternGen):
             self._parser(self.block.decl)
         else:
             self._control(self.block.decl)
+        self.is_empty = [line.strip() for line in em.lines] == ["return None"]
         body = "\n".join(em.lines)
         return f"{head}\n{body}\n"
 
@@ -287,9 +291,12 @@ def generate(checked: CheckedProgram, elab: Elaborated,
         if len(params) == 3:
             roots[checked.decl_syms[params[1]]] = 0
             roots[checked.decl_syms[params[2]]] = 1
+    empty: set[str] = set()
     for block in elab.all_blocks:
         gen = BlockGen(checked, block, names[id(block)], field_lists, digests, roots)
         parts.append(gen.generate())
+        if gen.is_empty:
+            empty.add(block.py)
     hdr_t = strip_newtype(_param_type(checked, elab.blocks[0], 1))
     meta_t = strip_newtype(_param_type(checked, elab.blocks[0], 2))
     sm_t = strip_newtype(_param_type(checked, elab.blocks[0], 3))
@@ -309,6 +316,8 @@ def generate(checked: CheckedProgram, elab: Elaborated,
         error_codes=dict(codes),
         field_lists=field_lists,
         digests=digests,
+        empty_roles=frozenset(role for role, b in zip(V1MODEL_ROLES, elab.blocks, strict=True)
+                              if b.py in empty),
     )
 
 

@@ -95,7 +95,9 @@ class Switch:
 
     def process(self, port: int, data: bytes) -> list[tuple[int, bytes]]:
         """Every packet the pipeline emits for one input, in order."""
-        return self._arch.process(port, bytes(data))
+        if type(data) is not bytes:
+            data = bytes(data)
+        return self._arch.process(port, data)
 
     def drain_digests(self) -> list[tuple[str, tuple[int, ...]]]:
         out = list(self._digests)
