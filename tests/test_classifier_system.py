@@ -186,6 +186,10 @@ def test_requests_are_served_by_backends_and_entries_end_with_the_connection(
     wait_for(lambda: not system.flows(), 10, "the entry to go after the connection closed")
     ended = [f for f in system.flows(include_ended=True) or [] if f.connection.client_port == port]
     assert [f.state for f in ended] == ["quarantine"]
+    # ... and the back-end's agent was told to drop its decapsulation mapping.
+    released = f"flow {flow.ref.flow_id} from {flow.ref.forwarder} removed"
+    agent = f"agent-{flow.backend_name}"
+    wait_for(lambda: released in system.log(agent), 10, f"{agent} to release the flow")
 
 
 def test_non_http_bytes_get_a_clean_close_from_the_classifier(system: System) -> None:
@@ -209,3 +213,28 @@ def test_controller_killed_and_restarted_breaks_no_connection(system: System) ->
         assert get(conn, "/c")["x-backend"] == served_by
     wait_for(lambda: not system.flows(), 10, "the restarted controller to remove the entry")
     time.sleep(0.1)
+
+
+def serving_name(system: System) -> str | None:
+    with grpc.insecure_channel(f"unix:{system.run_dir / 'controller.sock'}") as channel:
+        try:
+            stats = pb_grpc.ControllerStub(channel).Stats(pb.StatsRequest(), timeout=2)
+        except grpc.RpcError:
+            return None
+    return stats.name if stats.primary else None
+
+
+def test_backup_controller_takes_over_from_a_killed_primary(system: System) -> None:
+    system.spawn(
+        "backup", "k1", "controller.controller", "--topology", str(TOPOLOGY),
+        "--run-dir", str(system.run_dir), "--keys", str(system.keys), "--election-id", "5",
+        "--end-grace", "0.5", "-v",
+    )  # fmt: skip
+    wait_for(lambda: "backup (primary has election id 10)" in system.log("backup"), 30, "backup")
+    assert serving_name(system) == "controller-10"
+    os.killpg(system.processes["controller"].pid, signal.SIGKILL)
+    wait_for(lambda: serving_name(system) == "controller-5", 15, "the backup to take over")
+    with system.client() as conn:
+        assert get(conn)["status"] == "HTTP/1.1 200 OK"
+        installed(system, conn.getsockname()[1])
+    wait_for(lambda: not system.flows(), 10, "the backup to remove the entry")
