@@ -34,6 +34,7 @@ class FlowWriter:
         self.max_batch = max_batch
         self._on_batch = on_batch
         self._queue: queue.Queue[tuple[Update, Future[int]] | None] = queue.Queue()
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name="flow-writer", daemon=True)
         self._thread.start()
 
@@ -41,13 +42,17 @@ class FlowWriter:
         """Queue one update; the future resolves to the size of the batch that
         carried it, or raises the switch's error for this update."""
         future: Future[int] = Future()
-        self._queue.put((update, future))
+        if self._stopped:
+            future.set_exception(WriterStopped("flow writer stopped"))
+        else:
+            self._queue.put((update, future))
         return future
 
     def apply(self, update: Update, timeout: float) -> int:
         return self.submit(update).result(timeout)
 
     def stop(self) -> None:
+        self._stopped = True
         self._queue.put(None)
         self._thread.join(timeout=10)
 

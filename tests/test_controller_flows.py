@@ -273,3 +273,18 @@ def test_a_pending_flow_whose_classifier_vanished_is_given_back(
         assert releases.sent == [(FORWARDER, B1, flow.flow_id)]  # the agent might hold it
     finally:
         stop_controller(controller)
+
+
+def test_a_leftover_entry_for_the_same_connection_is_replaced(controller: Controller) -> None:
+    leftover = controller.switch.entities.table_entry(
+        "encap_map",
+        {"ipv4_src": CLIENT, "ipv4_dst": VIP, "tcp_sport": 47000, "tcp_dport": 80},
+        "encap_to_backend",
+        {"flow_id": 0x00090009, "tunnel_src": FORWARDER, "backend": B2},
+    )
+    controller.switch.insert(leftover)
+    flow = handed_off(controller, 47000)
+    entry = encap_entries(controller)[(CLIENT, 47000, VIP, 80)]
+    assert entry.action is not None
+    assert entry.action.param("flow_id") == flow.flow_id
+    assert entry.action.param("backend") == 0x0A00020B
