@@ -90,3 +90,38 @@ def test_static_assert_is_checked_at_compile_time() -> None:
     build(FIELDS, decls='const bool ok = static_assert(1 < 2, "fine");')
     with pytest.raises(TypeCheckError, match="table too small"):
         build(FIELDS, decls='const bool bad = static_assert(8 < 2, "table too small");')
+
+
+def _table_with_entries(kinds: list[str], entries: str) -> str:
+    keys = " ".join(f"hdr.h.{f}: {k};" for f, k in zip(("a", "b"), kinds, strict=False))
+    return source(FIELDS, "    t.apply();", ingress_decls=f"""
+        action set(bit<8> v) {{ hdr.h.a = v; }}
+        table t {{
+            key = {{ {keys} }}
+            actions = {{ set; NoAction; }}
+            const entries = {{
+{entries}
+            }}
+        }}
+    """)
+
+
+@pytest.mark.parametrize(("kinds", "entries", "at", "message"), [
+    (["exact"], "_ : set(1);", "_ :", "an exact key cannot be _ (don't care)"),
+    (["ternary", "exact"], "(1 &&& 0xF, _) : set(1);", "_)", "an exact key cannot be _"),
+    (["exact"], "1 &&& 0xF0 : set(1);", "1 &&&", "&&& is not allowed for an exact key"),
+    (["range"], "5 .. 1 : set(1);", "5 ..", "range low 0x5 is above high 0x1"),
+    (["exact"], "7 : set(1);\n7 : set(2);", "7 : set(2)", "an entry with this match key exists"),
+])
+def test_bad_const_entries_are_compile_errors_at_the_entry(
+        kinds: list[str], entries: str, at: str, message: str) -> None:
+    """Not a control-plane error when the switch starts: the compiler names
+    the entry (or the key set) that the table would refuse."""
+    text = _table_with_entries(kinds, entries)
+    with pytest.raises(TypeCheckError) as info:
+        compile_source(text, "prog.p4")
+    error = info.value
+    assert error.pos is not None and error.pos.file == "prog.p4"
+    line = _line_of(text, at)
+    assert (error.pos.line, error.pos.col) == (line, text.splitlines()[line - 1].index(at) + 1)
+    assert message in str(error)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from p4sim.errors import TypeCheckError, UnsupportedError
+from p4sim.errors import ControlPlaneError, TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes import codegen
 from p4sim.passes.declcheck import ActionBinding, CheckedProgram, TableFacts
@@ -24,8 +24,10 @@ from p4sim.runtime.tables import (
     FieldMatch,
     KeySpec,
     Lpm,
+    MatchTable,
     OptionalMatch,
     RangeMatch,
+    TableEntry,
     Ternary,
 )
 from p4sim.runtime.types import (
@@ -226,6 +228,8 @@ class Lowerer:
             default = ActionCall(self._noaction())
             specs.setdefault("NoAction", ActionSpec((), "DEFAULT_ONLY"))
         entries = self._entries(block, decl, facts, keys)
+        size = facts.size if facts.size is not None else DEFAULT_TABLE_SIZE
+        _check_entries(decl, qname, keys, size, default, specs, entries)
         counter = meter = None
         meter_unit = None
         if facts.direct_counter is not None:
@@ -234,7 +238,6 @@ class Lowerer:
             meter = self._direct_name(block, facts.direct_meter, qname)
             ext_decl: ir.InstanceDecl = facts.direct_meter.decl
             meter_unit = self._unit(ext_decl, 0, "MeterType")
-        size = facts.size if facts.size is not None else DEFAULT_TABLE_SIZE
         self.out_tables.append(TablePlan(
             py, qname, tuple(keys), size, default, decl.default_action_is_const, specs,
             decl.entries_are_const, entries, meter_unit))
@@ -280,9 +283,12 @@ class Lowerer:
     def _match(self, ks: ir.Expr, spec: KeySpec) -> FieldMatch | None:
         consts = self.facts.consts
         full = (1 << spec.width) - 1
-        if isinstance(ks, ir.Default):
-            return None
         kind = spec.match_kind
+        if isinstance(ks, ir.Default):
+            if kind == "exact":
+                raise TypeCheckError(ks.pos, "an exact key cannot be _ (don't care) in a "
+                                     "table entry")
+            return None
         if isinstance(ks, ir.Mask):
             v, m = int(consts[ks.value]), int(consts[ks.mask])
             if kind == "ternary":
@@ -292,10 +298,10 @@ class Lowerer:
                 if m != (full >> (spec.width - plen)) << (spec.width - plen):
                     raise TypeCheckError(ks.pos, "an lpm entry mask must be a prefix")
                 return None if plen == 0 else Lpm(v & m, plen)
-            raise TypeCheckError(ks.pos, f"&&& is not allowed for a {kind} key")
+            raise TypeCheckError(ks.pos, f"&&& is not allowed for {_a(kind)} key")
         if isinstance(ks, ir.Range):
             if kind != "range":
-                raise TypeCheckError(ks.pos, f".. is not allowed for a {kind} key")
+                raise TypeCheckError(ks.pos, f".. is not allowed for {_a(kind)} key")
             return RangeMatch(int(consts[ks.lo]), int(consts[ks.hi]))
         v = int(consts[ks])
         if kind == "exact":
@@ -408,6 +414,28 @@ def _int_arg(args: list[int | bool | str | None], decl: ir.InstanceDecl) -> int:
 
 def lower(checked: CheckedProgram) -> Lowered:
     return Lowerer(checked).run()
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def _check_entries(decl: ir.TableDecl, qname: str, keys: list[KeySpec], size: int,
+                   default: ActionCall, specs: dict[str, ActionSpec],
+                   entries: list[tuple[tuple[FieldMatch | None, ...], ActionCall, int]]) -> None:
+    """Load the initial entries into a scratch table as the switch will, so
+    that an entry the table refuses (a duplicate key, an empty range, more
+    entries than `size`) is a compile error at that entry, not a failure
+    when the switch starts."""
+    table = MatchTable(qname, keys, size, default, decl.default_action_is_const,
+                       actions=specs, is_const_table=decl.entries_are_const)
+    for entry_decl, (matches, action, priority) in zip(decl.entries or [], entries,
+                                                       strict=True):
+        try:
+            table.insert(TableEntry(matches, action, priority,
+                                    is_const=decl.entries_are_const))
+        except ControlPlaneError as err:
+            raise TypeCheckError(entry_decl.pos, err.message) from None
 
 
 __all__ = ["ExternPlan", "Lowered", "TablePlan", "ValueSetPlan", "lower"]
