@@ -167,8 +167,12 @@ class Kernel:
 
 
 def kernel_steps() -> Kernel:
-    """FlowLock (nftables) and TCP_REPAIR in the calling thread's namespace."""
+    """FlowLock (nftables) and TCP_REPAIR in the calling thread's namespace.
+
+    Locks left by a previous classifier are dropped: its frozen sockets died
+    with it (closed silently, in repair mode), so nothing they guard remains."""
     flow_lock = FlowLock(Nft())
+    flow_lock.teardown()
     flow_lock.setup()
     return Kernel(
         lock=flow_lock.lock,
@@ -613,7 +617,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--topology", required=True, help="topology YAML file")
     p.add_argument("--name", required=True, help="this classifier's host name in the topology")
     p.add_argument("--vip", type=_host_port, help="VIP:PORT (default: the first VIP it serves)")
-    p.add_argument("--listen", type=_host_port, help="bind here instead of the VIP (tests)")
+    p.add_argument("--listen", type=_host_port, help="HOST:PORT to bind instead of VIP:PORT")
     p.add_argument("--policy", help="policy file (default: the VIP's, from the topology)")
     p.add_argument("--run-dir", default=".", help="where the controller's socket is")
     p.add_argument("--controller", help="service address (default unix:RUN_DIR/controller.sock)")
