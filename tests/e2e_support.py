@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -156,6 +157,7 @@ class HandoffRecord:
     detail: str = ""
     queued: int = 0  # receive-side bytes carried: the head read plus the kernel's queue
     decided_at: float = 0.0  # just before the 4-tuple is locked
+    sent_at: float = 0.0  # locked, frozen and sealed: the blob goes to the agent
     acked_at: float = 0.0  # the agent answered: the application holds the socket
     entry_at: float = 0.0  # the encap_map entry is written
     done_at: float = 0.0  # frozen copy closed and lock released, or served locally
@@ -394,6 +396,7 @@ class Classifier:
         record.flow_id = flow_id
         forwarder = str(self.lab.topology.switch.forwarder_address)
         blob = seal(Handoff(flow_id, forwarder, state), settings.keys)
+        record.sent_at = time.perf_counter()
         outcome: HandoffOutcome = await self.agent(backend).hand_off(
             blob, flow_id=flow_id, forwarder_ip=forwarder, keys=settings.keys,
             timeout=settings.timeout, abort_timeout=settings.abort_timeout,
@@ -463,6 +466,7 @@ class E2ELab:
         default_factory=lambda: LabNames(f"e{os.getpid() % 10000:04d}{next(_labs) % 10}")
     )
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    agent_metrics_port: int | None = None  # agents serve Prometheus metrics there when set
 
     def __post_init__(self) -> None:
         self.keys = Keyring({KEY_ID: self.key})
@@ -509,6 +513,7 @@ class E2ELab:
         try:
             create(self.topology, self.names)
             self.built = True
+            self._one_receive_cpu_per_port()
             self._start_switch()
             self._program_switch()
             self.keys_path.write_text(f"{KEY_ID} {self.key.hex()}\n")
@@ -525,6 +530,22 @@ class E2ELab:
             self.close()
             raise
         return self
+
+    def _one_receive_cpu_per_port(self) -> None:
+        """Steer each switch port's received frames to one CPU (RPS).
+
+        A veth hands a frame to the receiving side on the CPU that sent it.
+        Two segments a host sends back to back from different CPUs (the
+        kernel's ACK from softirq, the application's FIN from its thread)
+        land in two per-CPU queues and can reach the switch swapped; the
+        client then answers the stale one from TIME_WAIT and the back-end,
+        already closed, sends a RST. One link of a real switch does not
+        reorder a flow, so the lab must not either.
+        """
+        for host in self.topology.hosts:
+            port = self.names.switch_port(host.port)
+            path = f"/sys/class/net/{port}/queues/rx-0/rps_cpus"
+            run(in_netns(self.names.switch, ["sh", "-c", f"echo 1 > {path}"]))
 
     def _start_switch(self) -> None:
         self.switch = start_switch(
@@ -595,6 +616,8 @@ class E2ELab:
             "--backend-address", address, "--forwarder", self.forwarder,
             "--vip", f"{vip}:{port}", "-v", *extra,
         )  # fmt: skip
+        if self.agent_metrics_port is not None:
+            argv += ["--metrics", f"{address}:{self.agent_metrics_port}"]
         self.agents[name] = self.table.start(self.info, f"agent-{name}", self.ns(name), argv)
 
     def wait_for_agent(self, name: str, timeout: float = 20.0) -> None:
@@ -612,6 +635,24 @@ class E2ELab:
                 log = Path(record.log).read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"agent {name} is not listening on {address}:\n{log}")
             time.sleep(0.05)
+
+    def agent_metrics(self, name: str) -> dict[str, float]:
+        """The agent's Prometheus samples (needs `agent_metrics_port`), by
+        name with labels, e.g. `p4handoff_agent_handoff_seconds_sum`."""
+        assert self.agent_metrics_port is not None, "agents were started without --metrics"
+        url = f"http://{self.host(name).interface.ip}:{self.agent_metrics_port}/metrics"
+
+        def scrape() -> str:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                text: str = answer.read().decode()
+                return text
+
+        samples = {}
+        for line in in_thread_of(self.ns(name), scrape).splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                samples[key] = float(value)
+        return samples
 
     def kill_agent(self, name: str) -> None:
         """The agent dies: nothing listens on its port any more (and the
@@ -679,25 +720,36 @@ class E2ELab:
     def encap_entries(self) -> list[TableEntry]:
         return self.p4.read_table("encap_map")
 
-    def release_flows(self) -> None:
+    def release_flows(self, grace_s: float = 0.2) -> None:
         """What the controller does when connections end: delete their
-        encap_map entries and the agents' decapsulation mappings."""
-        assert self.classifier is not None
-        self.classifier.wait_idle()
-        entries = self.encap_entries()
-        self.p4.write([Update.delete(e) for e in entries])
-        committed = [r for r in self.classifier.records if r.committed and r.flow_id is not None]
+        encap_map entries and the agents' decapsulation mappings. The grace
+        period lets the last segments of closing connections (the client's
+        final ACK) leave the switch first; without the entry they would reach
+        the classifier, which answers them with a RST."""
         classifier = self.classifier
+        assert classifier is not None
+        classifier.wait_idle()
+        time.sleep(grace_s)
+        self.p4.write([Update.delete(e) for e in self.encap_entries()])
+        committed = [r for r in classifier.records if r.committed and r.flow_id is not None]
 
-        async def release() -> None:
-            for record in committed:
-                assert record.backend is not None and record.flow_id is not None
-                agent = classifier.agent(record.backend)
-                with contextlib.suppress(Exception):
-                    await agent.request(seal(Release(record.flow_id, self.forwarder), self.keys), 5)
+        async def release(record: HandoffRecord) -> str | None:
+            assert record.backend is not None and record.flow_id is not None
+            message = seal(Release(record.flow_id, self.forwarder), self.keys)
+            try:
+                reply = await classifier.agent(record.backend).request(message, 10)
+            except Exception as exc:
+                return f"flow {record.flow_id} on {record.backend}: {exc}"
+            return None if reply.ok else f"flow {record.flow_id} on {record.backend}: {reply}"
 
-        self.classifier.call(release, timeout=60)
-        self.classifier.records.clear()
+        async def release_all() -> list[str | None]:
+            return list(await asyncio.gather(*(release(r) for r in committed)))
+
+        failures = [f for f in classifier.call(release_all, timeout=60) if f is not None]
+        classifier.records.clear()
+        classifier.writer.batches.clear()
+        if failures:
+            raise RuntimeError(f"{len(failures)} releases failed, first: {failures[0]}")
 
     # ------------------------------------------------------------ the client's side
 

@@ -256,14 +256,14 @@ def test_pipelined_requests_queued_at_the_handoff_are_answered_in_order(e2e: E2E
 async def one_connection(vip: tuple[str, int], i: int, backends: list[str]) -> tuple[str, bool]:
     """Upload and download on one handed-off connection; (back-end, all bytes right)."""
     reader, writer = await asyncio.open_connection(*vip)
-    upload = 8192 + i
+    upload = 2048 + i
     body = b"".join(body_chunks(upload, seed=1000 + i))
     writer.write(post_head("/sha256", upload, X_Handoff_To=backends[i % len(backends)]) + body)
     head = await reader.readuntil(b"\r\n\r\n")
     length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
     answer = await reader.readexactly(length)
     backend = head.split(b"X-Backend: ")[1].split(b"\r\n")[0].decode()
-    download = 20000 + i
+    download = 4096 + i
     writer.write(get(f"/bytes/{download}"))
     head2 = await reader.readuntil(b"\r\n\r\n")
     data = await reader.readexactly(int(head2.split(b"Content-Length: ")[1].split(b"\r\n")[0]))
