@@ -8,10 +8,10 @@ Field attributes are prefixed `f_` so no P4 name clashes with Python.
 
 from __future__ import annotations
 
-import itertools
 import re
-import weakref
+from collections.abc import Iterable
 
+from p4sim.errors import P4SimError
 from p4sim.runtime.types import (
     BoolT,
     HeaderT,
@@ -23,37 +23,69 @@ from p4sim.runtime.types import (
     width_of,
 )
 
-_class_names: weakref.WeakKeyDictionary[StructLikeT, str] = weakref.WeakKeyDictionary()
-_serial = itertools.count(1)
 
+class ClassNames:
+    """The Python class of every header, header union and struct type one
+    program uses, named `C_<type name>` (a numeric suffix only if two names
+    would clash) in dependency order.
 
-def class_name(t: StructLikeT) -> str:
-    """A Python class name unique to this type object."""
-    name = _class_names.get(t)
-    if name is None:
-        name = _class_names[t] = "C_" + re.sub(r"\W", "_", t.name) + f"_{next(_serial)}"
-    return name
+    Names come from the program alone, never from process state (a counter,
+    `id()`, a cache shared between compilations), so the same program always
+    generates the same module, and the class the architecture looks up is by
+    construction one the module defines.
+    """
 
+    def __init__(self, roots: Iterable[StructLikeT]) -> None:
+        self.order: list[StructLikeT] = []  # dependencies first
+        self._names: dict[StructLikeT, str] = {}
+        used: set[str] = set()
 
-def default_value(t: Type, oob_code: int) -> str:
-    """Python source for a fresh (zero / invalid) value of type `t`."""
-    t = strip_newtype(t)
-    if isinstance(t, StructLikeT):
-        return f"{class_name(t)}()"
-    if isinstance(t, StackT):
-        assert isinstance(t.element, StructLikeT)
-        return f"Stack({class_name(t.element)}, {t.size}, {oob_code})"
-    if isinstance(t, BoolT):
-        return "False"
-    return "0"
+        def visit(t: StructLikeT) -> None:
+            if t in self._names:
+                return
+            base = "C_" + re.sub(r"\W", "_", t.name)
+            name, n = base, 1
+            while name in used:
+                n += 1
+                name = f"{base}_{n}"
+            used.add(name)
+            self._names[t] = name
+            for f in t.fields:
+                ft = strip_newtype(f.type)
+                if isinstance(ft, StackT):
+                    ft = ft.element
+                if isinstance(ft, StructLikeT):
+                    visit(ft)
+            self.order.append(t)
+
+        for t in roots:
+            visit(t)
+
+    def __call__(self, t: StructLikeT) -> str:
+        name = self._names.get(t)
+        if name is None:
+            raise P4SimError(f"internal error: type {t.name} has no generated class")
+        return name
+
+    def default_value(self, t: Type, oob_code: int) -> str:
+        """Python source for a fresh (zero / invalid) value of type `t`."""
+        t = strip_newtype(t)
+        if isinstance(t, StructLikeT):
+            return f"{self(t)}()"
+        if isinstance(t, StackT):
+            assert isinstance(t.element, StructLikeT)
+            return f"Stack({self(t.element)}, {t.size}, {oob_code})"
+        if isinstance(t, BoolT):
+            return "False"
+        return "0"
 
 
 def is_composite(t: Type) -> bool:
     return isinstance(strip_newtype(t), StructLikeT | StackT)
 
 
-def _emit_header(t: HeaderT, too_short: int) -> list[str]:
-    name = class_name(t)
+def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
+    name = names(t)
     fields = [f"f_{f.name}" for f in t.fields]
     slots = ", ".join(repr(s) for s in ["_v", *fields])
     nbytes = t.width // 8
@@ -134,14 +166,14 @@ def _emit_union_extras(t: HeaderUnionT) -> list[str]:
     return lines
 
 
-def _emit_struct(t: StructLikeT, oob_code: int) -> list[str]:
-    name = class_name(t)
+def _emit_struct(t: StructLikeT, oob_code: int, names: ClassNames) -> list[str]:
+    name = names(t)
     fields = [f"f_{f.name}" for f in t.fields]
     slots = ", ".join(repr(s) for s in fields)
     lines = [f"class {name}:", f"    __slots__ = ({slots}{',' if fields else ''})", ""]
     lines.append("    def __init__(self):")
     for f in t.fields:
-        lines.append(f"        self.f_{f.name} = {default_value(f.type, oob_code)}")
+        lines.append(f"        self.f_{f.name} = {names.default_value(f.type, oob_code)}")
     lines.append("        return None")
     lines.append("")
     lines.append("    def copy(self):")
@@ -166,7 +198,7 @@ def _emit_struct(t: StructLikeT, oob_code: int) -> list[str]:
         if is_composite(f.type):
             lines.append(f"        self.f_{f.name}.invalidate()")
         else:
-            lines.append(f"        self.f_{f.name} = {default_value(f.type, oob_code)}")
+            lines.append(f"        self.f_{f.name} = {names.default_value(f.type, oob_code)}")
     lines.append("        return None")
     lines.append("")
     lines.append("    def emit(self, parts):")
@@ -178,31 +210,17 @@ def _emit_struct(t: StructLikeT, oob_code: int) -> list[str]:
     return lines
 
 
-def generate_classes(types: list[StructLikeT], too_short: int, oob_code: int) -> str:
-    """Source for the classes of `types` (dependencies first)."""
-    done: set[int] = set()
+def generate_classes(names: ClassNames, too_short: int, oob_code: int) -> str:
+    """Source for the class of every type `names` holds."""
     out: list[str] = []
-
-    def visit(t: StructLikeT) -> None:
-        if id(t) in done:
-            return
-        done.add(id(t))
-        for f in t.fields:
-            ft = strip_newtype(f.type)
-            if isinstance(ft, StackT):
-                ft = ft.element
-            if isinstance(ft, StructLikeT):
-                visit(ft)
+    for t in names.order:
         if isinstance(t, HeaderT):
-            out.extend(_emit_header(t, too_short))
+            out.extend(_emit_header(t, too_short, names))
         else:
-            out.extend(_emit_struct(t, oob_code))
+            out.extend(_emit_struct(t, oob_code, names))
             if isinstance(t, HeaderUnionT):
                 out.extend(_emit_union_extras(t))
-
-    for t in types:
-        visit(t)
     return "\n".join(out)
 
 
-__all__ = ["class_name", "default_value", "generate_classes", "is_composite"]
+__all__ = ["ClassNames", "generate_classes", "is_composite"]

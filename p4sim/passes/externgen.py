@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
-from p4sim.passes.classgen import class_name, is_composite
+from p4sim.passes.classgen import is_composite
 from p4sim.passes.stmtgen import StmtGen
 from p4sim.passes.typecheck import CallInfo
 from p4sim.runtime.algorithms import HASH_ALGORITHMS
@@ -183,7 +183,7 @@ class ExternGen(StmtGen):
             return f"lookahead(data, off, {t.width}, {too_short})"
         if isinstance(t, HeaderT):
             h = self.em.tmp("la")
-            self.em.line(f"{h} = {class_name(t)}()")
+            self.em.line(f"{h} = {self.class_names(t)}()")
             self.em.line(f"{h}.ext(data, off)")
             return h
         raise UnsupportedError(call.pos, f"lookahead of {t}")

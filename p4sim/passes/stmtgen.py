@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
-from p4sim.passes.classgen import default_value, is_composite
+from p4sim.passes.classgen import ClassNames, is_composite
 from p4sim.passes.declcheck import ActionBinding
 from p4sim.passes.elaborate import BlockInst
 from p4sim.passes.exprgen import ExprGen, bits_of, literal
@@ -48,6 +48,7 @@ def _contains(stmts: list[ir.Stmt], kind: type) -> bool:
 class StmtGen(ExprGen):
     block: BlockInst
     names: dict[Sym, str]
+    class_names: ClassNames
 
     def setup_stmt(self) -> None:
         # (mode, result variable): mode "loop" (return = break), "tail"
@@ -104,7 +105,8 @@ class StmtGen(ExprGen):
         assert sym.type is not None
         name = self.fresh(sym)
         self.env[sym] = name
-        self.em.line(f"{name} = {default_value(sym.type, self.error_code('StackOutOfBounds'))}")
+        oob = self.error_code("StackOutOfBounds")
+        self.em.line(f"{name} = {self.class_names.default_value(sym.type, oob)}")
         if init is not None:
             self.store_expr(name, sym.type, init)
 
@@ -288,7 +290,7 @@ class StmtGen(ExprGen):
             assert info.target is not None
             fdecl: ir.FunctionDecl = info.target.decl
             result = self.em.tmp("r")
-            self.em.line(f"{result} = {default_value(info.result, 0)}")
+            self.em.line(f"{result} = {self.class_names.default_value(info.result, 0)}")
             self.inline(fdecl.params, info.args, fdecl.body, result)
             return result
         if info.kind in ("extern_function", "extern_method"):
@@ -312,11 +314,11 @@ class StmtGen(ExprGen):
             direction = p.direction or "in"
             if a is None:
                 tmp = self.em.tmp("p")
-                self.em.line(f"{tmp} = {default_value(t, 0)}")
+                self.em.line(f"{tmp} = {self.class_names.default_value(t, 0)}")
                 self.env[sym] = tmp
             elif is_composite(t) and isinstance(a, ir.ListExpr | ir.StructInitExpr):
                 tmp = self.em.tmp("p")
-                self.em.line(f"{tmp} = {default_value(t, 0)}")
+                self.em.line(f"{tmp} = {self.class_names.default_value(t, 0)}")
                 self.store_initializer(tmp, strip_newtype(t), a)
                 self.env[sym] = tmp
             elif is_composite(t):
@@ -375,7 +377,7 @@ class StmtGen(ExprGen):
             t = self.checked.decl_syms[p].type
             assert t is not None
             if a is None:
-                args.append(default_value(t, 0))
+                args.append(self.class_names.default_value(t, 0))
             elif is_composite(t):
                 obj = self.ex(a)
                 if p.direction == "out":

@@ -101,7 +101,6 @@ class ExprChecker:
     def __init__(self) -> None:
         self.facts = Facts()
         self.top = Scope(None, "top")
-        self._proto_cache: dict[tuple[int, str, int], list[Type]] = {}
 
     # ------------------------------------------------------------------ helpers
 
