@@ -481,7 +481,6 @@ class E2ELab:
         self._flow_ids = itertools.count()
         self._flow_lock = threading.Lock()
         self.keys_path = self.run_dir / "keys"
-        self.built = False
 
     # ------------------------------------------------------------ names
 
@@ -512,7 +511,6 @@ class E2ELab:
     def start(self) -> E2ELab:
         try:
             create(self.topology, self.names)
-            self.built = True
             self._one_receive_cpu_per_port()
             self._start_switch()
             self._program_switch()
@@ -632,7 +630,7 @@ class E2ELab:
 
         while not in_thread_of(self.ns(name), answers):
             if not alive(record.pid) or time.monotonic() > deadline:
-                log = Path(record.log).read_text(errors="replace")[-2000:]
+                log = self.log_tail(f"agent-{name}")
                 raise RuntimeError(f"agent {name} is not listening on {address}:\n{log}")
             time.sleep(0.05)
 
