@@ -21,8 +21,9 @@ know who holds the connection: it drops its copy silently and keeps the
 4-tuple locked for a while, so there are never two senders.
 
 The kernel steps (controller.nft.FlowLock, controller.tcprepair) and the
-controller's API reach the classifier through `Kernel` and `ControllerApi`,
-so tests can run it with fakes; `main` wires the real ones.
+controller's API reach the classifier through `Kernel` and `ControllerApi`
+(controller.classifier_io), so tests can run it with fakes; `main` wires the
+real ones.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -46,142 +47,28 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from controller import tcprepair
 from controller.agent_pool import AgentPool
 from controller.blob import Handoff, seal
+from controller.classifier_io import (
+    ControllerApi,
+    ControllerError,
+    Endpoint,
+    FlowRef,
+    GrpcController,
+    Kernel,
+    kernel_steps,
+)
 from controller.keys import KeyFileError, Keyring, load_keys
 from controller.lab.topology import TopologyError, load_topology
-from controller.nft import FlowLock, Nft, NftError
+from controller.nft import NftError
 from controller.policy import Policy, PolicyError, load_policy
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
 from controller.request import Request, RequestIncomplete, parse_request
 from controller.stats import LATENCY_BUCKETS, LatencyLog, stats_response
-from controller.tcpstate import ConnectionState
 
 log = logging.getLogger("p4handoff.classifier")
 
-Endpoint = tuple[str, int]
 DEFAULT_AGENT_PORT = 7100
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
-
-
-# ---------------------------------------------------------------- what it talks to
-
-
-class ControllerError(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        self.code = code
-        super().__init__(f"{code.name}: {message}")
-
-
-@dataclass(frozen=True)
-class FlowRef:
-    forwarder: str
-    backend: str
-    flow_id: int
-
-
-class ControllerApi(Protocol):
-    """The controller's service as the classifier uses it; raises ControllerError."""
-
-    async def allocate(
-        self, client: Endpoint, vip: Endpoint, backend: str, classifier: str
-    ) -> FlowRef: ...
-
-    async def install(self, flow: FlowRef, latency_s: float) -> None: ...
-
-    async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None: ...
-
-    async def installed_per_backend(self) -> dict[str, int]:
-        """Installed flows by back-end address (for least connections)."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-class GrpcController:
-    """ControllerApi over the gRPC service of controller/proto/handoff.proto."""
-
-    def __init__(self, address: str, timeout_s: float = 2.0) -> None:
-        self.address = address
-        self.timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(address)
-        self._stub = pb_grpc.ControllerStub(self._channel)  # type: ignore[no-untyped-call]
-
-    async def _call(self, method: Any, request: Any) -> Any:
-        try:
-            return await method(request, timeout=self.timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            raise ControllerError(exc.code(), exc.details() or "") from None
-
-    async def allocate(
-        self, client: Endpoint, vip: Endpoint, backend: str, classifier: str
-    ) -> FlowRef:
-        request = pb.AllocateFlowRequest(
-            connection=pb.Connection(
-                client_ip=client[0], client_port=client[1], vip=vip[0], vip_port=vip[1]
-            ),
-            backend=backend,
-            classifier=classifier,
-        )
-        response = await self._call(self._stub.AllocateFlow, request)
-        flow = response.flow
-        return FlowRef(flow.forwarder, flow.backend, flow.flow_id)
-
-    async def install(self, flow: FlowRef, latency_s: float) -> None:
-        await self._call(
-            self._stub.InstallFlow,
-            pb.InstallFlowRequest(flow=_ref(flow), handoff_latency_s=latency_s),
-        )
-
-    async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None:
-        await self._call(
-            self._stub.RemoveFlow,
-            pb.RemoveFlowRequest(flow=_ref(flow), reason=reason, release_agent=release_agent),
-        )
-
-    async def installed_per_backend(self) -> dict[str, int]:
-        response = await self._call(self._stub.ListFlows, pb.ListFlowsRequest())
-        counts: dict[str, int] = {}
-        for flow in response.flows:
-            if flow.state == "installed":
-                counts[flow.ref.backend] = counts.get(flow.ref.backend, 0) + 1
-        return counts
-
-    async def close(self) -> None:
-        await self._channel.close()
-
-
-def _ref(flow: FlowRef) -> pb.FlowRef:
-    return pb.FlowRef(forwarder=flow.forwarder, backend=flow.backend, flow_id=flow.flow_id)
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """The kernel steps of a handoff on the classifier host."""
-
-    lock: Callable[[Endpoint, Endpoint], None]
-    unlock: Callable[[Endpoint, Endpoint], None]
-    freeze: Callable[[socket.socket, bytes], ConnectionState]
-    thaw: Callable[[socket.socket], None]
-    close_silently: Callable[[socket.socket], None]
-    close: Callable[[], None]
-
-
-def kernel_steps() -> Kernel:
-    """FlowLock (nftables) and TCP_REPAIR in the calling thread's namespace.
-
-    Locks left by a previous classifier are dropped: its frozen sockets died
-    with it (closed silently, in repair mode), so nothing they guard remains."""
-    flow_lock = FlowLock(Nft())
-    flow_lock.teardown()
-    flow_lock.setup()
-    return Kernel(
-        lock=flow_lock.lock,
-        unlock=flow_lock.unlock,
-        freeze=lambda sock, already_read: tcprepair.freeze(sock, already_read),
-        thaw=tcprepair.thaw,
-        close_silently=tcprepair.close_silently,
-        close=flow_lock.teardown,
-    )
 
 
 # ---------------------------------------------------------------- the classifier

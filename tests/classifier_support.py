@@ -22,14 +22,8 @@ from prometheus_client import CollectorRegistry
 from controller.agent_pool import PROBE_FLOW_ID, AgentPool
 from controller.agent_protocol import Reply, Status, serve_frames
 from controller.blob import Abort, Handoff, unseal
-from controller.classifier import (
-    Classifier,
-    ControllerError,
-    Endpoint,
-    FlowRef,
-    Kernel,
-    Settings,
-)
+from controller.classifier import Classifier, Settings
+from controller.classifier_io import ControllerError, Endpoint, FlowRef, Kernel
 from controller.keys import Keyring
 from controller.policy import load_policy
 from controller.stats import flatten

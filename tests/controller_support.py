@@ -13,7 +13,7 @@ from pathlib import Path
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from controller.controller import Controller, Settings
+from controller.flow_control import Controller, Settings
 from controller.flowstore import FlowStore
 from controller.lab.switch import Pipeline
 from controller.lab.topology import Topology, load_topology

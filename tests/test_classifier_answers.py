@@ -27,7 +27,8 @@ from classifier_support import (
     write_policy,
 )
 
-from controller.classifier import Classifier, Endpoint, serve_rpc
+from controller.classifier import Classifier, serve_rpc
+from controller.classifier_io import Endpoint
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
 

@@ -30,7 +30,8 @@ from classifier_support import (
 )
 from kernel_lab import Lab, lab_fixture  # noqa: F401  (the `lab` fixture)
 
-from controller.classifier import Classifier, Endpoint, Kernel, kernel_steps
+from controller.classifier import Classifier
+from controller.classifier_io import Endpoint, Kernel, kernel_steps
 from controller.nft import FlowLock, Nft
 
 HEAD = b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 20000\r\n\r\n"

@@ -26,7 +26,7 @@ from controller_support import (
     wait_for,
 )
 
-from controller.controller import Controller, FlowError
+from controller.flow_control import Controller, FlowError
 from controller.flowstore import INSTALLED, PENDING, QUARANTINE, Flow
 from controller.p4rt import P4RuntimeClient, TableEntry
 from controller.stats import flatten

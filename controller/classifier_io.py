@@ -1,0 +1,143 @@
+"""What the classifier talks to: the controller's service and the kernel.
+
+`ControllerApi` is the part of controller/proto/handoff.proto a classifier
+uses (`GrpcController` speaks it over gRPC); `Kernel` bundles the kernel
+steps of a handoff on the classifier host (controller.nft.FlowLock and
+controller.tcprepair, `kernel_steps`). The classifier takes both by
+constructor, so tests run it against recording fakes.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+
+from controller import tcprepair
+from controller.nft import FlowLock, Nft
+from controller.proto import handoff_pb2 as pb
+from controller.proto import handoff_pb2_grpc as pb_grpc
+from controller.tcpstate import ConnectionState
+
+Endpoint = tuple[str, int]
+
+
+class ControllerError(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        self.code = code
+        super().__init__(f"{code.name}: {message}")
+
+
+@dataclass(frozen=True)
+class FlowRef:
+    forwarder: str
+    backend: str
+    flow_id: int
+
+
+class ControllerApi(Protocol):
+    """The controller's service as the classifier uses it; raises ControllerError."""
+
+    async def allocate(
+        self, client: Endpoint, vip: Endpoint, backend: str, classifier: str
+    ) -> FlowRef: ...
+
+    async def install(self, flow: FlowRef, latency_s: float) -> None: ...
+
+    async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None: ...
+
+    async def installed_per_backend(self) -> dict[str, int]:
+        """Installed flows by back-end address (for least connections)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class GrpcController:
+    """ControllerApi over the gRPC service of controller/proto/handoff.proto."""
+
+    def __init__(self, address: str, timeout_s: float = 2.0) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = pb_grpc.ControllerStub(self._channel)  # type: ignore[no-untyped-call]
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, timeout=self.timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise ControllerError(exc.code(), exc.details() or "") from None
+
+    async def allocate(
+        self, client: Endpoint, vip: Endpoint, backend: str, classifier: str
+    ) -> FlowRef:
+        request = pb.AllocateFlowRequest(
+            connection=pb.Connection(
+                client_ip=client[0], client_port=client[1], vip=vip[0], vip_port=vip[1]
+            ),
+            backend=backend,
+            classifier=classifier,
+        )
+        response = await self._call(self._stub.AllocateFlow, request)
+        flow = response.flow
+        return FlowRef(flow.forwarder, flow.backend, flow.flow_id)
+
+    async def install(self, flow: FlowRef, latency_s: float) -> None:
+        await self._call(
+            self._stub.InstallFlow,
+            pb.InstallFlowRequest(flow=_ref(flow), handoff_latency_s=latency_s),
+        )
+
+    async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None:
+        await self._call(
+            self._stub.RemoveFlow,
+            pb.RemoveFlowRequest(flow=_ref(flow), reason=reason, release_agent=release_agent),
+        )
+
+    async def installed_per_backend(self) -> dict[str, int]:
+        response = await self._call(self._stub.ListFlows, pb.ListFlowsRequest())
+        counts: dict[str, int] = {}
+        for flow in response.flows:
+            if flow.state == "installed":
+                counts[flow.ref.backend] = counts.get(flow.ref.backend, 0) + 1
+        return counts
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+def _ref(flow: FlowRef) -> pb.FlowRef:
+    return pb.FlowRef(forwarder=flow.forwarder, backend=flow.backend, flow_id=flow.flow_id)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The kernel steps of a handoff on the classifier host."""
+
+    lock: Callable[[Endpoint, Endpoint], None]
+    unlock: Callable[[Endpoint, Endpoint], None]
+    freeze: Callable[[socket.socket, bytes], ConnectionState]
+    thaw: Callable[[socket.socket], None]
+    close_silently: Callable[[socket.socket], None]
+    close: Callable[[], None]
+
+
+def kernel_steps() -> Kernel:
+    """FlowLock (nftables) and TCP_REPAIR in the calling thread's namespace.
+
+    Locks left by a previous classifier are dropped: its frozen sockets died
+    with it (closed silently, in repair mode), so nothing they guard remains."""
+    flow_lock = FlowLock(Nft())
+    flow_lock.teardown()
+    flow_lock.setup()
+    return Kernel(
+        lock=flow_lock.lock,
+        unlock=flow_lock.unlock,
+        freeze=lambda sock, already_read: tcprepair.freeze(sock, already_read),
+        thaw=tcprepair.thaw,
+        close_silently=tcprepair.close_silently,
+        close=flow_lock.teardown,
+    )

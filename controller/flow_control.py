@@ -1,0 +1,618 @@
+"""The controller's flow logic: what it does while it is the switch's primary.
+
+It keeps the switch in the state the topology and the flow table call for
+(controller.switch_state), answers the service calls (allocate, install,
+remove, list, stats) and ends flows: when the switch reports a FIN or RST
+through the `connection_end_t` digest (after a grace period during which
+the entry must see no more packets, so the last ACKs of a closing
+connection still reach the back-end), when an entry's idle timeout fires,
+when a classifier gives a flow id back, or when a pending id was never
+installed. Ending a flow deletes its switch entry, tells the back-end's
+agent to drop its decapsulation mapping and puts the id in quarantine.
+
+Flow ids live in SQLite (controller.flowstore), so a restarted controller,
+or a backup that takes over, reconciles the switch against the same table
+(`activate`): entries it does not know are deleted, entries the switch lost
+are written again. Putting this on the wire and following primacy is
+controller.controller's job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import ipaddress
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from controller.agent_release import Releaser
+from controller.flow_writer import FlowWriter
+from controller.flowstore import INSTALLED, PENDING, QUARANTINE, Flow, FlowStore, FlowStoreError
+from controller.lab.switch import Pipeline
+from controller.lab.topology import Topology
+from controller.p4rt import (
+    DirectCounterEntry,
+    P4RuntimeClient,
+    P4RuntimeError,
+    TableEntry,
+    Update,
+    WriteError,
+)
+from controller.proto import handoff_pb2 as pb
+from controller.stats import LATENCY_BUCKETS, LatencyLog, stats_response
+from controller.switch_state import (
+    CONNECTION_END,
+    ENCAP_MAP,
+    Connection,
+    SyncPlan,
+    connection_of,
+    encap_entry,
+    flow_id_of,
+    plan_sync,
+    static_entries,
+)
+
+log = logging.getLogger("p4handoff.controller")
+
+TCP_RST = 0x04
+
+
+class FlowError(Exception):
+    """A request the controller refuses; `code` is the gRPC status it maps to."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Settings:
+    forwarder: str
+    name: str = "controller"
+    idle_timeout_s: float = 120.0
+    end_grace_s: float = 2.0
+    pending_timeout_s: float = 30.0
+    write_timeout_s: float = 5.0
+    max_batch: int = 1024
+    sweep_interval_s: float = 1.0
+
+
+class Scheduler:
+    """Calls functions at monotonic times, one at a time, on its own thread."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="controller-timers", daemon=True)
+        self._thread.start()
+
+    def after(self, delay_s: float, call: Callable[[], None]) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + delay_s, next(self._seq), call))
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                if self._stopped:
+                    return
+                _, _, call = heapq.heappop(self._heap)
+            try:
+                call()
+            except Exception:
+                log.exception("scheduled controller task failed")
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.primary = Gauge(
+            "p4handoff_controller_primary", "1 while this controller is the active primary",
+            registry=registry,
+        )  # fmt: skip
+        self.requests = Counter(
+            "p4handoff_controller_requests", "Service calls, by call and result",
+            ["call", "result"], registry=registry,
+        )  # fmt: skip
+        self.removals = Counter(
+            "p4handoff_controller_flow_removals", "Flows ended, by reason", ["reason"],
+            registry=registry,
+        )  # fmt: skip
+        self.batch_size = Histogram(
+            "p4handoff_controller_write_batch_size", "Flow updates per P4Runtime Write",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), registry=registry,
+        )  # fmt: skip
+        self.write_seconds = Histogram(
+            "p4handoff_controller_write_seconds", "Duration of flow-entry Writes",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.events = Counter(
+            "p4handoff_controller_switch_events",
+            "Digests and idle-timeout reports from the switch, by kind and what they led to",
+            ["kind", "result"], registry=registry,
+        )  # fmt: skip
+        self.reconciled = Counter(
+            "p4handoff_controller_reconciled_entries",
+            "Switch entries changed by reconciliation, by table and change",
+            ["table", "change"], registry=registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "p4handoff_controller_step_seconds",
+            "Durations by step (handoff: classifier decision to agent ack, as reported)",
+            ["step"], buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.flows = Gauge(
+            "p4handoff_controller_flows", "Flows in the flow table, by state", ["state"],
+            registry=registry,
+        )  # fmt: skip
+
+
+class Controller:
+    """The controller's logic; `ControllerService` and `main` put it on the wire.
+
+    `switch` must be connected; `activate` is called when it becomes the
+    primary and `deactivate` when it stops being one.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        store: FlowStore,
+        switch: P4RuntimeClient,
+        releaser: Releaser,
+        settings: Settings,
+        *,
+        pipeline: Pipeline | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.topology = topology
+        self.store = store
+        self.switch = switch
+        self.releaser = releaser
+        self.settings = settings
+        self.pipeline = pipeline
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.metrics = _Metrics(self.registry)
+        self.latencies = LatencyLog(self.metrics.latency)
+        self.active = False
+        self.last_reconcile: SyncPlan | None = None
+        self._lock = threading.RLock()  # the FlowStore connection and `_ending`
+        self._ending: dict[Connection, tuple[int | None, str]] = {}
+        self._names = {str(h.interface.ip): h.name for h in topology.hosts}
+        # Through self.switch, which is replaced when the session is re-opened.
+        self._writer = FlowWriter(
+            lambda updates: self.switch.write(updates),
+            max_batch=settings.max_batch,
+            on_batch=self._observe_batch,
+        )
+        self._scheduler = Scheduler()
+        self._stop = threading.Event()
+        for state in (PENDING, INSTALLED, QUARANTINE):
+            self.metrics.flows.labels(state).set_function(partial_count(self, state))
+        self._threads = [
+            threading.Thread(target=self._digest_loop, name="controller-digests", daemon=True),
+            threading.Thread(target=self._idle_loop, name="controller-idle", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        self._scheduler.after(settings.sweep_interval_s, self._sweep)
+
+    # ------------------------------------------------------------ life cycle
+
+    @property
+    def idle_timeout_ns(self) -> int:
+        return int(self.settings.idle_timeout_s * 1e9)
+
+    def activate(self) -> None:
+        """Push the pipeline unless the switch runs it already, bring static
+        tables and encap_map in line, enable the end-of-connection digest."""
+        if self.pipeline is not None:
+            pushed = self.switch.ensure_pipeline(self.pipeline.p4info, self.pipeline.device_config)
+            log.info("pipeline %s", "pushed" if pushed else "already running, entries kept")
+        else:
+            self.switch.fetch_pipeline()
+        entities = self.switch.entities
+        for table, desired in static_entries(self.topology, entities).items():
+            self._sync(table, desired)
+        self._configure_digest()
+        self.last_reconcile = self.reconcile_flows()
+        self.active = True
+        self.metrics.primary.set(1)
+        log.info("active as primary (election id %d)", self.switch.election_id)
+
+    def deactivate(self) -> None:
+        self.active = False
+        self.metrics.primary.set(0)
+
+    def close(self) -> None:
+        self.deactivate()
+        self._stop.set()
+        self._scheduler.stop()
+        self._writer.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _sync(self, table: str, desired: list[TableEntry]) -> SyncPlan:
+        current = self.switch.read_table(table)
+        plan = plan_sync(current, desired)
+        self.switch.write(plan.updates())
+        short = table.rsplit(".", 1)[-1]
+        for change, count in (
+            ("deleted", len(plan.delete)), ("modified", len(plan.modify)),
+            ("inserted", len(plan.insert)),
+        ):  # fmt: skip
+            if count:
+                self.metrics.reconciled.labels(short, change).inc(count)
+        return plan
+
+    def reconcile_flows(self) -> SyncPlan:
+        """Make encap_map hold exactly the installed flows of the flow table."""
+        with self._lock:
+            flows = [f for f in self.store.flows(INSTALLED) if f.forwarder == self.forwarder]
+        entities = self.switch.entities
+        plan = self._sync(
+            ENCAP_MAP, [encap_entry(entities, f, self.idle_timeout_ns) for f in flows]
+        )
+        log.info(
+            "encap_map reconciled: %d kept, %d stale deleted, %d lost reinstalled, %d modified",
+            plan.kept, len(plan.delete), len(plan.insert), len(plan.modify),
+        )  # fmt: skip
+        return plan
+
+    def _configure_digest(self) -> None:
+        entry = self.switch.entities.digest_entry(
+            CONNECTION_END, max_timeout_ns=1_000_000, max_list_size=64
+        )
+        try:
+            self.switch.insert(entry)
+        except WriteError:
+            self.switch.modify(entry)  # a kept pipeline keeps its digest configuration
+
+    @property
+    def forwarder(self) -> str:
+        return self.settings.forwarder
+
+    def _require_active(self) -> None:
+        if not self.active:
+            raise FlowError(
+                grpc.StatusCode.UNAVAILABLE,
+                f"controller {self.settings.name} is not the primary of the switch",
+            )
+
+    # ------------------------------------------------------------ the service calls
+
+    def allocate(
+        self, connection: Connection, backend: str, classifier: str, forwarder: str = ""
+    ) -> Flow:
+        self._require_active()
+        client_ip, client_port, vip, vip_port = _canonical(connection)
+        backend = _address(backend, "backend")
+        if forwarder and _address(forwarder, "forwarder") != self.forwarder:
+            raise FlowError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"forwarder {forwarder} is not this controller's ({self.forwarder})",
+            )
+        with self._lock:
+            live = self.store.find_connection((client_ip, client_port), (vip, vip_port))
+            if live is not None:
+                raise FlowError(
+                    grpc.StatusCode.ALREADY_EXISTS,
+                    f"connection {client_ip}:{client_port} -> {vip}:{vip_port} already has "
+                    f"flow {live.flow_id:#010x} to {live.backend} ({live.state})",
+                )
+            try:
+                return self.store.allocate(
+                    self.forwarder, backend, (client_ip, client_port), (vip, vip_port), classifier
+                )
+            except FlowStoreError as exc:
+                raise FlowError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
+
+    def install(self, forwarder: str, backend: str, flow_id: int, latency_s: float = 0.0) -> int:
+        """Write the flow's encap_map entry; returns the size of the Write
+        batch that carried it (0 when it was installed already)."""
+        self._require_active()
+        flow = self._flow(forwarder, backend, flow_id)
+        if flow.state == INSTALLED:
+            return 0
+        if flow.state != PENDING:
+            raise FlowError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"flow {flow_id:#010x} to {backend} has ended ({flow.state})",
+            )
+        entry = encap_entry(self.switch.entities, flow, self.idle_timeout_ns)
+        try:
+            try:
+                batch = self._writer.apply(Update.insert(entry), self.settings.write_timeout_s)
+            except WriteError as exc:
+                if not any(f.code == "ALREADY_EXISTS" for f in exc.failures):
+                    raise
+                # A leftover entry for the same 4-tuple: this flow replaces it.
+                batch = self._writer.apply(Update.modify(entry), self.settings.write_timeout_s)
+        except (P4RuntimeError, TimeoutError) as exc:
+            raise FlowError(
+                grpc.StatusCode.UNAVAILABLE, f"switch did not take {entry}: {exc or 'timeout'}"
+            ) from None
+        ended: FlowStoreError | None = None
+        with self._lock:
+            try:
+                self.store.mark_installed(flow.forwarder, flow.backend, flow.flow_id)
+            except FlowStoreError as exc:
+                ended = exc
+        if ended is not None:
+            # Removed while the entry was being written: take the entry back out.
+            with contextlib.suppress(P4RuntimeError, TimeoutError):
+                self._writer.apply(Update.delete(entry), self.settings.write_timeout_s)
+            raise FlowError(grpc.StatusCode.FAILED_PRECONDITION, str(ended))
+        if latency_s > 0:
+            self.latencies.add("handoff", latency_s)
+        return batch
+
+    def remove(
+        self, forwarder: str, backend: str, flow_id: int, reason: str, release_agent: bool
+    ) -> bool:
+        """End a flow (idempotent: an ended flow stays ended); returns whether
+        a switch entry was deleted."""
+        self._require_active()
+        flow = self._flow(forwarder, backend, flow_id)
+        return self._end(flow, reason or "removed", release_agent)
+
+    def _flow(self, forwarder: str, backend: str, flow_id: int) -> Flow:
+        key = (_address(forwarder, "forwarder"), _address(backend, "backend"), flow_id)
+        with self._lock:
+            flow = self.store.get(*key)
+        if flow is None:
+            raise FlowError(
+                grpc.StatusCode.NOT_FOUND, f"no flow {flow_id:#010x} of {key[0]} to {key[1]}"
+            )
+        return flow
+
+    def list_flows(self, include_ended: bool, counters: bool) -> list[pb.Flow]:
+        self._require_active()
+        with self._lock:
+            flows = [f for f in self.store.flows() if include_ended or f.state != QUARANTINE]
+        on_switch = self._switch_flows(counters)
+        listed = []
+        for f in flows:
+            conn = (f.client_ip, f.client_port, f.vip, f.vip_port)
+            seen = on_switch.get(conn)
+            held = seen is not None and seen[0] == f.flow_id and f.state != QUARANTINE
+            listed.append(
+                pb.Flow(
+                    ref=pb.FlowRef(forwarder=f.forwarder, backend=f.backend, flow_id=f.flow_id),
+                    connection=pb.Connection(
+                        client_ip=f.client_ip, client_port=f.client_port, vip=f.vip,
+                        vip_port=f.vip_port,
+                    ),
+                    backend_name=self._names.get(f.backend, ""),
+                    classifier=f.classifier,
+                    state=f.state,
+                    created_at=f.created_at,
+                    ended_at=f.released_at or 0.0,
+                    on_switch=held,
+                    packets=seen[1] if held and seen else 0,
+                    bytes=seen[2] if held and seen else 0,
+                )
+            )  # fmt: skip
+        return listed
+
+    def _switch_flows(self, counters: bool) -> dict[Connection, tuple[int | None, int, int]]:
+        """connection -> (flow id, packets, bytes) of every encap_map entry."""
+        entities = self.switch.entities
+        try:
+            if not counters:
+                return {
+                    connection_of(e): (flow_id_of(e), 0, 0)
+                    for e in self.switch.read_table(ENCAP_MAP)
+                }
+            found = self.switch.read(entities.direct_counter(entities.table_query(ENCAP_MAP)))
+        except P4RuntimeError as exc:
+            raise FlowError(grpc.StatusCode.UNAVAILABLE, f"reading encap_map: {exc}") from None
+        out: dict[Connection, tuple[int | None, int, int]] = {}
+        for item in found:
+            if isinstance(item, DirectCounterEntry) and not item.table_entry.is_default:
+                data = item.data
+                out[connection_of(item.table_entry)] = (
+                    None, data.packets if data else 0, data.bytes if data else 0,
+                )  # fmt: skip
+        # Counter reads carry only the match: take the flow ids from the entries.
+        for entry in self.switch.read_table(ENCAP_MAP):
+            conn = connection_of(entry)
+            if conn in out:
+                out[conn] = (flow_id_of(entry), out[conn][1], out[conn][2])
+        return out
+
+    def stats(self) -> pb.StatsResponse:
+        return stats_response(
+            "controller", self.settings.name, self.active, self.registry, self.latencies
+        )
+
+    # ------------------------------------------------------------ ending flows
+
+    def _end(self, flow: Flow, reason: str, release_agent: bool) -> bool:
+        """Quarantine the id first (so a concurrent ending is a no-op), then
+        delete the entry and notify the agent."""
+        with self._lock:
+            current = self.store.get(*flow.key)
+            if current is None or current.state == QUARANTINE:
+                return False
+            self.store.release(*flow.key)
+        removed = False
+        if current.state == INSTALLED:
+            entry = encap_entry(self.switch.entities, current, self.idle_timeout_ns)
+            try:
+                self._writer.apply(Update.delete(entry), self.settings.write_timeout_s)
+                removed = True
+            except WriteError as exc:
+                if not any(f.code == "NOT_FOUND" for f in exc.failures):
+                    log.warning("deleting %s failed (reconcile will retry): %s", entry, exc)
+            except (P4RuntimeError, TimeoutError) as exc:
+                log.warning("deleting %s failed (reconcile will retry): %s", entry, exc)
+        if current.state == INSTALLED or release_agent:
+            self.releaser.release(current.forwarder, current.backend, current.flow_id)
+        self.metrics.removals.labels(reason).inc()
+        log.info(
+            "flow %#010x %s:%d -> %s:%d on %s ended (%s)", current.flow_id, current.client_ip,
+            current.client_port, current.vip, current.vip_port, current.backend, reason,
+        )  # fmt: skip
+        return removed
+
+    def _digest_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                digests = self.switch.receive_digest(timeout=0.2)
+            except P4RuntimeError:
+                time.sleep(0.2)
+                continue
+            if digests is None or not digests.digest.endswith(CONNECTION_END):
+                continue
+            for record in digests.as_dicts():
+                try:
+                    self._connection_ending(record)
+                except Exception:
+                    log.exception("handling connection_end digest %s failed", record)
+
+    def _connection_ending(self, record: dict[str, int]) -> None:
+        conn: Connection = (
+            str(ipaddress.IPv4Address(record["client_addr"])), record["client_port"],
+            str(ipaddress.IPv4Address(record["vip"])), record["vip_port"],
+        )  # fmt: skip
+        reason = "rst" if record["tcp_flags"] & TCP_RST else "fin"
+        with self._lock:
+            flow = self.store.find_connection(conn[:2], conn[2:])
+            if (
+                not self.active or flow is None or flow.state != INSTALLED
+                or flow.flow_id != record["flow_id"]
+            ):  # fmt: skip
+                self.metrics.events.labels("digest", "ignored").inc()
+                return
+            if conn in self._ending:
+                if reason == "rst":
+                    self._ending[conn] = (self._ending[conn][0], reason)
+                return
+            self._ending[conn] = (None, reason)
+        self.metrics.events.labels("digest", "scheduled").inc()
+        packets = self._packets(flow)
+        with self._lock:
+            self._ending[conn] = (packets, reason)
+        self._scheduler.after(self.settings.end_grace_s, lambda: self._check_ended(flow, conn))
+
+    def _check_ended(self, flow: Flow, conn: Connection) -> None:
+        """End the flow unless its entry still carries packets (the client is
+        still acknowledging data after its FIN); then look again later."""
+        with self._lock:
+            current = self.store.get(*flow.key)
+            noted, reason = self._ending.get(conn, (None, "fin"))
+            if current is None or current.state != INSTALLED or not self.active:
+                self._ending.pop(conn, None)
+                return
+        packets = self._packets(current)
+        if packets is not None and noted is not None and packets > noted:
+            with self._lock:
+                self._ending[conn] = (packets, reason)
+            self._scheduler.after(self.settings.end_grace_s, lambda: self._check_ended(flow, conn))
+            return
+        with self._lock:
+            self._ending.pop(conn, None)
+        self._end(current, reason, release_agent=True)
+
+    def _packets(self, flow: Flow) -> int | None:
+        try:
+            entry = encap_entry(self.switch.entities, flow, self.idle_timeout_ns)
+            return self.switch.read_direct_counter(entry).packets
+        except P4RuntimeError:
+            return None
+
+    def _idle_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self.switch.receive_idle_timeout(timeout=0.2)
+            except P4RuntimeError:
+                time.sleep(0.2)
+                continue
+            if report is None:
+                continue
+            for entry in report.entries:
+                if entry.table.endswith(ENCAP_MAP):
+                    try:
+                        self._entry_idle(entry)
+                    except Exception:
+                        log.exception("handling idle timeout of %s failed", entry)
+
+    def _entry_idle(self, entry: TableEntry) -> None:
+        if not self.active:
+            return
+        conn = connection_of(entry)
+        with self._lock:
+            flow = self.store.find_connection(conn[:2], conn[2:])
+        # Notifications may carry the match only; with an action it must be this flow's.
+        reported = flow_id_of(entry)
+        if flow is not None and flow.state == INSTALLED and reported in (None, flow.flow_id):
+            self.metrics.events.labels("idle", "ended").inc()
+            self._end(flow, "idle", release_agent=True)
+            return
+        # Not a flow we know: a leftover, which must not stay on the switch.
+        self.metrics.events.labels("idle", "unknown_entry").inc()
+        with contextlib.suppress(P4RuntimeError, TimeoutError):
+            self._writer.apply(Update.delete(entry), self.settings.write_timeout_s)
+
+    def _sweep(self) -> None:
+        """Give back ids of handoffs that never reached InstallFlow (their
+        classifier died) and forget ids whose quarantine is over."""
+        try:
+            if self.active:
+                limit = time.time() - self.settings.pending_timeout_s
+                with self._lock:
+                    stale = [f for f in self.store.flows(PENDING) if f.created_at < limit]
+                for flow in stale:
+                    self._end(flow, "pending_timeout", release_agent=True)
+                with self._lock:
+                    self.store.expire_quarantine()
+        finally:
+            if not self._stop.is_set():
+                self._scheduler.after(self.settings.sweep_interval_s, self._sweep)
+
+    def _observe_batch(self, size: int, seconds: float) -> None:
+        self.metrics.batch_size.observe(size)
+        self.metrics.write_seconds.observe(seconds)
+
+    def count(self, state: str) -> int:
+        with self._lock:
+            return len(self.store.flows(state))
+
+
+def partial_count(controller: Controller, state: str) -> Callable[[], float]:
+    return lambda: float(controller.count(state))
+
+
+def _address(text: str, what: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise FlowError(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{what} {text!r} is not an IPv4 address"
+        ) from None
+
+
+def _canonical(connection: Connection) -> Connection:
+    client_ip, client_port, vip, vip_port = connection
+    for port, what in ((client_port, "client port"), (vip_port, "VIP port")):
+        if not 0 < port <= 0xFFFF:
+            raise FlowError(grpc.StatusCode.INVALID_ARGUMENT, f"{what} {port} outside 1..65535")
+    return _address(client_ip, "client"), client_port, _address(vip, "VIP"), vip_port
