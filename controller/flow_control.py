@@ -165,10 +165,11 @@ class _Metrics:
 
 
 class Controller:
-    """The controller's logic; `ControllerService` and `main` put it on the wire.
+    """The controller's logic (controller.controller puts it on the wire).
 
     `switch` must be connected; `activate` is called when it becomes the
-    primary and `deactivate` when it stops being one.
+    primary and `deactivate` when it stops being one. Service calls raise
+    FlowError; while not active they answer UNAVAILABLE.
     """
 
     def __init__(
@@ -205,7 +206,7 @@ class Controller:
         self._scheduler = Scheduler()
         self._stop = threading.Event()
         for state in (PENDING, INSTALLED, QUARANTINE):
-            self.metrics.flows.labels(state).set_function(partial_count(self, state))
+            self.metrics.flows.labels(state).set_function(_state_count(self, state))
         self._threads = [
             threading.Thread(target=self._digest_loop, name="controller-digests", daemon=True),
             threading.Thread(target=self._idle_loop, name="controller-idle", daemon=True),
@@ -597,7 +598,7 @@ class Controller:
             return len(self.store.flows(state))
 
 
-def partial_count(controller: Controller, state: str) -> Callable[[], float]:
+def _state_count(controller: Controller, state: str) -> Callable[[], float]:
     return lambda: float(controller.count(state))
 
 
