@@ -511,7 +511,6 @@ class E2ELab:
     def start(self) -> E2ELab:
         try:
             create(self.topology, self.names)
-            self._one_receive_cpu_per_port()
             self._start_switch()
             self._program_switch()
             self.keys_path.write_text(f"{KEY_ID} {self.key.hex()}\n")
@@ -528,22 +527,6 @@ class E2ELab:
             self.close()
             raise
         return self
-
-    def _one_receive_cpu_per_port(self) -> None:
-        """Steer each switch port's received frames to one CPU (RPS).
-
-        A veth hands a frame to the receiving side on the CPU that sent it.
-        Two segments a host sends back to back from different CPUs (the
-        kernel's ACK from softirq, the application's FIN from its thread)
-        land in two per-CPU queues and can reach the switch swapped; the
-        client then answers the stale one from TIME_WAIT and the back-end,
-        already closed, sends a RST. One link of a real switch does not
-        reorder a flow, so the lab must not either.
-        """
-        for host in self.topology.hosts:
-            port = self.names.switch_port(host.port)
-            path = f"/sys/class/net/{port}/queues/rx-0/rps_cpus"
-            run(in_netns(self.names.switch, ["sh", "-c", f"echo 1 > {path}"]))
 
     def _start_switch(self) -> None:
         self.switch = start_switch(

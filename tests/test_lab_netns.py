@@ -62,3 +62,10 @@ def test_refuses_to_build_over_leftovers(names: LabNames) -> None:
     subprocess.run(["ip", "netns", "add", names.host("stale")], check=True)
     with pytest.raises(LabError, match="still exist"):
         create(load_topology(BASIC), names)
+
+
+def test_switch_ports_receive_on_one_cpu(names: LabNames) -> None:
+    """Frames of one port are processed by one CPU, so the lab never reorders a flow."""
+    create(load_topology(BASIC), names)
+    mask = sh(names.switch, "cat", "/sys/class/net/port1/queues/rx-0/rps_cpus")
+    assert int(mask.strip().replace(",", ""), 16) == 1

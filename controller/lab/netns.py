@@ -92,6 +92,7 @@ def _create_host(topology: Topology, names: LabNames, host: Host) -> None:
     run(["ip", "link", "set", switch_end, "netns", names.switch, "name", port])
     run(in_netns(names.switch, ["ip", "link", "set", port, "up"]))
     _offloads_off(names.switch, port)
+    _one_receive_cpu(names.switch, port)
 
     def ns(*argv: str) -> None:
         run(in_netns(namespace, argv))
@@ -117,6 +118,20 @@ def _offloads_off(namespace: str, interface: str) -> None:
     for feature in OFFLOADS:
         argv += [feature, "off"]
     run(in_netns(namespace, argv))
+
+
+def _one_receive_cpu(namespace: str, interface: str) -> None:
+    """Steer the interface's received frames to one CPU (RPS).
+
+    A veth hands a frame to its peer on the CPU that sent it. Two segments a
+    host sends back to back from different CPUs (the kernel's ACK from
+    softirq, the application's FIN from its thread) land in two per-CPU
+    queues and can reach the switch swapped; the client then answers the
+    stale one and the closed back-end sends a RST. One link of a real switch
+    does not reorder a flow, so the lab's links must not either.
+    """
+    path = f"/sys/class/net/{interface}/queues/rx-0/rps_cpus"
+    run(in_netns(namespace, ["sh", "-c", f"echo 1 > {path}"]))
 
 
 def destroy(names: LabNames) -> list[str]:
