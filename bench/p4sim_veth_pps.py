@@ -1,24 +1,28 @@
 """Packets per second p4sim forwards between two veth ports.
 
-Two veth pairs in the root namespace (names carry the process id; removed
-afterwards, whatever happens): p4sim runs as its own process on one end of
-each, this process sends frames into the first pair's other end and counts
-what comes out of the second's. The switch has a core of its own; sender and
-receiver share the other. Without `--rate` the sender offers as much as it
-can and the figure is p4sim's forwarding capacity (excess frames are dropped
-at the switch's socket); with `--rate N` it paces to N packets/s and the
-loss shows whether p4sim keeps up. Needs root; veth offloads are turned off
-as the lab does.
+p4sim runs as its own process inside a fresh network namespace holding the
+switch ends of two veth pairs; this process sends frames into the first
+pair's other end and counts what comes out of the second's. Names carry the
+process id, offloads are off as in the lab, and the namespace and pairs are
+removed afterwards whatever happens. Needs root.
 
-`measure(...)` is the reusable part: bench/p4sim_pps.py's veth mode can call
-it with its own program, entries and frame.
+Without `--rate` the sender offers as much as it can and the figure is
+p4sim's forwarding capacity (excess frames are dropped at the switch's
+socket); with `--rate N` it paces to N packets/s and the loss shows whether
+p4sim keeps up. Besides wall-clock packets/s the result gives packets per
+CPU second of the switch process, which other work on a shared machine does
+not distort.
 
-    .venv/bin/python bench/p4sim_veth_pps.py [--seconds 3] [--rate N] [--program P --table T ...]
+`measure(...)` is the reusable part: bench/p4sim_pps.py's veth mode calls
+it with its routing program, entries and frames.
+
+    .venv/bin/python bench/p4sim_veth_pps.py [--seconds 3] [--rate N] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import queue
@@ -27,9 +31,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -58,68 +63,71 @@ class Result:
     offered_pps: float
     forwarded_pps: float
     loss: float
+    switch_cpu_seconds: float
+    forwarded_per_cpu_second: float
 
 
 def _run(*command: str) -> None:
     subprocess.run(command, check=True, capture_output=True)
 
 
+def _quiet(*command: str) -> None:
+    subprocess.run(command, check=False, capture_output=True)
+
+
+_serial = itertools.count()  # several namespaces in one run get distinct names
+
+
 @contextmanager
-def veth_pairs(count: int) -> Iterator[list[tuple[str, str]]]:
-    """(switch end, test end) names of `count` fresh veth pairs."""
-    tag = os.getpid() % 100000
+def switch_namespace(count: int) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """A fresh namespace and `count` veth pairs: (namespace, [(switch end
+    inside it, test end in this namespace)])."""
+    tag = f"{os.getpid() % 100000}{next(_serial)}"
+    netns = f"p4bench{tag}"
     pairs = [(f"p4b{tag}s{i}", f"p4b{tag}t{i}") for i in range(count)]
+    _run("ip", "netns", "add", netns)
     try:
         for switch_end, test_end in pairs:
             _run("ip", "link", "add", switch_end, "type", "veth", "peer", "name", test_end)
-            for ifname in (switch_end, test_end):
-                subprocess.run(
-                    ["sysctl", "-qw", f"net.ipv6.conf.{ifname}.disable_ipv6=1"],
-                    check=False,
-                    capture_output=True,
-                )
-                if shutil.which("ethtool"):
-                    subprocess.run(
-                        [
-                            "ethtool",
-                            "-K",
-                            ifname,
-                            "rx",
-                            "off",
-                            "tx",
-                            "off",
-                            "tso",
-                            "off",
-                            "gso",
-                            "off",
-                            "gro",
-                            "off",
-                        ],
-                        check=False,
-                        capture_output=True,
-                    )
-                _run("ip", "link", "set", ifname, "up")
-        yield pairs
+            _run("ip", "link", "set", switch_end, "netns", netns)
+            _prepare(test_end, ())
+            _prepare(switch_end, ("ip", "netns", "exec", netns))
+        yield netns, pairs
     finally:
-        for switch_end, _ in pairs:
-            subprocess.run(["ip", "link", "del", switch_end], check=False, capture_output=True)
+        for _, test_end in pairs:
+            _quiet("ip", "link", "del", test_end)  # takes the peer in the namespace along
+        _quiet("ip", "netns", "del", netns)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+def _prepare(ifname: str, prefix: tuple[str, ...]) -> None:
+    """No IPv6 chatter, no offloads (frames as the wire carries them), up."""
+    _quiet(*prefix, "sysctl", "-qw", f"net.ipv6.conf.{ifname}.disable_ipv6=1")
+    if shutil.which("ethtool"):
+        _quiet(*prefix, "ethtool", "-K", ifname, "rx", "off", "tx", "off", "tso", "off",
+               "gso", "off", "gro", "off")
+    _run(*prefix, "ip", "link", "set", ifname, "up")
+
+
+@dataclass
+class SwitchProcess:
+    address: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the switch process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def p4sim_process(program: Path, ports: list[tuple[int, str]]) -> Iterator[str]:
-    address = f"127.0.0.1:{_free_port()}"
-    command = [
-        str(Path(sys.executable).parent / "p4sim"),
-        "--grpc-server-addr",
-        address,
-        str(program),
-    ]
+def p4sim_process(program: Path, ports: list[tuple[int, str]], netns: str,
+                  workdir: Path) -> Iterator[SwitchProcess]:
+    """p4sim serving P4Runtime on a Unix socket (reachable from any
+    namespace) with `ports` as its interfaces, inside `netns`."""
+    address = f"unix:{workdir / 'p4runtime.sock'}"
+    command = ["ip", "netns", "exec", netns, str(Path(sys.executable).parent / "p4sim"),
+               "--grpc-server-addr", address, str(program)]
     for number, ifname in ports:
         command += ["-i", f"{number}@{ifname}"]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
@@ -128,10 +136,16 @@ def p4sim_process(program: Path, ports: list[tuple[int, str]]) -> Iterator[str]:
         line = proc.stderr.readline()
         if "serving P4Runtime" not in line:
             raise RuntimeError(f"p4sim did not start: {line}{proc.stderr.read()}")
-        yield address
+        # Keep reading its log so that the switch never blocks on a full pipe.
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        yield SwitchProcess(address, proc.pid)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _as_primary(address: str, install: Install) -> None:
@@ -192,20 +206,28 @@ def _count(sock: socket.socket, stop: threading.Event, counts: list[int], marker
 def measure(
     program: Path,
     install: Install,
-    frame: bytes,
+    frames: bytes | Sequence[bytes],
     seconds: float = 3.0,
     rate: float | None = None,
     ingress: int = 1,
     egress: int = 2,
 ) -> Result:
-    """Forwarded packets/s of `frame` from port `ingress` to port `egress`."""
+    """Forwarded packets/s from port `ingress` to port `egress` of `frames`
+    (one frame, or several sent in turn). Frames out are recognised by the
+    last 16 bytes of the first frame, which every frame must end with."""
     if os.geteuid() != 0:
-        raise PermissionError("needs root to create veth pairs")
+        raise PermissionError("needs root to create a namespace and veth pairs")
+    frames = [frames] if isinstance(frames, bytes) else list(frames)
+    marker = frames[0][-16:]
+    if any(not f.endswith(marker) for f in frames):
+        raise ValueError("every frame must end with the first frame's last 16 bytes")
     with (
-        veth_pairs(2) as pairs,
-        p4sim_process(program, [(ingress, pairs[0][0]), (egress, pairs[1][0])]) as address,
+        tempfile.TemporaryDirectory(prefix="p4sim-veth-") as workdir,
+        switch_namespace(2) as (netns, pairs),
+        p4sim_process(program, [(ingress, pairs[0][0]), (egress, pairs[1][0])], netns,
+                      Path(workdir)) as switch,
     ):
-        _as_primary(address, install)
+        _as_primary(switch.address, install)
         tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
         tx.bind((pairs[0][1], 0))
         rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
@@ -213,9 +235,11 @@ def measure(
         rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         counts = [0]
         stop = threading.Event()
-        counter = threading.Thread(target=_count, args=(rx, stop, counts, frame[-16:]), daemon=True)
+        counter = threading.Thread(target=_count, args=(rx, stop, counts, marker), daemon=True)
         counter.start()
         sent = 0
+        n = len(frames)
+        cpu_before = switch.cpu_seconds()
         start = time.perf_counter()
         end = start + seconds
         while (now := time.perf_counter()) < end:
@@ -224,12 +248,13 @@ def measure(
                 continue
             for _ in range(32):
                 try:
-                    tx.send(frame)
+                    tx.send(frames[sent % n])
                     sent += 1
                 except BlockingIOError:
                     break
         elapsed = time.perf_counter() - start
         time.sleep(0.5)  # let the switch drain its socket buffer
+        cpu = switch.cpu_seconds() - cpu_before
         stop.set()
         counter.join()
         tx.close()
@@ -242,6 +267,8 @@ def measure(
         sent / elapsed,
         received / elapsed,
         1 - received / sent if sent else 0.0,
+        round(cpu, 3),
+        received / cpu if cpu else 0.0,
     )
 
 
@@ -254,7 +281,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
     if os.geteuid() != 0:
-        print("p4sim_veth_pps: skipped: needs root to create veth pairs")
+        print("p4sim_veth_pps: skipped: needs root to create a namespace and veth pairs")
         return 0
     compile_file(DEFAULT_PROGRAM)  # fail early on a broken program
     frame = bytes(
@@ -268,7 +295,8 @@ def main() -> int:
     print(
         f"p4sim veth: {result.forwarded_pps:,.0f} packets/s forwarded "
         f"(offered {result.offered_pps:,.0f}/s, loss {result.loss:.1%}, "
-        f"{result.received} of {result.sent})"
+        f"{result.received} of {result.sent}); "
+        f"{result.forwarded_per_cpu_second:,.0f} packets per CPU second of the switch"
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
