@@ -149,3 +149,31 @@ def test_backup_takes_over_when_the_primary_leaves(switch: Switch, run_dir: Path
             backup.end()
         if primary.thread.is_alive():
             primary.end()
+
+
+def test_a_restarted_switch_gets_pipeline_topology_and_flows_again(run_dir: Path) -> None:
+    address = f"unix:{run_dir / 'p4runtime.sock'}"
+    first = Switch(address)
+    controller = start(run_dir, 10)
+    try:
+        wait_for(lambda: serving(run_dir, "controller-10"), 20, "the controller to serve")
+        channel, api = stub(run_dir)
+        with channel:
+            flow = api.AllocateFlow(
+                pb.AllocateFlowRequest(connection=connection(52000), backend=B1)
+            ).flow
+            api.InstallFlow(pb.InstallFlowRequest(flow=flow))
+        first.stop()  # the switch process dies with all its state
+        second = Switch(address)
+        try:
+            wait_for(lambda: serving(run_dir, "controller-10"), 20, "the controller to come back")
+            channel, api = stub(run_dir)
+            with channel:
+                (listed,) = api.ListFlows(pb.ListFlowsRequest()).flows
+                assert listed.ref.flow_id == flow.flow_id and listed.on_switch
+        finally:
+            controller.end()
+            second.stop()
+    finally:
+        if controller.thread.is_alive():
+            controller.end()
