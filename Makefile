@@ -90,3 +90,25 @@ ptf: setup debs
 proto: setup
 	$(PY) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. \
 	  controller/proto/handoff.proto
+
+# --- benchmarks and hostile input (issue 7) ----------------------------------
+# `make bench` runs every bench/*.py through bench/run_all.py: JSON and PNG in
+# bench/results/ (machine and commit stamped into each JSON), then
+# docs/results.md from them. About 15 minutes on 2 cores; figures are only as
+# good as the machine is quiet. `make bench-quick` is a smoke run into
+# bench/results/quick/. `make fuzz` runs every fuzz suite FUZZ_SCALE times
+# longer than `make test` does (FUZZ_SEED=n for another seed).
+FUZZ_SCALE ?= 20
+FUZZ_TESTS := tests/test_fuzz_packets.py tests/test_fuzz_p4runtime.py \
+              tests/test_fuzz_stf_and_source.py tests/test_blob_fuzz.py
+
+.PHONY: bench bench-quick fuzz
+
+bench: setup
+	$(PY) bench/run_all.py
+
+bench-quick: setup
+	$(PY) bench/run_all.py --quick
+
+fuzz: setup
+	FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q -rxX -o timeout=3600 $(FUZZ_TESTS)
