@@ -60,16 +60,44 @@ def render(data: Any) -> list[str]:
         lines += [f"| {name} | {fmt(value)} |" for name, value in scalars]
         lines.append("")
     for name, rows in records:
-        columns: list[str] = []
-        for row in rows:
-            columns += [
-                k for k, v in row.items() if k not in columns and not isinstance(v, dict | list)
-            ]
-        lines += [f"`{name}`:", "", "| " + " | ".join(columns) + " |"]
-        lines.append("|" + "---:|" * len(columns))
-        lines += ["| " + " | ".join(fmt(row.get(c)) for c in columns) + " |" for row in rows]
+        lines += [f"`{name}`:", ""]
+        lines += record_table([_flat(row) for row in rows])
         lines.append("")
     return lines
+
+
+def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """One record with nested objects spelled out: {"latency_ms": {"p50": 1}}
+    becomes {"latency_ms p50": 1}; lists inside a record are left out."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix} {key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(_flat(value, name))
+        elif not isinstance(value, list):
+            out[name] = value
+    return out
+
+
+def record_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Rows as a table, or transposed (one column per record, named by its
+    first field) when records have more fields than fit across a page."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    if len(columns) <= 10:
+        return [
+            "| " + " | ".join(columns) + " |",
+            "|" + "---:|" * len(columns),
+            *("| " + " | ".join(fmt(row.get(c)) for c in columns) + " |" for row in rows),
+        ]
+    first = columns[0]
+    header = [f"{first} {fmt(row.get(first))}" for row in rows]
+    return [
+        "| figure | " + " | ".join(header) + " |",
+        "|---|" + "---:|" * len(rows),
+        *(f"| {c} | " + " | ".join(fmt(row.get(c)) for row in rows) + " |" for c in columns[1:]),
+    ]
 
 
 def summary_line(root: Path, name: str) -> str:
