@@ -29,6 +29,8 @@ def _line_of(text: str, needle: str) -> int:
     ("bit<8> x = 1; x = x ++ 1;", "operator ++ needs fixed-width operands"),
     ("hdr.h.a = (bit<8>)hdr.h.isValid();", "cannot cast bool to bit<8>"),
     ("nope.apply();", "'nope' is not declared"),
+    ("hdr.h.a = (bit<8>)sm.parser_error.minSizeInBits();", "type error has no size in bits"),
+    ("hdr.h.a = (bit<8>)hdr.h.maxSizeInBytes(1);", "maxSizeInBytes() takes no arguments"),
 ])
 def test_type_errors_name_file_line_and_column(ingress: str, message: str) -> None:
     text = source(FIELDS, "    " + ingress)

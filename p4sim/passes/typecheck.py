@@ -93,6 +93,38 @@ class StructInitT(Type):
 
 
 _ARITH = {"+", "-", "*", "/", "%", "|+|", "|-|"}
+# Without varbit fields (which p4sim refuses) the minimum and maximum sizes
+# of a type are the same.
+_SIZE_METHODS = {"minSizeInBits", "minSizeInBytes", "maxSizeInBits", "maxSizeInBytes"}
+
+
+def _size_in_bits(t: Type) -> int | None:
+    """The spec's size of a value of type `t` (validity bits not counted), or
+    None for types it leaves undefined (error, enums without a
+    representation, `int`, strings, externs...)."""
+    t = strip_newtype(t)
+    if isinstance(t, BitT):
+        return t.width
+    if isinstance(t, BoolT):
+        return 1
+    if isinstance(t, EnumT):
+        return t.underlying.width if t.underlying is not None else None
+    if isinstance(t, StackT):
+        element = _size_in_bits(t.element)
+        return None if element is None else t.size * element
+    parts: list[Type]
+    if isinstance(t, TupleT):
+        parts = list(t.elements)
+    elif isinstance(t, StructLikeT):
+        parts = [f.type for f in t.fields]
+    else:
+        return None
+    sizes = [_size_in_bits(p) for p in parts]
+    if any(s is None for s in sizes):
+        return None
+    known = [s for s in sizes if s is not None]
+    # A header union holds one member at a time: the largest one counts.
+    return max(known, default=0) if isinstance(t, HeaderUnionT) else sum(known)
 _BITWISE = {"&", "|", "^"}
 _COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 
@@ -553,11 +585,37 @@ class ExprChecker:
     # -------------------------------------------------------------------- calls
 
     def _check_Call(self, e: ir.Call, scope: Scope, expected: Type | None) -> Type:
+        if isinstance(e.callee, ir.Member) and e.callee.member in _SIZE_METHODS:
+            sized = self._size_method(e, e.callee, scope)
+            if sized is not None:
+                return sized
         info = self.resolve_call(e, scope)
         self.facts.calls[e] = info
         if info.kind == "extern_function" and info.name == "static_assert":
             return self._static_assert(e, info)
         return self._set(e, info.result)
+
+    def _size_method(self, e: ir.Call, callee: ir.Member, scope: Scope) -> Type | None:
+        """`x.minSizeInBits()` and its three siblings, on an expression or a
+        type (P4_16 8.23, built into the language like in p4c): a
+        compile-time `int` taken from the type alone; the expression is not
+        evaluated. None when `x` is an extern, whose own methods win."""
+        t = self._type_name(callee.expr, scope)
+        if t is None:
+            t = self.check(callee.expr, scope)
+            if isinstance(t, ExternT):
+                return None
+        name = callee.member
+        if e.args or e.type_args:
+            raise TypeCheckError(e.pos, f"{name}() takes no arguments")
+        bits = _size_in_bits(t)
+        if bits is None:
+            raise TypeCheckError(callee.pos, f"type {t} has no size in bits")
+        self.facts.members[callee] = "method"
+        callee.type = MethodT(name)
+        self.facts.calls[e] = CallInfo("size_method", name, [], [], [], InfIntT(),
+                                       receiver=callee.expr)
+        return self._set(e, InfIntT(), bits if name.endswith("Bits") else (bits + 7) // 8)
 
     def _static_assert(self, e: ir.Call, info: CallInfo) -> Type:
         """core.p4's `static_assert(check, message)`: checked while compiling."""
