@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := nftables iproute2 ethtool tcpdump
+DEBS   := nftables iproute2 ethtool tcpdump curl wrk
 
-.PHONY: setup debs test lint typecheck clean
+.PHONY: setup debs test demo lint clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ debs:
 
 test: setup debs
 	$(PY) -m pytest -q
+
+# The basic lab on p4sim with real clients and handoffs, then torn down (root).
+demo: setup debs
+	$(PY) -m controller.lab.demo
 
 lint: setup
 	$(VENV)/bin/ruff check p4sim controller tests bench

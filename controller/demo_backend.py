@@ -7,6 +7,8 @@ end-to-end tests check. Routes, all answering with `X-Backend: <name>`:
 
 * `GET /` — a short text naming the back-end.
 * `GET /bytes/N` — N deterministic bytes (`pattern_bytes`), streamed.
+* `GET /static/NAME` — a short text naming the asset and the back-end (what
+  the lab's consistent-hash pool serves).
 * `POST /sha256` (or PUT) — the SHA-256 of the request body, streamed, hex.
 
 HTTP/1.1 keep-alive and pipelining, `Content-Length` and chunked request
@@ -270,7 +272,7 @@ class DemoBackend:
             return keep
         await self._drain_body(request, reader)
         if request.method not in ("GET", "HEAD"):
-            if path == "/" or path.startswith("/bytes/"):
+            if path == "/" or path.startswith(("/bytes/", "/static/")):
                 raise HttpError(405, "Method Not Allowed", "use GET or HEAD")
             raise HttpError(404, "Not Found", f"no route for {request.method} {path}")
         if path == "/":
@@ -281,6 +283,9 @@ class DemoBackend:
             if not count.isdigit() or int(count) > MAX_BYTES:
                 raise HttpError(400, "Bad Request", f"byte count {count!r}")
             await self._stream(writer, request, int(count), keep)
+        elif path.startswith("/static/") and len(path) > len("/static/"):
+            body = f"asset {path.removeprefix('/static/')} from {self.name}\n".encode()
+            await self._send(writer, request, 200, "OK", body, keep)
         else:
             raise HttpError(404, "Not Found", f"no route for {request.method} {path}")
         return keep

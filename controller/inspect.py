@@ -83,6 +83,22 @@ def flows_table(response: pb.ListFlowsResponse, now: float) -> Table:
     return table
 
 
+def flows_summary_table(response: pb.ListFlowsResponse) -> Table:
+    """One row per back-end: live and ended flows, and switch counters."""
+    rows: dict[str, list[int]] = {}
+    for flow in response.flows:
+        row = rows.setdefault(flow.backend_name or flow.ref.backend, [0, 0, 0, 0])
+        row[0 if flow.state != "quarantine" else 1] += 1
+        row[2] += flow.packets
+        row[3] += flow.bytes
+    table = Table(title=f"{len(response.flows)} flows by back-end")
+    for column in ("back-end", "live", "ended", "packets", "bytes"):
+        table.add_column(column, justify="left" if column == "back-end" else "right")
+    for backend in sorted(rows):
+        table.add_row(backend, *(str(v) for v in rows[backend]))
+    return table
+
+
 def stats_table(response: pb.StatsResponse) -> Table:
     title = f"{response.role} {response.name}"
     if response.role == "controller":
@@ -90,8 +106,11 @@ def stats_table(response: pb.StatsResponse) -> Table:
     table = Table(title=title)
     table.add_column("counter")
     table.add_column("value", justify="right")
+    prefix = f"p4handoff_{response.role}_"
     for name in sorted(response.counters):
-        table.add_row(name, f"{response.counters[name]:g}")
+        if name.split("{")[0].endswith(("_created", "_count", "_sum", "_bucket")):
+            continue  # histogram internals: the latency rows below say it better
+        table.add_row(name.removeprefix(prefix), f"{response.counters[name]:g}")
     for latency in response.latencies:
         table.add_row(
             f"{latency.step} latency (n={latency.count})",
@@ -151,31 +170,46 @@ def main(argv: Sequence[str]) -> int:
     return 0
 
 
-def _flows(console: Console, run_dir: Path, include_ended: bool, watch: float | None) -> None:
+def list_flows(run_dir: Path, include_ended: bool = False) -> pb.ListFlowsResponse:
     with _channel(run_dir / CONTROLLER_SOCKET) as channel:
         stub = pb_grpc.ControllerStub(channel)  # type: ignore[no-untyped-call]
         request = pb.ListFlowsRequest(include_ended=include_ended, counters=True)
-        while True:
-            response = _call("controller", stub.ListFlows, request)
-            assert isinstance(response, pb.ListFlowsResponse)
-            console.print(flows_table(response, time.time()))
-            if watch is None:
-                return
-            time.sleep(watch)
+        response = _call("controller", stub.ListFlows, request)
+    assert isinstance(response, pb.ListFlowsResponse)
+    return response
 
 
-def _stats(console: Console, run_dir: Path) -> None:
+def controller_stats(run_dir: Path) -> pb.StatsResponse:
     with _channel(run_dir / CONTROLLER_SOCKET) as channel:
         stub = pb_grpc.ControllerStub(channel)  # type: ignore[no-untyped-call]
         response = _call("controller", stub.Stats, pb.StatsRequest())
-        assert isinstance(response, pb.StatsResponse)
-        console.print(stats_table(response))
-    for socket in _classifier_sockets(run_dir, None):
+    assert isinstance(response, pb.StatsResponse)
+    return response
+
+
+def classifier_stats(run_dir: Path, name: str | None = None) -> list[pb.StatsResponse]:
+    answers = []
+    for socket in _classifier_sockets(run_dir, name):
         with _channel(socket) as channel:
-            classifier = pb_grpc.ClassifierStub(channel)  # type: ignore[no-untyped-call]
-            response = _call(socket.stem, classifier.Stats, pb.StatsRequest())
-            assert isinstance(response, pb.StatsResponse)
-            console.print(stats_table(response))
+            stub = pb_grpc.ClassifierStub(channel)  # type: ignore[no-untyped-call]
+            response = _call(socket.stem, stub.Stats, pb.StatsRequest())
+        assert isinstance(response, pb.StatsResponse)
+        answers.append(response)
+    return answers
+
+
+def _flows(console: Console, run_dir: Path, include_ended: bool, watch: float | None) -> None:
+    while True:
+        console.print(flows_table(list_flows(run_dir, include_ended), time.time()))
+        if watch is None:
+            return
+        time.sleep(watch)
+
+
+def _stats(console: Console, run_dir: Path) -> None:
+    console.print(stats_table(controller_stats(run_dir)))
+    for answer in classifier_stats(run_dir):
+        console.print(stats_table(answer))
 
 
 def _policy(console: Console, run_dir: Path, action: str, name: str | None) -> None:

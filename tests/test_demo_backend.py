@@ -112,6 +112,16 @@ def test_large_bodies_both_ways_keep_their_sha256(backend: DemoBackend) -> None:
     conn.close()
 
 
+def test_static_assets_name_the_backend(backend: DemoBackend) -> None:
+    conn = _connect(backend)
+    conn.request("GET", "/static/logo.png")
+    response = conn.getresponse()
+    assert (response.status, response.read()) == (200, b"asset logo.png from B1\n")
+    conn.request("GET", "/static/")
+    assert conn.getresponse().status == 404
+    conn.close()
+
+
 def test_pipelined_requests_are_answered_in_order(backend: DemoBackend) -> None:
     sock = socket.create_connection(backend.address, timeout=10)
     sock.sendall(

@@ -8,7 +8,13 @@ import pytest
 from rich.console import Console
 
 from controller import cli
-from controller.inspect import InspectError, find_run_dir, flows_table, stats_table
+from controller.inspect import (
+    InspectError,
+    find_run_dir,
+    flows_summary_table,
+    flows_table,
+    stats_table,
+)
 from controller.proto import handoff_pb2 as pb
 
 
@@ -65,3 +71,16 @@ def test_cli_reports_an_unreachable_controller(
 def test_cli_usage() -> None:
     assert cli.main([]) == 2
     assert cli.main(["bogus"]) == 2
+
+
+def test_flow_summary_counts_live_and_ended_flows_per_backend() -> None:
+    flows = [
+        pb.Flow(backend_name="b1", state="installed", packets=5, bytes=500),
+        pb.Flow(backend_name="b1", state="quarantine", packets=1, bytes=60),
+        pb.Flow(backend_name="b2", state="installed", packets=2, bytes=120),
+    ]
+    text = render(flows_summary_table(pb.ListFlowsResponse(flows=flows)))
+    assert "3 flows by back-end" in text
+    rows = {cells[0]: cells[1:] for line in text.splitlines()
+            if (cells := [c.strip() for c in line.strip("│ ").split("│")])[0] in ("b1", "b2")}
+    assert rows == {"b1": ["1", "1", "6", "560"], "b2": ["1", "0", "2", "120"]}

@@ -114,12 +114,15 @@ def wait_for_path(path: Path, record: ProcessRecord, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists():
         if not alive(record.pid):
-            raise LabError(f"{record.name} exited during start-up; see {record.log}:\n"
-                           f"{_tail(record.log)}")
+            raise start_up_failure(record, "exited during start-up")
         if time.monotonic() > deadline:
-            raise LabError(f"{record.name} did not create {path} within {timeout_s:.0f} s; "
-                           f"see {record.log}:\n{_tail(record.log)}")
+            raise start_up_failure(record, f"did not create {path} within {timeout_s:.0f} s")
         time.sleep(0.05)
+
+
+def start_up_failure(record: ProcessRecord, what: str) -> LabError:
+    """The error for a process that did not come up, with the end of its log."""
+    return LabError(f"{record.name} {what}; see {record.log}:\n{_tail(record.log)}")
 
 
 def _tail(log: str, lines: int = 15) -> str:

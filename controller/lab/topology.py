@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-ROLES = ("client", "classifier", "backend")
+ROLES = ("client", "classifier", "backend", "controller")
 TARGETS = ("p4sim", "bmv2")
 
 
@@ -67,6 +67,12 @@ class Topology:
 
     def hosts_with_role(self, role: str) -> tuple[Host, ...]:
         return tuple(host for host in self.hosts if host.role == role)
+
+    @property
+    def controller_host(self) -> Host | None:
+        """The management host the controller runs on, if the topology has one."""
+        found = self.hosts_with_role("controller")
+        return found[0] if found else None
 
 
 class _Reader:
@@ -184,6 +190,9 @@ def _read_hosts(read: _Reader, value: Any, switch: Switch) -> tuple[Host, ...]:
                 f"{gateway} must be another address in the host's subnet {interface.network}",
             )
         hosts.append(Host(name, role, port, interface, gateway, _mac_for(port, 0x01)))
+    controllers = [h.name for h in hosts if h.role == "controller"]
+    if len(controllers) > 1:
+        raise read.fail("hosts", f"at most one host may have role controller, got {controllers}")
     return tuple(hosts)
 
 
