@@ -522,6 +522,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat-interval", type=float, default=1.0, help="seconds (default 1)")
     p.add_argument("--heartbeat-failures", type=int, default=2, help="misses before down")
     p.add_argument("--install-deadline", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument(
+        "--controller-timeout",
+        type=float,
+        default=3.0,
+        help="seconds a call waits for the controller, e.g. while it fails over (default 3)",
+    )
     p.add_argument("--rpc", help="own service address (default unix:RUN_DIR/classifier-NAME.sock)")
     p.add_argument("--metrics", type=_host_port, help="HOST:PORT for Prometheus metrics")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -562,7 +568,9 @@ async def run(args: argparse.Namespace) -> None:
         abort_timeout_s=args.abort_timeout,
         install_deadline_s=args.install_deadline,
     )
-    controller = GrpcController(args.controller or f"unix:{run_dir / 'controller.sock'}")
+    controller = GrpcController(
+        args.controller or f"unix:{run_dir / 'controller.sock'}", args.controller_timeout
+    )
     kernel = kernel_steps()
     classifier = Classifier(
         settings, policy, backends, agents, controller, keys, kernel, registry=registry

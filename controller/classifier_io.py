@@ -9,6 +9,7 @@ constructor, so tests run it against recording fakes.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,20 +57,44 @@ class ControllerApi(Protocol):
     async def close(self) -> None: ...
 
 
+# gRPC backs off up to 2 minutes between reconnection attempts; a controller
+# that restarts or fails over to its backup is back within a second or two,
+# and every second of backoff would be a second of 503s.
+_RECONNECT = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
 class GrpcController:
-    """ControllerApi over the gRPC service of controller/proto/handoff.proto."""
+    """ControllerApi over the gRPC service of controller/proto/handoff.proto.
+
+    Calls wait (up to their timeout) for the channel to be connected instead
+    of failing at once, so a handoff started while the controller fails over
+    goes through when the new primary serves."""
 
     def __init__(self, address: str, timeout_s: float = 2.0) -> None:
         self.address = address
         self.timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = grpc.aio.insecure_channel(address, options=_RECONNECT)
         self._stub = pb_grpc.ControllerStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def _call(self, method: Any, request: Any) -> Any:
-        try:
-            return await method(request, timeout=self.timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            raise ControllerError(exc.code(), exc.details() or "") from None
+        """One call within `timeout_s`, tried again while the answer is
+        UNAVAILABLE: a call sent on the connection of a controller that just
+        died fails that way (it never reached a controller that could act)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                return await method(request, timeout=max(remaining, 0.01), wait_for_ready=True)
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code()
+                if code != grpc.StatusCode.UNAVAILABLE or loop.time() + 0.05 >= deadline:
+                    raise ControllerError(code, exc.details() or "") from None
+            await asyncio.sleep(0.05)
 
     async def allocate(
         self, client: Endpoint, vip: Endpoint, backend: str, classifier: str

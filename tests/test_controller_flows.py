@@ -28,7 +28,7 @@ from controller_support import (
 
 from controller.flow_control import Controller, FlowError
 from controller.flowstore import INSTALLED, PENDING, QUARANTINE, Flow
-from controller.p4rt import P4RuntimeClient, TableEntry
+from controller.p4rt import Exact, Lpm, P4RuntimeClient, TableEntry
 from controller.stats import flatten
 from controller.switch_state import connection_of, flow_id_of
 
@@ -63,13 +63,18 @@ def handed_off(controller: Controller, sport: int, backend: str = B1) -> Flow:
 
 
 def test_topology_state_is_installed(controller: Controller) -> None:
-    routes = controller.switch.read_table("routes")
-    assert len(routes) == 5
-    arp = {e.key("gateway_addr").value for e in controller.switch.read_table("gateway_arp")}  # type: ignore[union-attr]
-    assert len(arp) == 3  # 10.0.1.1, 10.0.2.1, 10.0.3.1
+    topo = controller.topology
+    routes = {
+        e.key("dst_addr"): e.action.param("port")  # type: ignore[union-attr]
+        for e in controller.switch.read_table("routes")
+    }
+    assert routes == {Lpm(int(h.interface.ip), 32): h.port for h in topo.hosts}
+    arp = {e.key("gateway_addr") for e in controller.switch.read_table("gateway_arp")}
+    assert arp == {Exact(int(h.gateway)) for h in topo.hosts}
     steering = controller.switch.read_table("vip_steering")
-    assert len(steering) == 64
-    assert {e.action.param("classifier") for e in steering if e.action} == {0x0A00030A}
+    assert len(steering) == 64  # one entry per bucket of the one VIP
+    k1 = int(topo.host("k1").interface.ip)
+    assert {e.action.param("classifier") for e in steering if e.action} == {k1}
 
 
 def test_install_writes_the_entry_and_remove_deletes_it(
