@@ -6,6 +6,8 @@ intact."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,14 +20,17 @@ from controller_support import (
     B1,
     CLIENT,
     FORWARDER,
+    FORWARDER_P4,
     TOPOLOGY,
     VIP,
     Switch,
     client_segment,
+    program,
     wait_for,
 )
 
-from controller.controller import parser, run
+from controller.controller import load_pipeline, parser, run
+from controller.lab.topology import load_topology
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
 
@@ -177,3 +182,24 @@ def test_a_restarted_switch_gets_pipeline_topology_and_flows_again(run_dir: Path
     finally:
         if controller.thread.is_alive():
             controller.end()
+
+
+def test_pipeline_files_from_p4sim_compile_are_pushed_as_given(tmp_path: Path) -> None:
+    info, config = tmp_path / "fwd.p4info.txtpb", tmp_path / "fwd.bin"
+    done = subprocess.run(
+        [sys.executable, "-m", "p4sim.cli", "compile", str(FORWARDER_P4), "--p4info", str(info),
+         "--device-config", str(config)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    args = parser().parse_args(
+        ["--topology", str(TOPOLOGY), "--keys", "k", "--p4info", str(info),
+         "--device-config", str(config)]
+    )  # fmt: skip
+    loaded = load_pipeline(args, load_topology(TOPOLOGY), tmp_path)
+    assert loaded.device_config == config.read_bytes()
+    assert loaded.p4info == program().p4info
+    with pytest.raises(SystemExit):
+        load_pipeline(parser().parse_args(
+            ["--topology", str(TOPOLOGY), "--keys", "k", "--p4info", str(info)]
+        ), load_topology(TOPOLOGY), tmp_path)  # fmt: skip
