@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -864,3 +865,52 @@ def test_an_envelope_with_wrong_json_types_is_invalid_argument(
     code = set_pipeline(primary, config, p4r.SetForwardingPipelineConfigRequest.VERIFY)
     assert snapshot(primary) == baseline
     assert code == INVALID
+
+
+# --------------------------------------------------------------- packet-out
+
+
+def wait_for_frames(switch: ServerThread, port: int, timeout: float = 3.0) -> list[bytes]:
+    """Frames sent on `port`, waiting for the stream to deliver the first."""
+    deadline = time.monotonic() + timeout
+    while not (frames := sent(switch, port)) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return frames
+
+
+def test_malformed_packet_outs_get_stream_errors_and_send_nothing(
+    switch: ServerThread, primary: Client
+) -> None:
+    """packet_out metadata: 1 = egress_port (9 bits), 2 = _pad (7 bits)."""
+    rng = random.Random(SEED + 3)
+    frame = bytes(client_tcp(40000, 80, src=HOSTS[1], dst=VIP))
+    fixed: list[tuple[list[tuple[int, bytes]], int]] = [
+        ([(9, b"\x02")], INVALID),
+        ([(1, b"\x02\x00")], OUT_OF_RANGE),
+        ([(1, b"")], INVALID),
+        ([(1, b"\x02"), (1, b"\x03")], INVALID),
+        ([(1, b"\x02"), (2, b"\xff")], OUT_OF_RANGE),
+    ]
+    randoms = [([(1, random_bytes(rng))], -1) for _ in range(20 * SCALE)]
+    primary.drain()
+    for metadata, code in fixed + randoms:
+        for port in HOSTS:
+            sent(switch, port)
+        message = p4r.PacketOut(payload=frame)
+        for metadata_id, value in metadata:
+            message.metadata.add(metadata_id=metadata_id, value=value)
+        primary.send(packet=message)
+        value = metadata[0][1]
+        if code == -1:  # a random egress port: sent there if it fits 9 bits
+            code = (
+                INVALID if not value else OK if int.from_bytes(value, "big") < 512 else OUT_OF_RANGE
+            )
+        if code == OK:
+            egress = int.from_bytes(value, "big")
+            if egress in HOSTS:
+                assert wait_for_frames(switch, egress) == [frame]
+            continue
+        error = primary.expect("error")
+        assert error.canonical_code == code, (metadata, error)
+        assert all(sent(switch, port) == [] for port in HOSTS), metadata
+    assert_still_serving(switch, primary)
