@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from p4sim.runtime.algorithms import (
@@ -9,6 +11,8 @@ from p4sim.runtime.algorithms import (
     CRC32_CUSTOM,
     HASH_ALGORITHMS,
     Crc,
+    csum16,
+    csum16_int,
     pack_fields,
     seed_random,
 )
@@ -102,3 +106,18 @@ def test_random_is_repeatable_after_seeding() -> None:
     seed_random(42)
     assert [HASH_ALGORITHMS["random"](b"") for _ in range(3)] == first
     assert len(set(first)) > 1
+
+
+def test_csum16_of_an_integer_matches_csum16_of_its_bytes() -> None:
+    """The generated pipeline checksums headers as integers; the special
+    cases are all zeros and sums that are multiples of 0xFFFF."""
+    rng = random.Random(7)
+    cases = [(0, 0), (0, 5), (0xFFFF, 2), (0xFFFF0000, 4), (0xFFFFFF, 3), (0x1FFFE, 4)]
+    for _ in range(2000):
+        n = rng.randint(1, 41)
+        value = rng.getrandbits(8 * n)
+        if rng.random() < 0.1:
+            value = (0xFFFF * rng.getrandbits(8 * n)) % (1 << (8 * n))
+        cases.append((value, n))
+    for value, n in cases:
+        assert csum16_int(value, n) == csum16(value.to_bytes(n, "big")), (hex(value), n)

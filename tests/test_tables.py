@@ -419,3 +419,15 @@ def test_an_exact_entry_with_its_own_key_and_arguments_costs_under_300_bytes() -
     per_entry = (tracemalloc.get_traced_memory()[0] - before) / len(keys)
     tracemalloc.stop()
     assert per_entry < 300
+
+
+@pytest.mark.parametrize("kind", ["exact", "lpm", "ternary"])
+def test_lookup_one_is_lookup_of_a_one_key_tuple(kind: str) -> None:
+    t = table((kind, 8))
+    match = {"exact": Exact(0x12), "lpm": Lpm(0x10, 4), "ternary": Ternary(0x10, 0xF0)}[kind]
+    entry = TableEntry((match,), FWD, priority=1 if t.needs_priority else 0)
+    t.insert(entry)
+    for value in (0x12, 0x1F, 0x21):
+        assert t.lookup_one(value) is t.lookup((value,))
+    assert t.lookup_one(0x12) is entry
+    assert t.lookup_one(0x21) is None

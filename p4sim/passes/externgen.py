@@ -106,17 +106,22 @@ class ExternGen(StmtGen):
     def _packed(self, e: ir.Expr) -> str:
         """Bytes of a field list as bmv2 packs hash inputs: fields back to
         back, zero-padded at the end to whole bytes (`pack_fields`), inlined."""
+        value, nbytes = self._packed_int(e)
+        return f"{value}.to_bytes({nbytes}, 'big')" if nbytes else "b''"
+
+    def _packed_int(self, e: ir.Expr) -> tuple[str, int]:
+        """The bytes `_packed` makes, as one integer and its length in bytes."""
         fields = self.flatten(e)
         total = sum(w for _, w in fields)
         if not fields:
-            return "b''"
+            return "0", 0
         pad = -total % 8
         shift = total + pad
         terms = []
         for value, width in fields:
             shift -= width
             terms.append(f"({value} << {shift})" if shift else value)
-        return f"({' | '.join(terms)}).to_bytes({(total + pad) // 8}, 'big')"
+        return f"({' | '.join(terms)})", (total + pad) // 8
 
     def _lvalue_paths(self, e: ir.Expr, call: ir.Call) -> list[tuple[int, tuple[str, ...]]]:
         """Metadata paths named by an old-style field list (`clone3(..., {meta.a})`):
@@ -250,6 +255,12 @@ class ExternGen(StmtGen):
         algo = self._algorithm(info, 3, call)
         a = info.args[1]
         assert a is not None
+        if algo == "csum16":  # the usual IPv4/TCP/UDP checksum: no bytes needed
+            value, nbytes = self._packed_int(a)
+            if not payload:
+                return f"csum16_int({value}, {nbytes})"
+            return (f"csum16_int(({value} << (8 * len(ctx.payload))) | "
+                    f"int.from_bytes(ctx.payload, 'big'), {nbytes} + len(ctx.payload))")
         data = self._packed(a)
         if payload:
             data = f"{data} + ctx.payload"

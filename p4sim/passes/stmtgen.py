@@ -428,8 +428,10 @@ class StmtGen(ExprGen):
         hit = em.tmp("hit")
         action = em.tmp("act")
         args = em.tmp("args")
-        key = f"({''.join(k + ', ' for k in keys)})"
-        em.line(f"{entry} = {table}.lookup({key})")
+        if len(keys) == 1:
+            em.line(f"{entry} = {table}.lookup_one({keys[0]})")
+        else:
+            em.line(f"{entry} = {table}.lookup(({''.join(k + ', ' for k in keys)}))")
         with em.block(f"if {entry} is None:"):
             em.line(f"{entry} = {table}.default")
             em.line(f"{hit} = False")

@@ -16,7 +16,7 @@ from typing import Any
 from p4sim.compiler import CompiledProgram
 from p4sim.errors import ControlPlaneError
 from p4sim.runtime import support
-from p4sim.runtime.algorithms import HASH_ALGORITHMS, pack_fields
+from p4sim.runtime.algorithms import HASH_ALGORITHMS, csum16_int, pack_fields
 from p4sim.runtime.externs import CounterArray, MeterArray, RegisterArray
 from p4sim.runtime.meters import TwoRateThreeColor
 from p4sim.runtime.pre import PacketReplicationEngine
@@ -61,6 +61,7 @@ class Switch:
         ns: dict[str, Any] = {
             "__name__": f"p4sim_pipeline_{self.program.name}",
             "HASH": HASH_ALGORITHMS,
+            "csum16_int": csum16_int,
             "pack_fields": pack_fields,
         }
         for name in ("ONCE", "ExitSignal", "ParserReject", "AssertFailed", "Stack", "shl",

@@ -258,6 +258,9 @@ class MatchTable:
     lookup: Callable[[tuple[int, ...]], TableEntry | None]
     """Hot path: the entry matching `values` (one int per key, in key order,
     each already within its key's width), or None on a miss."""
+    lookup_one: Callable[[int], TableEntry | None]
+    """`lookup((value,))` for a table with one key, without the tuple (for
+    an exact key, the dict's own `get`)."""
 
     def __init__(
         self,
@@ -287,6 +290,7 @@ class MatchTable:
         if isinstance(self._index, _ExactIndex):
             self._exact_limits = tuple((1 << k.width) - 1 for k in self.keys)
         self.lookup = self._index.lookup
+        self.lookup_one = self._index.lookup_one
         self._check_action(default_action, default=True)
         self.default = TableEntry(matches=(), action=default_action, is_const=default_is_const)
 
@@ -502,6 +506,7 @@ class _Index(Protocol):
     index's own key, the other methods work on that key."""
 
     lookup: Callable[[tuple[int, ...]], TableEntry | None]
+    lookup_one: Callable[[int], TableEntry | None]
 
     @property
     def count(self) -> int: ...
@@ -532,17 +537,21 @@ class _ExactIndex:
     makes the multi-key lookup the dict's own `get`."""
 
     lookup: Callable[[tuple[int, ...]], TableEntry | None]
+    lookup_one: Callable[[int], TableEntry | None]
 
     def __init__(self, nkeys: int) -> None:
         self.nkeys = nkeys
         self.by_key: dict[_Key, TableEntry] = {}
+        get = self.by_key.get
         if nkeys == 1:
-            get = self.by_key.get
             self.lookup = lambda values: get(values[0])
+            self.lookup_one = get
         elif nkeys > 1:
-            self.lookup = self.by_key.get
+            self.lookup = get
+            self.lookup_one = lambda value: get((value,))
         else:
             self.lookup = _never
+            self.lookup_one = _never
 
     @property
     def count(self) -> int:
@@ -569,7 +578,7 @@ class _ExactIndex:
         return iter(list(self.by_key.values()))
 
 
-def _never(values: tuple[int, ...]) -> TableEntry | None:
+def _never(values: object) -> TableEntry | None:
     return None
 
 
@@ -585,12 +594,16 @@ class _LpmIndex:
         self.probes: list[tuple[Any, dict[_Key, TableEntry]]] = []
         self.count = 0
         self.single = len(keys) == 1
-        self.lookup: Callable[[tuple[int, ...]], TableEntry | None] = (
-            self._lookup_int if self.single else self._lookup_tuple
-        )
+        self.lookup: Callable[[tuple[int, ...]], TableEntry | None]
+        self.lookup_one: Callable[[int], TableEntry | None]
+        if self.single:
+            self.lookup_one = self._lookup_value
+            self.lookup = lambda values: self._lookup_value(values[0])
+        else:
+            self.lookup = self._lookup_tuple
+            self.lookup_one = lambda value: self._lookup_tuple((value,))
 
-    def _lookup_int(self, values: tuple[int, ...]) -> TableEntry | None:
-        v = values[0]
+    def _lookup_value(self, v: int) -> TableEntry | None:
         for mask, table in self.probes:
             entry = table.get(v & mask)
             if entry is not None:
@@ -709,6 +722,7 @@ class _PriorityIndex:
         self.dirty = False
         self.by_key: dict[_Key, TableEntry] = {}
         self.lookup: Callable[[tuple[int, ...]], TableEntry | None] = self._lookup
+        self.lookup_one: Callable[[int], TableEntry | None] = lambda value: self._lookup((value,))
 
     @property
     def count(self) -> int:
