@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from controller.lab.netns import offloads_off
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "ptf"
 SOURCE = ROOT / "p4src" / "forwarder.p4"
@@ -83,25 +85,7 @@ def create_network() -> None:
     for n in PORTS:
         run("ip", "-n", NETNS, "link", "add", f"sw{n}", "type", "veth", "peer", "name", f"pt{n}")
         for name in (f"sw{n}", f"pt{n}"):
-            if shutil.which("ethtool"):
-                run(
-                    *in_netns(
-                        "ethtool",
-                        "-K",
-                        name,
-                        "rx",
-                        "off",
-                        "tx",
-                        "off",
-                        "tso",
-                        "off",
-                        "gso",
-                        "off",
-                        "gro",
-                        "off",
-                    ),
-                    check=False,
-                )
+            offloads_off(name, NETNS)
             run("ip", "-n", NETNS, "link", "set", name, "up")
 
 

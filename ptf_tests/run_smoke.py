@@ -10,12 +10,13 @@ exits 0, like the namespace tests.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from controller.lab.netns import offloads_off
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "ptf_tests" / "smoke"
@@ -41,26 +42,7 @@ def _veth(switch_end: str, test_end: str) -> None:
             capture_output=True,
         )
         _run("ip", "link", "set", ifname, "up")
-        if shutil.which("ethtool"):
-            subprocess.run(
-                [
-                    "ethtool",
-                    "-K",
-                    ifname,
-                    "rx",
-                    "off",
-                    "tx",
-                    "off",
-                    "tso",
-                    "off",
-                    "gso",
-                    "off",
-                    "gro",
-                    "off",
-                ],
-                check=False,
-                capture_output=True,
-            )
+        offloads_off(ifname)
 
 
 def main() -> int:

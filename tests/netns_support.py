@@ -20,6 +20,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from controller.lab.netns import offloads_off
+
 CLONE_NEWNET = 0x40000000
 ETH_P_ALL = 0x0003
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -29,40 +31,15 @@ def can_run() -> str | None:
     """None when namespaces and veths can be made, else the reason why not."""
     if os.geteuid() != 0:
         return "needs root (network namespaces and veth pairs)"
-    if shutil.which("ip") is None:
-        return "needs iproute2 (`ip`)"
+    for tool in ("ip", "ethtool"):
+        if shutil.which(tool) is None:
+            return f"needs `{tool}` (make debs installs iproute2 and ethtool)"
     return None
 
 
 def _ip(*args: str, ns: str | None = None) -> None:
     command = ["ip", *(("-n", ns) if ns else ()), *args]
     subprocess.run(command, check=True, capture_output=True, text=True)
-
-
-def _offloads_off(ifname: str, ns: str | None = None) -> None:
-    if shutil.which("ethtool") is None:
-        return
-    prefix = ["ip", "netns", "exec", ns] if ns else []
-    subprocess.run(
-        [
-            *prefix,
-            "ethtool",
-            "-K",
-            ifname,
-            "rx",
-            "off",
-            "tx",
-            "off",
-            "tso",
-            "off",
-            "gso",
-            "off",
-            "gro",
-            "off",
-        ],
-        check=False,
-        capture_output=True,
-    )
 
 
 class VethHost:
@@ -87,8 +64,8 @@ class VethHost:
             )
             _ip("link", "set", self.switch_if, "up")
             _ip("link", "set", self.host_if, "up", ns=self.ns)
-            _offloads_off(self.switch_if)
-            _offloads_off(self.host_if, self.ns)
+            offloads_off(self.switch_if)
+            offloads_off(self.host_if, self.ns)
             # IPv6 autoconfiguration would put stray frames on the wire.
             subprocess.run(
                 ["sysctl", "-qw", f"net.ipv6.conf.{self.switch_if}.disable_ipv6=1"],

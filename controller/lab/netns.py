@@ -91,7 +91,7 @@ def _create_host(topology: Topology, names: LabNames, host: Host) -> None:
     port = names.switch_port(host.port)
     run(["ip", "link", "set", switch_end, "netns", names.switch, "name", port])
     run(in_netns(names.switch, ["ip", "link", "set", port, "up"]))
-    _offloads_off(names.switch, port)
+    offloads_off(port, names.switch)
     _one_receive_cpu(names.switch, port)
 
     def ns(*argv: str) -> None:
@@ -102,7 +102,7 @@ def _create_host(topology: Topology, names: LabNames, host: Host) -> None:
     ns("ip", "addr", "add", str(host.interface), "dev", "eth0")
     ns("ip", "link", "set", "eth0", "up")
     ns("ip", "route", "add", "default", "via", str(host.gateway), "dev", "eth0")
-    _offloads_off(namespace, "eth0")
+    offloads_off("eth0", namespace)
     if host.role in ("classifier", "backend"):
         for vip in topology.vips:
             ns("ip", "addr", "add", f"{vip.address}/32", "dev", "lo")
@@ -113,11 +113,13 @@ def _create_host(topology: Topology, names: LabNames, host: Host) -> None:
         ns("sysctl", "-qw", "net.ipv4.conf.eth0.rp_filter=0")
 
 
-def _offloads_off(namespace: str, interface: str) -> None:
+def offloads_off(interface: str, namespace: str | None = None) -> None:
+    """Turn off checksum offload, TSO, GSO and GRO: a software switch reading
+    the interface must see finished checksums and wire-sized frames."""
     argv = ["ethtool", "-K", interface]
     for feature in OFFLOADS:
         argv += [feature, "off"]
-    run(in_netns(namespace, argv))
+    run(argv if namespace is None else in_netns(namespace, argv))
 
 
 def _one_receive_cpu(namespace: str, interface: str) -> None:
