@@ -52,7 +52,6 @@ from forwarder_model import (
     Encap,
     ForwarderModel,
     NextHop,
-    Outcome,
     Tables,
     crc16_arc,
     ipv4_checksum,
@@ -260,7 +259,10 @@ class Run:
         self.hits: Counter[tuple[int, int, int, int]] = Counter()
         self.hit_bytes: Counter[tuple[int, int, int, int]] = Counter()
 
-    def send(self, port: int, frame: bytes) -> tuple[list[tuple[int, bytes]], Outcome]:
+    def send(
+        self, port: int, frame: bytes
+    ) -> tuple[list[tuple[int, bytes]], list[tuple[str, tuple[int, ...]]]]:
+        """The switch's frames and digests for one input, once checked."""
         reproducer = f"Switch.process({port}, bytes.fromhex('{frame.hex()}'))"
         try:
             outputs = self.fwd.switch.process(port, frame)
@@ -280,7 +282,11 @@ class Run:
             check_properties(port, frame, outputs)
         except AssertionError as exc:
             raise AssertionError(f"{reproducer}: {exc} ({expected.verdict})") from exc
-        return outputs, expected
+        return outputs, digests
+
+    def encap_packets(self) -> int:
+        """Packets the switch's encap_map counters hold, all entries together."""
+        return sum(e.packets for e in self.fwd.switch.resolve_table("encap_map").entries())
 
     def check_counters(self) -> None:
         """Each encap_map entry counted exactly the packets that hit it."""
@@ -322,12 +328,12 @@ def test_every_truncation_of_a_valid_frame_on_every_port(run: Run) -> None:
                 # packet_out frames only mean something on the CPU port.
                 if name.startswith("packet_out") != (port == CPU_PORT):
                     continue
-                before = sum(run.hits.values())
-                outputs, outcome = run.send(port, cut)
+                counted = run.encap_packets()
+                outputs, digests = run.send(port, cut)
                 cases += 1
                 if length < header_end:
                     assert outputs == [], f"{name} cut to {length} bytes was forwarded"
-                    assert outcome.digests == [] and sum(run.hits.values()) == before
+                    assert digests == [] and run.encap_packets() == counted, name
     assert cases > 9_000
 
 
