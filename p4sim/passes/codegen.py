@@ -10,6 +10,7 @@ through a pipeline shows the generated line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from p4sim.errors import TypeCheckError, UnsupportedError
@@ -50,6 +51,9 @@ class Pipeline:
     # Roles whose block does nothing (e.g. an empty egress): the
     # architecture skips calling them.
     empty_roles: frozenset[str] = frozenset()
+    # Fields (`f_` attribute names) the blocks ever mention: what no block
+    # reads, the architecture need not compute (e.g. timestamps).
+    fields_used: frozenset[str] = frozenset()
 
 
 class BlockGen(ExternGen):
@@ -295,10 +299,13 @@ def generate(checked: CheckedProgram, elab: Elaborated,
             roots[checked.decl_syms[params[1]]] = 0
             roots[checked.decl_syms[params[2]]] = 1
     empty: set[str] = set()
+    used: set[str] = set()
     for block in elab.all_blocks:
         gen = BlockGen(checked, block, names[id(block)], class_names, field_lists, digests,
                        roots)
-        parts.append(gen.generate())
+        code = gen.generate()
+        parts.append(code)
+        used.update(re.findall(r"\bf_\w+", code))
         if gen.is_empty:
             empty.add(block.py)
     hdr_t = strip_newtype(_param_type(checked, elab.blocks[0], 1))
@@ -322,6 +329,7 @@ def generate(checked: CheckedProgram, elab: Elaborated,
         digests=digests,
         empty_roles=frozenset(role for role, b in zip(V1MODEL_ROLES, elab.blocks, strict=True)
                               if b.py in empty),
+        fields_used=frozenset(used),
     )
 
 

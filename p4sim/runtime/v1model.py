@@ -131,9 +131,12 @@ class V1Model:
         self._parser_error = "f_parser_error" in self.has
         self._checksum_error = "f_checksum_error" in self.has
         self._mcast = "f_mcast_grp" in self.has
-        self._ingress_ts = "f_ingress_global_timestamp" in self.has
-        self._egress_ts = "f_egress_global_timestamp" in self.has
-        self._enq_ts = "f_enq_timestamp" in self.has
+        # Timestamps cost a clock subtraction per packet: only for programs
+        # that read them.
+        used = pipeline.fields_used
+        self._ingress_ts = "f_ingress_global_timestamp" in used & self.has
+        self._egress_ts = "f_egress_global_timestamp" in used & self.has
+        self._enq_ts = "f_enq_timestamp" in used & self.has
         # Reused by every packet: the pipeline only reads and writes them
         # while one block runs, and processing is never re-entered.
         self._pkt_in = PacketIn(b"")
