@@ -105,6 +105,15 @@ def compile_source(text: str, filename: str = "program.p4",
     return compiled
 
 
+def _check_config_path(path: object) -> None:
+    """A device config comes from the network (SetForwardingPipelineConfig):
+    its paths are mirrored under a temporary directory and must stay there."""
+    if not isinstance(path, str) or not path.strip(os.sep):
+        raise DeviceConfigError(f"device config path {path!r} is not a file path")
+    if ".." in path.split(os.sep) or "\0" in path:
+        raise DeviceConfigError(f"device config path {path!r} leaves its directory")
+
+
 def load_device_config(data: bytes) -> CompiledProgram:
     """Compile the program held in a device config written by `compile_file`."""
     try:
@@ -121,8 +130,16 @@ def load_device_config(data: bytes) -> CompiledProgram:
                                 f"this p4sim reads version {DEVICE_CONFIG_VERSION}")
     files = body.get("files")
     main = body.get("main")
+    include_dirs = body.get("include_dirs", [])
     if not isinstance(files, dict) or not isinstance(main, str) or main not in files:
         raise DeviceConfigError("device config lacks the program's main file")
+    if not isinstance(include_dirs, list):
+        raise DeviceConfigError("device config field 'include_dirs' must be a list of paths")
+    for path in [*files, *include_dirs]:
+        _check_config_path(path)
+    for path, text in files.items():
+        if not isinstance(text, str):
+            raise DeviceConfigError(f"device config file {path!r} must hold text")
     with tempfile.TemporaryDirectory(prefix="p4sim-") as root:
         def mirror(p: str) -> str:
             return os.path.join(root, p.lstrip(os.sep))
@@ -131,7 +148,7 @@ def load_device_config(data: bytes) -> CompiledProgram:
             target = mirror(p)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             Path(target).write_text(text, encoding="utf-8")
-        dirs = [mirror(d) for d in body.get("include_dirs", [])]
+        dirs = [mirror(d) for d in include_dirs]
         for d in dirs:
             os.makedirs(d, exist_ok=True)
         compiled, _ = _compile(mirror(main), dirs, str(body.get("program", "program")))

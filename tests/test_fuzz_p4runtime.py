@@ -718,12 +718,6 @@ def test_malformed_reads_get_their_status(
     assert_still_serving(switch, primary)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="p4sim bug (reported): the OUT_OF_RANGE message echoes the whole value in hex, so "
-    "a value of a few KB makes a status trailer over grpc's default 16 KiB metadata limit, "
-    "and the client gets RESOURCE_EXHAUSTED 'Stream removed' instead",
-)
 def test_a_large_match_value_gets_out_of_range(
     switch: ServerThread, primary: Client, names: Names, baseline: list[bytes]
 ) -> None:
@@ -820,11 +814,6 @@ def test_broken_pipeline_configs_are_refused_and_the_running_one_stays(
     assert_still_serving(switch, primary)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="p4sim bug (reported): load_device_config writes each file of the envelope under "
-    "a temp dir joined with its path, so '..' components write anywhere on the machine",
-)
 def test_a_device_config_cannot_write_outside_its_temporary_directory(
     switch: ServerThread, primary: Client, baseline: list[bytes], tmp_path: Path
 ) -> None:
@@ -841,11 +830,6 @@ def test_a_device_config_cannot_write_outside_its_temporary_directory(
     assert code == INVALID
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="p4sim bug (reported): an envelope whose file text or include_dirs has the wrong "
-    "JSON type makes load_device_config raise TypeError/AttributeError: INTERNAL",
-)
 @pytest.mark.parametrize(
     "change",
     [

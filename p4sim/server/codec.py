@@ -24,9 +24,14 @@ def decode(value: bytes, bitwidth: int, what: str) -> int:
         raise ControlPlaneError("INVALID_ARGUMENT", f"{what}: empty byte string")
     number = int.from_bytes(value, "big")
     if number >> bitwidth:
+        # A long value is shown by its head and size: the whole of it could
+        # overflow gRPC's status trailer and turn the answer into an error.
+        shown = f"0x{value.hex()}"
+        if len(value) > 32:
+            shown = f"0x{value[:16].hex()}... ({len(value)} bytes)"
         raise ControlPlaneError(
             "OUT_OF_RANGE",
-            f"{what}: value 0x{value.hex()} does not fit in {bitwidth} bits",
+            f"{what}: value {shown} does not fit in {bitwidth} bits",
         )
     return number
 
