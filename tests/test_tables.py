@@ -14,6 +14,7 @@ from p4sim.runtime.tables import (
     ActionCall,
     ActionSpec,
     Exact,
+    FieldMatch,
     KeySpec,
     Lpm,
     MatchTable,
@@ -424,7 +425,9 @@ def test_an_exact_entry_with_its_own_key_and_arguments_costs_under_300_bytes() -
 @pytest.mark.parametrize("kind", ["exact", "lpm", "ternary"])
 def test_lookup_one_is_lookup_of_a_one_key_tuple(kind: str) -> None:
     t = table((kind, 8))
-    match = {"exact": Exact(0x12), "lpm": Lpm(0x10, 4), "ternary": Ternary(0x10, 0xF0)}[kind]
+    matches: dict[str, FieldMatch] = {
+        "exact": Exact(0x12), "lpm": Lpm(0x10, 4), "ternary": Ternary(0x10, 0xF0)}
+    match = matches[kind]
     entry = TableEntry((match,), FWD, priority=1 if t.needs_priority else 0)
     t.insert(entry)
     for value in (0x12, 0x1F, 0x21):
