@@ -42,6 +42,7 @@ from controller.p4rt.messages import (
     write_failures,
 )
 from controller.p4rt.p4info import P4InfoIndex
+from controller.tls import grpc_tls_options
 
 _MAX_MESSAGE = 256 * 1024 * 1024  # bmv2 JSON and P4Info of big programs exceed gRPC's 4 MiB
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -53,7 +54,8 @@ class P4RuntimeClient:
     """A P4Runtime session with one switch.
 
     `on_primacy(is_primary)` is called from the stream thread whenever this
-    client becomes or stops being the primary controller.
+    client becomes or stops being the primary controller. With `credentials`
+    (grpc.ssl_channel_credentials) the session runs over TLS.
     """
 
     def __init__(
@@ -66,12 +68,14 @@ class P4RuntimeClient:
         p4info: p4i.P4Info | P4InfoIndex | None = None,
         timeout: float = 10.0,
         on_primacy: Callable[[bool], None] | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.address = address
         self.device_id = device_id
         self.election_id = election_id
         self.role = role
         self.timeout = timeout
+        self.credentials = credentials
         self._on_primacy = on_primacy
         self._codec: MessageCodec | None = None
         if p4info is not None:
@@ -98,13 +102,16 @@ class P4RuntimeClient:
     def connect(self) -> bool:
         """Opens the channel and the stream and waits for the arbitration
         answer; returns whether this client is the primary."""
-        self._channel = grpc.insecure_channel(
-            self.address,
-            options=[
-                ("grpc.max_send_message_length", _MAX_MESSAGE),
-                ("grpc.max_receive_message_length", _MAX_MESSAGE),
-            ],
-        )
+        options = [
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+        ]
+        if self.credentials is None:
+            self._channel = grpc.insecure_channel(self.address, options=options)
+        else:
+            self._channel = grpc.secure_channel(
+                self.address, self.credentials, options=[*options, *grpc_tls_options(self.address)]
+            )
         try:
             grpc.channel_ready_future(self._channel).result(timeout=self.timeout)
         except grpc.FutureTimeoutError:
