@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -197,10 +198,18 @@ class _Connection:
 class AgentClient:
     """A pipelining client for one agent; safe to share between many tasks."""
 
-    def __init__(self, host: str, port: int, *, connect_timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        connect_timeout: float = 1.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
+        self.ssl_context = ssl_context  # TLS when given (controller.tls.TlsFiles.client_context)
         self._conn: _Connection | None = None
         self._connecting = asyncio.Lock()
         self._next_id = 0
@@ -210,7 +219,9 @@ class AgentClient:
             if self._conn is None or self._conn.closed:
                 try:
                     async with asyncio.timeout(self.connect_timeout):
-                        reader, writer = await asyncio.open_connection(self.host, self.port)
+                        reader, writer = await asyncio.open_connection(
+                            self.host, self.port, ssl=self.ssl_context
+                        )
                 except (OSError, TimeoutError) as exc:
                     raise AgentUnreachable(
                         f"cannot connect to agent {self.host}:{self.port}: {exc or 'timeout'}"
