@@ -34,6 +34,7 @@ import ipaddress
 import logging
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -65,6 +66,7 @@ from controller.replay import (
     ReplayWindow,
 )
 from controller.tcpstate import ConnectionState
+from controller.tls import add_tls_arguments, tls_files
 
 log = logging.getLogger("p4handoff.agent")
 
@@ -445,9 +447,13 @@ class Agent:
 
     # ------------------------------------------------------------ serving
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen for classifiers; returns the bound address (port 0 picks one)."""
-        self._server = await asyncio.start_server(self._serve, host, port)
+    async def start(
+        self, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
+    ) -> tuple[str, int]:
+        """Listen for classifiers; returns the bound address (port 0 picks one).
+        With `ssl_context` (controller.tls.TlsFiles.server_context) a peer that
+        does not complete mutual TLS never gets a frame read."""
+        self._server = await asyncio.start_server(self._serve, host, port, ssl=ssl_context)
         bound = self._server.sockets[0].getsockname()
         return bound[0], bound[1]
 
@@ -583,6 +589,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-blob", type=int, default=DEFAULT_MAX_SIZE, help="bytes")
     p.add_argument("--max-age-ms", type=int, default=DEFAULT_MAX_AGE_MS)
     p.add_argument("--max-skew-ms", type=int, default=DEFAULT_MAX_SKEW_MS)
+    add_tls_arguments(p, "classifiers and controllers connecting (certificate required)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -603,12 +610,14 @@ async def _run_agent(args: argparse.Namespace) -> None:
         vips=frozenset(args.vip),
     )
     keys = load_keys(args.keys)  # before touching the kernel: a bad key file changes nothing
+    tls = tls_files(args)
+    server_tls = None if tls is None else tls.server_context()
     backends, adopted = kernel_backends(args.backend_address, args.handover)
     agent = Agent(keys, backends, config)
     agent.adopt(adopted)
     if args.metrics:
         start_http_server(args.metrics[1], args.metrics[0], registry=agent.registry)
-    host, port = await agent.start(*args.listen)
+    host, port = await agent.start(*args.listen, ssl_context=server_tls)
     log.info("agent listening on %s:%d with %d adopted flows", host, port, len(adopted))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
