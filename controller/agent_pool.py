@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -53,6 +54,7 @@ class AgentPool:
         interval_s: float = 1.0,
         timeout_s: float = 1.0,
         failures_to_down: int = 2,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.keys = keys
         self.forwarder = forwarder
@@ -60,7 +62,7 @@ class AgentPool:
         self.timeout_s = timeout_s
         self.failures_to_down = failures_to_down
         self._agents = {
-            name: _Agent(name, host, port, AgentClient(host, port))
+            name: _Agent(name, host, port, AgentClient(host, port, ssl_context=ssl_context))
             for name, (host, port) in agents.items()
         }
         self._tasks: list[asyncio.Task[None]] = []

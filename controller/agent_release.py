@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -46,8 +47,10 @@ class AgentReleaser:
         *,
         timeout_s: float = 2.0,
         retry_for_s: float = 60.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._keys = keys
+        self._ssl = ssl_context
         self._address = agent_address
         self._timeout = timeout_s
         self._retry_for = retry_for_s
@@ -71,7 +74,7 @@ class AgentReleaser:
         address = self._address(backend)
         client = self._clients.get(address)
         if client is None:
-            client = self._clients[address] = AgentClient(*address)
+            client = self._clients[address] = AgentClient(*address, ssl_context=self._ssl)
         what = f"flow {flow_id:#010x} from {forwarder} at agent {address[0]}:{address[1]}"
         deadline = time.monotonic() + self._retry_for
         delay = 0.25
