@@ -64,6 +64,7 @@ from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
 from controller.request import Request, RequestIncomplete, parse_request
 from controller.stats import LATENCY_BUCKETS, LatencyLog, stats_response
+from controller.tls import add_tls_arguments, tls_files
 
 log = logging.getLogger("p4handoff.classifier")
 
@@ -530,6 +531,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rpc", help="own service address (default unix:RUN_DIR/classifier-NAME.sock)")
     p.add_argument("--metrics", type=_host_port, help="HOST:PORT for Prometheus metrics")
+    add_tls_arguments(p, "its connections to agents")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -550,6 +552,7 @@ async def run(args: argparse.Namespace) -> None:
     backends = {h.name: str(h.interface.ip) for h in topology.hosts_with_role("backend")}
     policy = load_policy(policy_path, backends.keys())
     keys = load_keys(args.keys)
+    tls = tls_files(args)
     run_dir = Path(args.run_dir)
     overrides = dict(args.agent)
     registry = CollectorRegistry()
@@ -560,6 +563,7 @@ async def run(args: argparse.Namespace) -> None:
         registry,
         interval_s=args.heartbeat_interval,
         failures_to_down=args.heartbeat_failures,
+        ssl_context=None if tls is None else tls.client_context(),
     )
     settings = Settings(
         name=args.name,

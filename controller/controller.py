@@ -41,6 +41,7 @@ from controller.lab.topology import Topology, TopologyError, load_topology
 from controller.p4rt import P4RuntimeClient, P4RuntimeError, load_p4info
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
+from controller.tls import add_tls_arguments, tls_files
 
 log = logging.getLogger("p4handoff.controller")
 
@@ -225,6 +226,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pending-timeout", type=float, default=30.0, help="seconds (default 30)")
     p.add_argument("--max-batch", type=int, default=1024, help="updates per Write (default 1024)")
     p.add_argument("--metrics", type=_host_port, help="HOST:PORT for Prometheus metrics")
+    add_tls_arguments(p, "P4Runtime to the switch and release notices to agents")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -244,6 +246,8 @@ def run(args: argparse.Namespace, stop: threading.Event) -> None:
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keys = load_keys(args.keys)
+    tls = tls_files(args)
+    credentials = None if tls is None else tls.channel_credentials()
     pipeline = load_pipeline(args, topology, run_dir)
     registry = CollectorRegistry()
     overrides = dict(args.agent)
@@ -253,7 +257,10 @@ def run(args: argparse.Namespace, stop: threading.Event) -> None:
         found = overrides.get(names.get(backend, ""))
         return found if found is not None else (backend, args.agent_port)
 
-    releaser = AgentReleaser(keys, agent_address, registry, retry_for_s=args.quarantine)
+    releaser = AgentReleaser(
+        keys, agent_address, registry, retry_for_s=args.quarantine,
+        ssl_context=None if tls is None else tls.client_context(),
+    )  # fmt: skip
     store = FlowStore(args.db or run_dir / "flows.sqlite", quarantine_s=args.quarantine)
     primacy: queue.Queue[bool] = queue.Queue()
     address = args.switch or f"unix:{run_dir / 'p4runtime.sock'}"
@@ -261,7 +268,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> None:
     def session() -> P4RuntimeClient:
         return P4RuntimeClient(
             address, device_id=args.device_id, election_id=args.election_id,
-            on_primacy=primacy.put,
+            on_primacy=primacy.put, credentials=credentials,
         )  # fmt: skip
 
     settings = Settings(
