@@ -38,7 +38,6 @@ from controller.flowstore import INSTALLED, PENDING, QUARANTINE, Flow, FlowStore
 from controller.lab.switch import Pipeline
 from controller.lab.topology import Topology
 from controller.p4rt import (
-    DirectCounterEntry,
     P4RuntimeClient,
     P4RuntimeError,
     TableEntry,
@@ -414,29 +413,18 @@ class Controller:
         return listed
 
     def _switch_flows(self, counters: bool) -> dict[Connection, tuple[int | None, int, int]]:
-        """connection -> (flow id, packets, bytes) of every encap_map entry."""
-        entities = self.switch.entities
+        """connection -> (flow id, packets, bytes) of every encap_map entry
+        (one Read; with `counters` the entries carry their direct counters)."""
         try:
-            if not counters:
-                return {
-                    connection_of(e): (flow_id_of(e), 0, 0)
-                    for e in self.switch.read_table(ENCAP_MAP)
-                }
-            found = self.switch.read(entities.direct_counter(entities.table_query(ENCAP_MAP)))
+            entries = self.switch.read_table(ENCAP_MAP, counters=counters)
         except P4RuntimeError as exc:
             raise FlowError(grpc.StatusCode.UNAVAILABLE, f"reading encap_map: {exc}") from None
         out: dict[Connection, tuple[int | None, int, int]] = {}
-        for item in found:
-            if isinstance(item, DirectCounterEntry) and not item.table_entry.is_default:
-                data = item.data
-                out[connection_of(item.table_entry)] = (
-                    None, data.packets if data else 0, data.bytes if data else 0,
-                )  # fmt: skip
-        # Counter reads carry only the match: take the flow ids from the entries.
-        for entry in self.switch.read_table(ENCAP_MAP):
-            conn = connection_of(entry)
-            if conn in out:
-                out[conn] = (flow_id_of(entry), out[conn][1], out[conn][2])
+        for entry in entries:
+            data = entry.counter
+            out[connection_of(entry)] = (
+                flow_id_of(entry), data.packets if data else 0, data.bytes if data else 0,
+            )  # fmt: skip
         return out
 
     def stats(self) -> pb.StatsResponse:

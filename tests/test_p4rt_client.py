@@ -142,6 +142,54 @@ def test_a_higher_election_id_takes_primacy_and_the_old_primary_notices(switch: 
         second.close()
 
 
+def test_a_closed_client_connects_again_and_is_primary(
+    client: P4RuntimeClient, switch: Switch
+) -> None:
+    again = P4RuntimeClient(switch.address, election_id=3000, p4info=client.index)
+    try:
+        assert again.connect()
+        again.close()
+        assert not again.is_primary
+        assert again.connect(), again.arbitration_status
+        entry = route(again, "10.9.0.0/16", 1, CLIENT_MAC)
+        again.insert(entry)
+        assert entry in again.read_table("routes")
+        again.delete(entry)
+    finally:
+        again.close()
+
+
+def test_a_client_reconnects_after_its_switch_ended_the_stream(
+    program: CompiledProgram, tmp_path: Path
+) -> None:
+    """The first session's stream error belongs to that session only."""
+    address = f"unix:{tmp_path / 'p4rt.sock'}"
+    first = ServerThread(device_id=0)
+    first.start(address)
+    client = P4RuntimeClient(address, election_id=5, timeout=10)
+    try:
+        assert client.connect()
+        first.stop()
+        deadline = time.monotonic() + 10
+        while client.stream_error is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.stream_error is not None and not client.is_primary
+        second = ServerThread(device_id=0)
+        second.start(address)
+        try:
+            assert client.connect(), client.arbitration_status
+            assert client.stream_error is None
+            client.set_pipeline(program.p4info, program.device_config)
+            entry = route(client, "10.0.1.0/24", 1, CLIENT_MAC)
+            client.insert(entry)
+            assert client.read_table() == [entry]
+        finally:
+            client.close()
+            second.stop()
+    finally:
+        client.close()
+
+
 def test_a_backup_client_cannot_write(client: P4RuntimeClient, switch: Switch) -> None:
     backup = P4RuntimeClient(switch.address, election_id=1, p4info=client.index)
     try:
@@ -228,6 +276,26 @@ def test_counters_read_back_packets_and_bytes(client: P4RuntimeClient, switch: S
     assert len(switch.sent(2)) == 3
     counted = client.read_direct_counter(entry)
     assert (counted.packets, counted.bytes) == (3, 3 * len(segment(40000)))
+
+
+def test_a_table_read_can_carry_the_direct_counters(
+    client: P4RuntimeClient, switch: Switch
+) -> None:
+    counted, idle = encap(client, 40000, 7), encap(client, 40001, 8)
+    client.insert(counted, idle, route(client, f"{BACKEND}/32", 2, BACKEND_MAC))
+    for _ in range(2):
+        switch.inject(1, segment(40000))
+    assert len(switch.sent(2)) == 2
+    with_counters = {e.key("tcp_sport"): e for e in client.read_table("encap_map", counters=True)}
+    assert with_counters.keys() == {counted.key("tcp_sport"), idle.key("tcp_sport")}
+    data = with_counters[counted.key("tcp_sport")].counter
+    assert data is not None and (data.packets, data.bytes) == (2, 2 * len(segment(40000)))
+    data = with_counters[idle.key("tcp_sport")].counter
+    assert data is not None and (data.packets, data.bytes) == (0, 0)
+    assert all(e.counter is None for e in client.read_table("encap_map"))
+    # A wildcard read over every table asks too; tables without a counter answer without.
+    everything = client.read_table(counters=True)
+    assert sorted(e.counter.packets for e in everything if e.counter is not None) == [0, 2]
 
 
 def test_packet_out_and_packet_in(client: P4RuntimeClient, switch: Switch) -> None:

@@ -82,6 +82,8 @@ class P4RuntimeClient:
             self._adopt(p4info)
         self._channel: grpc.Channel | None = None
         self._stub: p4r_grpc.P4RuntimeStub | None = None
+        # Per session (reset by connect): a closed session's queue ends with
+        # the None that stopped its stream, and its events stay set.
         self._requests: queue.Queue[p4r.StreamMessageRequest | None] = queue.Queue()
         self._stream: grpc.Future | None = None
         self._reader: threading.Thread | None = None
@@ -101,7 +103,16 @@ class P4RuntimeClient:
 
     def connect(self) -> bool:
         """Opens the channel and the stream and waits for the arbitration
-        answer; returns whether this client is the primary."""
+        answer; returns whether this client is the primary. Connecting again
+        (after close(), or after the switch ended the stream) starts a fresh
+        session: the previous one is closed and its error forgotten."""
+        if self._channel is not None:
+            self.close()
+        self._requests = queue.Queue()
+        self._arbitrated = threading.Event()
+        self.stream_error = None
+        self.primary_election_id = 0
+        self.arbitration_status = ""
         options = [
             ("grpc.max_send_message_length", _MAX_MESSAGE),
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
@@ -124,11 +135,11 @@ class P4RuntimeClient:
             ) from None
         self._stub = p4r_grpc.P4RuntimeStub(self._channel)
         self._requests.put(arbitration_request(self.device_id, self.election_id, self.role))
-        responses = self._stub.StreamChannel(self._request_stream())
+        responses = self._stub.StreamChannel(self._request_stream(self._requests))
         self._stream = responses
         self._reader = threading.Thread(
             target=self._read_stream,
-            args=(responses,),
+            args=(responses, self._arbitrated),
             name=f"p4rt-stream-{self.address}",
             daemon=True,
         )
@@ -261,19 +272,27 @@ class P4RuntimeClient:
     def delete(self, *entities: Entity) -> None:
         self.write([Update.delete(e) for e in entities])
 
-    def read(self, *queries: Entity) -> list[Entity]:
-        """Every entity matching the queries (wildcards as P4Runtime defines)."""
+    def read(self, *queries: Entity, counters: bool = False) -> list[Entity]:
+        """Every entity matching the queries (wildcards as P4Runtime defines).
+        `counters` asks for the direct counter data of the table entries in
+        the same Read (their `counter` is then filled for tables that have one)."""
         codec = self._require_codec()
         request = codec.read_request(queries)
+        if counters:
+            for entity in request.entities:
+                if entity.HasField("table_entry"):
+                    entity.table_entry.counter_data.SetInParent()
         try:
             responses = list(self._require_stub().Read(request, timeout=self.timeout))
         except grpc.RpcError as exc:
             raise RpcError("Read", _code(exc), _details(exc)) from None
         return [codec.decode_entity(e) for response in responses for e in response.entities]
 
-    def read_table(self, table: str | None = None) -> list[TableEntry]:
-        """The entries of one table (every table when None), without defaults."""
-        found = self.read(self.entities.table_query(table))
+    def read_table(self, table: str | None = None, *, counters: bool = False) -> list[TableEntry]:
+        """The entries of one table (every table when None), without defaults;
+        with `counters`, each entry of a table with a direct counter carries
+        its packets and bytes (one Read instead of one per entry)."""
+        found = self.read(self.entities.table_query(table), counters=counters)
         return [e for e in found if isinstance(e, TableEntry)]
 
     def read_direct_counter(self, entry: TableEntry) -> CounterData:
@@ -353,32 +372,37 @@ class P4RuntimeClient:
             error = NotPrimaryError if code == "PERMISSION_DENIED" else RpcError
             raise error(rpc, code, _details(exc)) from None
 
-    def _request_stream(self) -> Iterator[p4r.StreamMessageRequest]:
+    @staticmethod
+    def _request_stream(
+        requests: queue.Queue[p4r.StreamMessageRequest | None],
+    ) -> Iterator[p4r.StreamMessageRequest]:
         while True:
-            message = self._requests.get()
+            message = requests.get()
             if message is None:
                 return
             yield message
 
-    def _read_stream(self, responses: Iterator[p4r.StreamMessageResponse]) -> None:
+    def _read_stream(
+        self, responses: Iterator[p4r.StreamMessageResponse], arbitrated: threading.Event
+    ) -> None:
         try:
             for response in responses:
-                self._dispatch(response)
+                self._dispatch(response, arbitrated)
         except grpc.RpcError as exc:
             if _code(exc) != "CANCELLED":
                 self.stream_error = (_code(exc), _details(exc))
         finally:
             self._set_primary(False)
-            self._arbitrated.set()
+            arbitrated.set()
 
-    def _dispatch(self, response: p4r.StreamMessageResponse) -> None:
+    def _dispatch(self, response: p4r.StreamMessageResponse, arbitrated: threading.Event) -> None:
         kind = response.WhichOneof("update")
         if kind == "arbitration":
             is_primary, election_id, status = arbitration_outcome(response.arbitration)
             self.primary_election_id = election_id
             self.arbitration_status = status
             self._set_primary(is_primary)
-            self._arbitrated.set()
+            arbitrated.set()
         elif kind == "packet":
             self._packets.put(response.packet)
         elif kind == "digest":
