@@ -6,12 +6,14 @@ re-signed after mutating, so they pass the MAC and exercise the body parser
 rather than stopping at the authentication check. Hypothesis then checks the
 structural properties (round trip of arbitrary valid states, arbitrary bytes
 and arbitrary authentic bodies refused only with BlobError) with shrinking.
+FUZZ_SCALE=n multiplies the mutation count (`make fuzz`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import random
 import struct
 import time
@@ -33,7 +35,7 @@ from controller.blob import (
 )
 from controller.tcpstate import ConnectionState, RepairWindow, TcpOptions
 
-FUZZ_INPUTS = 120_000
+FUZZ_INPUTS = 120_000 * int(os.environ.get("FUZZ_SCALE", "1"))
 MAX_SIZE = 64 * 1024
 SEED = 20261126
 
