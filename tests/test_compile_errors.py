@@ -127,3 +127,12 @@ def test_bad_const_entries_are_compile_errors_at_the_entry(
     line = _line_of(text, at)
     assert (error.pos.line, error.pos.col) == (line, text.splitlines()[line - 1].index(at) + 1)
     assert message in str(error)
+
+
+@pytest.mark.parametrize("text", ["", "// nothing here\n", "#if 0\n#endif\n", "#define X 1\n"],
+                         ids=["empty", "comment", "false-if", "define"])
+def test_a_program_that_preprocesses_to_nothing_is_refused_in_its_own_file(text: str) -> None:
+    with pytest.raises(TypeCheckError) as info:
+        compile_source(text, "x.p4")
+    assert str(info.value) == ("x.p4:1:1: error: the program declares no package instance "
+                               "named 'main'")

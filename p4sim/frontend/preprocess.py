@@ -58,10 +58,15 @@ class _OutLine:
 
 
 class LineMap:
-    """Maps a (line, column) of the preprocessed text back to the source."""
+    """Maps a (line, column) of the preprocessed text back to the source.
 
-    def __init__(self) -> None:
+    A program whose text preprocesses to nothing still has a place for its
+    errors ("no main"): line 1 of `main_file`.
+    """
+
+    def __init__(self, main_file: str = "<empty>") -> None:
         self._lines: list[_OutLine] = []
+        self._main_file = main_file
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -74,7 +79,7 @@ class LineMap:
     def lookup(self, line: int, col: int) -> SourcePos:
         """`line` and `col` are 1-based positions in the preprocessed text."""
         if not self._lines:
-            return SourcePos("<empty>", 1, 1)
+            return SourcePos(self._main_file, 1, 1)
         if line > len(self._lines):
             last = self._lines[-1]
             seg = last.segments[-1]
@@ -225,6 +230,7 @@ class _Cond:
 class _Preprocessor:
     def __init__(
         self,
+        main_file: str,
         include_dirs: Sequence[str | os.PathLike[str]],
         defines: Mapping[str, str] | None,
     ) -> None:
@@ -233,7 +239,7 @@ class _Preprocessor:
         for name, body in {**PREDEFINED_MACROS, **(defines or {})}.items():
             self.macros[name] = _Macro(name, None, tuple(_tokenize(body.strip())))
         self.out_lines: list[str] = []
-        self.line_map = LineMap()
+        self.line_map = LineMap(main_file)
         self.once: set[str] = set()
         self.files: list[str] = []
 
@@ -767,7 +773,7 @@ def preprocess_text(
 ) -> PreprocessedSource:
     """Preprocesses `text` as if read from `filename` (whose directory is searched
     first for `#include "..."` unless the name is like `<string>`)."""
-    pre = _Preprocessor(include_dirs, defines)
+    pre = _Preprocessor(filename, include_dirs, defines)
     pre.run_file(filename, text)
     return PreprocessedSource("\n".join(pre.out_lines) + "\n", pre.line_map, tuple(pre.files))
 
