@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("topology", help="topology YAML file, e.g. topologies/basic.yaml")
     parser.add_argument("--target", choices=TARGETS, help="switch target (default: the file's)")
     parser.add_argument("--run-root", default="run", help="run directories go here (default run/)")
+    parser.add_argument(
+        "--tls", action="store_true",
+        help="up: mutual TLS on P4Runtime and every agent connection (certificates in RUN_DIR/tls)",
+    )  # fmt: skip
     return parser
 
 
@@ -38,8 +42,11 @@ def main(argv: Sequence[str]) -> int:
         require_tools()
         lab = Lab.of(args.topology, Path(args.run_root))
         if args.action == "up":
-            up(lab, args.target, step=lambda text: console.print(f"[bold]•[/] {text}"))
-            console.print(f"[green]lab {lab.topology.name} is up[/]; logs in {lab.run_dir}/logs")
+            up(lab, args.target, step=lambda text: console.print(f"[bold]•[/] {text}"),
+               tls=args.tls)  # fmt: skip
+            secured = " with mutual TLS" if args.tls else ""
+            console.print(f"[green]lab {lab.topology.name} is up{secured}[/]; "
+                          f"logs in {lab.run_dir}/logs")  # fmt: skip
             _print_status(console, lab)
         elif args.action == "down":
             stopped, removed = down(lab)

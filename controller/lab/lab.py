@@ -5,6 +5,10 @@ controller and classifiers, in the order each needs the one before.
 started and says which step failed with the tail of that process's log; `down`
 works from the run directory and the namespace prefix alone, so it also
 cleans up after an `up` that crashed or a machine that rebooted mid-run.
+
+`up(tls=True)` makes a CA and one certificate per process in RUN_DIR/tls
+(controller.tls) and runs P4Runtime and every agent connection over mutual
+TLS; `down` deletes those keys with the processes that used them.
 """
 
 from __future__ import annotations
@@ -27,14 +31,16 @@ from controller.lab.processes import (
     stop,
     wait_for_path,
 )
-from controller.lab.switch import start_switch
+from controller.lab.switch import SwitchTls, start_switch
 from controller.lab.topology import Host, Topology, load_topology
+from controller.tls import Identity, TlsConfigError, TlsFiles, issue_certificates
 
 AGENT_PORT = 7100
 KEY_ID = 1
 START_TIMEOUT_S = 60.0
 
 Step = Callable[[str], None]
+Certificates = dict[str, TlsFiles] | None  # by process name; None: the lab runs without TLS
 
 
 @dataclass(frozen=True)
@@ -68,12 +74,18 @@ class Lab:
     def controller_socket(self) -> Path:
         return self.run_dir / "controller.sock"
 
+    @property
+    def tls_dir(self) -> Path:
+        return self.run_dir / "tls"
+
 
 def _python(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def up(lab: Lab, target: str | None = None, step: Step = lambda _: None) -> None:
+def up(
+    lab: Lab, target: str | None = None, step: Step = lambda _: None, *, tls: bool = False
+) -> None:
     """Build and start everything; on any failure remove all of it and re-raise."""
     _, records = lab.table.load()
     running = [r.name for r in records if alive(r.pid)]
@@ -92,22 +104,31 @@ def up(lab: Lab, target: str | None = None, step: Step = lambda _: None) -> None
         "prefix": lab.names.prefix,
         "target": target or lab.topology.switch.target,
         "started_at": time.time(),
+        "tls": tls,
     }
     lab.table.save(info, [])
     try:
         _write_keys(lab.keys)
+        certificates: Certificates = None
+        if tls:
+            step(f"a CA and a TLS certificate per process in {lab.tls_dir}")
+            certificates = _issue_certificates(lab)
         step(f"namespaces and veths for {len(lab.topology.hosts)} hosts")
         create(lab.topology, lab.names)
         step(f"switch ({info['target']}) in {lab.names.switch}")
-        start_switch(lab.table, info, lab.topology, lab.names, target=str(info["target"]))
+        switch_tls = None
+        if certificates is not None:
+            switch_tls = SwitchTls(certificates["switch"], certificates["controller"])
+        start_switch(lab.table, info, lab.topology, lab.names, target=str(info["target"]),
+                     tls=switch_tls)  # fmt: skip
         for host in lab.topology.hosts_with_role("backend"):
             step(f"demo back-end and migrator agent on {host.name}")
-            _start_backend(lab, info, host)
+            _start_backend(lab, info, host, certificates)
         step("controller: pipeline, routes, ARP and steering entries")
-        _start_controller(lab, info, str(info["target"]))
+        _start_controller(lab, info, str(info["target"]), certificates)
         for name in _classifier_names(lab.topology):
             step(f"classifier on {name}")
-            _start_classifier(lab, info, name)
+            _start_classifier(lab, info, name, certificates)
     except BaseException:
         down(lab)
         raise
@@ -119,6 +140,30 @@ def _write_keys(path: Path) -> None:
     path.chmod(0o600)
 
 
+def _issue_certificates(lab: Lab) -> dict[str, TlsFiles]:
+    """Servers are named as their clients dial them: the switch by its local
+    socket (`localhost`), each agent by its host's address."""
+    identities = [Identity("switch", "server", ("localhost",)), Identity("controller", "client")]
+    identities += [
+        Identity(f"agent-{host.name}", "server", (host.name, str(host.interface.ip)))
+        for host in lab.topology.hosts_with_role("backend")
+    ]
+    identities += [
+        Identity(f"classifier-{name}", "client") for name in _classifier_names(lab.topology)
+    ]
+    try:
+        return issue_certificates(lab.tls_dir, identities)
+    except TlsConfigError as error:
+        raise LabError(f"TLS certificates for the lab: {error}") from error
+
+
+def _tls_argv(certificates: Certificates, process: str) -> list[str]:
+    if certificates is None:
+        return []
+    files = certificates[process]
+    return ["--tls-ca", str(files.ca), "--tls-cert", str(files.cert), "--tls-key", str(files.key)]
+
+
 def _classifier_names(topology: Topology) -> list[str]:
     names: list[str] = []
     for vip in topology.vips:
@@ -126,7 +171,9 @@ def _classifier_names(topology: Topology) -> list[str]:
     return names
 
 
-def _start_backend(lab: Lab, info: dict[str, object], host: Host) -> None:
+def _start_backend(
+    lab: Lab, info: dict[str, object], host: Host, certificates: Certificates
+) -> None:
     namespace = lab.names.host(host.name)
     handover = lab.handover_socket(host.name)
     app = lab.table.start(info, f"backend-{host.name}", namespace, _python(
@@ -140,6 +187,7 @@ def _start_backend(lab: Lab, info: dict[str, object], host: Host) -> None:
     )
     for vip in lab.topology.vips:
         argv += ["--vip", f"{vip.address}:{vip.port}"]
+    argv += _tls_argv(certificates, f"agent-{host.name}")
     agent = lab.table.start(info, f"agent-{host.name}", namespace, argv)
     _wait_for_listener(namespace, AGENT_PORT, agent)
 
@@ -160,22 +208,26 @@ def _wait_for_listener(namespace: str, port: int, record: ProcessRecord) -> None
         time.sleep(0.05)
 
 
-def _start_controller(lab: Lab, info: dict[str, object], target: str) -> None:
+def _start_controller(
+    lab: Lab, info: dict[str, object], target: str, certificates: Certificates
+) -> None:
     host = lab.topology.controller_host
     namespace = lab.names.host(host.name) if host else None
     record = lab.table.start(info, "controller", namespace, _python(
         "controller.cli", "controller", "--topology", str(lab.topology.source.resolve()),
         "--run-dir", str(lab.run_dir), "--keys", str(lab.keys), "--target", target,
-        "--agent-port", str(AGENT_PORT),
+        "--agent-port", str(AGENT_PORT), *_tls_argv(certificates, "controller"),
     ))
     wait_for_path(lab.controller_socket, record, START_TIMEOUT_S)
 
 
-def _start_classifier(lab: Lab, info: dict[str, object], name: str) -> None:
+def _start_classifier(
+    lab: Lab, info: dict[str, object], name: str, certificates: Certificates
+) -> None:
     record = lab.table.start(info, f"classifier-{name}", lab.names.host(name), _python(
         "controller.cli", "classifier", "--topology", str(lab.topology.source.resolve()),
         "--name", name, "--run-dir", str(lab.run_dir), "--keys", str(lab.keys),
-        "--agent-port", str(AGENT_PORT),
+        "--agent-port", str(AGENT_PORT), *_tls_argv(certificates, f"classifier-{name}"),
     ))
     wait_for_path(lab.classifier_socket(name), record, START_TIMEOUT_S)
 
@@ -190,6 +242,7 @@ def down(lab: Lab) -> tuple[list[str], list[str]]:
         for socket in lab.run_dir.glob("*.sock"):
             socket.unlink()
         (lab.run_dir / "lab.json").unlink(missing_ok=True)
+        shutil.rmtree(lab.tls_dir, ignore_errors=True)
     return stopped, removed
 
 

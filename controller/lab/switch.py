@@ -29,6 +29,7 @@ from controller.lab.netns import LabError, LabNames
 from controller.lab.processes import ProcessRecord, ProcessTable, alive, stop, wait_for_path
 from controller.lab.topology import TARGETS, Topology
 from controller.p4rt import load_p4info
+from controller.tls import TlsFiles, grpc_tls_options
 
 SOCKET_NAME = "p4runtime.sock"
 BMV2_TOOLS = ("p4c", "simple_switch_grpc")
@@ -43,12 +44,22 @@ class Pipeline:
 
 
 @dataclass(frozen=True)
+class SwitchTls:
+    """Mutual TLS on the switch's P4Runtime server: its own files, and a
+    client identity the lab trusts (the controller's) to see it serve."""
+
+    server: TlsFiles
+    client: TlsFiles
+
+
+@dataclass(frozen=True)
 class RunningSwitch:
     record: ProcessRecord
     target: str
     grpc_address: str  # `unix:/path`, for P4RuntimeClient
     socket_path: Path
     device_id: int
+    credentials: grpc.ChannelCredentials | None = None  # for P4RuntimeClient when it serves TLS
 
 
 def missing_tools(target: str) -> list[str]:
@@ -66,9 +77,11 @@ def switch_argv(
     target: str | None = None,
     program: Path | None = None,
     device_id: int = 0,
+    tls: TlsFiles | None = None,
 ) -> list[str]:
     """The switch's command line: one `-i N@port<N>` per host, CPU port from the
-    topology; `program` None starts it empty (`--no-p4`)."""
+    topology; `program` None starts it empty (`--no-p4`); `tls` serves
+    P4Runtime only to clients with a certificate from its CA."""
     chosen = target or topology.switch.target
     if chosen not in TARGETS:
         raise LabError(f"unknown switch target {chosen!r} (expected one of {', '.join(TARGETS)})")
@@ -82,6 +95,12 @@ def switch_argv(
     target_options = [
         "--grpc-server-addr", grpc_address, "--cpu-port", str(topology.switch.cpu_port),
     ]  # fmt: skip
+    if tls is not None:
+        target_options += [
+            "--grpc-server-ssl", "--grpc-server-cert", str(tls.cert),
+            "--grpc-server-key", str(tls.key), "--grpc-server-cacert", str(tls.ca),
+            "--grpc-server-with-client-auth",
+        ]  # fmt: skip
     if chosen == "bmv2":
         # simple_switch_grpc wants its target options after a bare `--`.
         return ["simple_switch_grpc", *common, "--", *target_options]
@@ -121,6 +140,7 @@ def start_switch(
     program: Path | None = None,
     device_id: int = 0,
     timeout_s: float = 30.0,
+    tls: SwitchTls | None = None,
 ) -> RunningSwitch:
     """Start the switch in the lab's switch namespace and return once its
     P4Runtime server accepts connections; stops it again if it never does."""
@@ -132,10 +152,12 @@ def start_switch(
     socket_path.unlink(missing_ok=True)  # a crashed predecessor's socket would look ready
     address = f"unix:{socket_path}"
     argv = switch_argv(
-        topology, names, address, target=chosen, program=program, device_id=device_id
-    )
+        topology, names, address, target=chosen, program=program, device_id=device_id,
+        tls=None if tls is None else tls.server,
+    )  # fmt: skip
     record = table.start(lab, "switch", names.switch, argv)
-    running = RunningSwitch(record, chosen, address, socket_path, device_id)
+    credentials = None if tls is None else tls.client.channel_credentials()
+    running = RunningSwitch(record, chosen, address, socket_path, device_id, credentials)
     try:
         wait_for_path(socket_path, record, timeout_s)
         wait_until_serving(running, timeout_s)
@@ -148,7 +170,13 @@ def start_switch(
 def wait_until_serving(switch: RunningSwitch, timeout_s: float) -> None:
     """Wait until the switch's gRPC server completes a connection."""
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(switch.grpc_address) as channel:
+    if switch.credentials is None:
+        channel = grpc.insecure_channel(switch.grpc_address)
+    else:
+        channel = grpc.secure_channel(
+            switch.grpc_address, switch.credentials, options=grpc_tls_options(switch.grpc_address)
+        )
+    with channel:
         ready = grpc.channel_ready_future(channel)
         while True:
             try:
