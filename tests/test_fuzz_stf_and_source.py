@@ -38,7 +38,7 @@ import pytest
 
 import p4sim.stf.runner as stf_runner
 from p4sim.compiler import CompiledProgram, compile_file, compile_source
-from p4sim.errors import P4SimError
+from p4sim.errors import P4SimError, TypeCheckError
 from p4sim.runtime.switch import Switch
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
@@ -110,10 +110,6 @@ KNOWN_BUGS: list[KnownBug] = [
             isinstance(e, (MemoryError, TimeLimitExceeded, OverflowError))
             or (isinstance(e, ValueError) and "Value out of range" in str(e))
         ),
-    ),
-    (
-        "a negative constant shift amount compiles and raises ValueError per packet",
-        lambda e, stage: isinstance(e, ValueError) and "negative shift count" in str(e),
     ),
     (
         "package arguments are not checked against V1Switch's parameter types",
@@ -455,14 +451,13 @@ def test_huge_widths_and_sizes_are_refused_with_a_p4sim_error(old: str, new: str
         compile_and_run(variant(old, new))
 
 
-@pytest.mark.xfail(strict=True, reason="p4sim bug (reported): " + KNOWN_BUGS[2][0])
 @pytest.mark.parametrize("operator", [">>", "<<"])
 def test_a_negative_constant_shift_is_a_compile_error(operator: str) -> None:
-    with pytest.raises(P4SimError):
+    with pytest.raises(TypeCheckError, match=r"repro.p4:22:\d+: error: negative shift amount -1"):
         compile_and_run(variant("hdr.d.v = hdr.d.v + 1;", f"hdr.d.v = hdr.d.v {operator} -1;"))
 
 
-@pytest.mark.xfail(strict=True, reason="p4sim bug (reported): " + KNOWN_BUGS[3][0])
+@pytest.mark.xfail(strict=True, reason="p4sim bug (reported): " + KNOWN_BUGS[2][0])
 @pytest.mark.parametrize(
     ("old", "new"),
     [

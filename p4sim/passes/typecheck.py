@@ -454,6 +454,11 @@ class ExprChecker:
                 raise TypeCheckError(e.right.pos, "shift amount must be unsigned")
             if not isinstance(rb, BitT | InfIntT):
                 raise TypeCheckError(e.right.pos, f"shift amount must be an integer, not {rt}")
+            amount = self.facts.consts.get(e.right)
+            if isinstance(amount, int) and amount < 0:
+                # P4_16 8.5: the amount is unsigned or a non-negative constant.
+                raise TypeCheckError(e.right.pos, f"negative shift amount {amount}: the "
+                                     "amount must be unsigned or a non-negative constant")
             lb = strip_newtype(lt)
             if isinstance(lb, InfIntT) and e.right not in self.facts.consts:
                 if isinstance(expected, BitT):
