@@ -2,13 +2,12 @@
 
 Each agent gets one persistent, pipelining connection (controller.agent_protocol)
 shared by every handoff to it, and a heartbeat on that same connection: a
-sealed `Abort` of flow 0 with a fresh nonce. Flow 0 is never allocated (the
-flow store hands out no id with a zero half), so the agent answers "not
-installed" and changes nothing; an OK answer proves the agent is up, reads
-frames, checks MACs with our key and answers in time. A back-end whose agent
-misses `failures_to_down` heartbeats in a row, or answers with anything but
-OK, leaves its pools until a heartbeat succeeds again; an agent that cannot
-even be connected to during a handoff leaves at once.
+sealed `Ping` (controller.blob), which changes nothing on the agent; an OK
+answer proves the agent is up, reads frames, checks MACs with our key, finds
+our clock fresh and answers in time. A back-end whose agent misses
+`failures_to_down` heartbeats in a row, or answers with anything but OK,
+leaves its pools until a heartbeat succeeds again; an agent that cannot even
+be connected to during a handoff leaves at once.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,12 +22,10 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from controller.agent_protocol import AgentClient, AgentError
-from controller.blob import NONCE_LEN, Abort, seal
+from controller.blob import Ping, seal
 from controller.keys import Keyring
 
 log = logging.getLogger("p4handoff.classifier")
-
-PROBE_FLOW_ID = 0
 
 
 @dataclass
@@ -48,7 +44,6 @@ class AgentPool:
         self,
         agents: Mapping[str, tuple[str, int]],
         keys: Keyring,
-        forwarder: str,
         registry: CollectorRegistry,
         *,
         interval_s: float = 1.0,
@@ -57,7 +52,6 @@ class AgentPool:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.keys = keys
-        self.forwarder = forwarder
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.failures_to_down = failures_to_down
@@ -115,11 +109,8 @@ class AgentPool:
             await self._probe(agent)
 
     async def _probe(self, agent: _Agent) -> None:
-        probe = seal(
-            Abort(PROBE_FLOW_ID, self.forwarder, secrets.token_bytes(NONCE_LEN)), self.keys
-        )
         try:
-            reply = await agent.client.request(probe, self.timeout_s)
+            reply = await agent.client.request(seal(Ping(), self.keys), self.timeout_s)
         except AgentError as exc:
             self._heartbeats.labels(agent.name, "no_answer").inc()
             agent.misses += 1

@@ -1,9 +1,10 @@
-"""The sealed messages a classifier sends to a migrator agent: handoff and release.
+"""The sealed messages a classifier sends to a migrator agent.
 
 A handoff blob carries one frozen connection (`ConnectionState`), the flow id
 the forwarder will write into the ports and the forwarder's address; a release
 notice tells the agent that a flow ended; an abort asks it to undo (or confirm)
-a handoff whose answer the classifier never got. All share one envelope: magic,
+a handoff whose answer the classifier never got; a ping is a heartbeat that
+proves the agent is up and shares our key and clock. All share one envelope: magic,
 version, kind, key id, total length, nonce, creation time, the body, and an
 HMAC-SHA256 over all of it. The byte layout is in docs/blob-format.md.
 
@@ -66,6 +67,7 @@ class Kind(IntEnum):
     HANDOFF = 1
     RELEASE = 2
     ABORT = 3
+    PING = 4
 
 
 _KINDS = frozenset(k.value for k in Kind)
@@ -128,7 +130,17 @@ class Abort:
     handoff_nonce: bytes
 
 
-Message = Handoff | Release | Abort
+@dataclass(frozen=True)
+class Ping:
+    """A heartbeat: answered OK by an agent that could check it, changes nothing.
+
+    Its envelope (key id, MAC, nonce, creation time) is all it carries, so an
+    OK proves what a handoff needs: the agent reads frames, holds our key and
+    agrees with our clock.
+    """
+
+
+Message = Handoff | Release | Abort | Ping
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,8 @@ def seal(
     """
     if isinstance(message, Handoff):
         kind, body = Kind.HANDOFF, _encode_handoff(message)
+    elif isinstance(message, Ping):
+        kind, body = Kind.PING, b""
     else:
         kind = Kind.RELEASE if isinstance(message, Release) else Kind.ABORT
         body = _encode_notice(message)
@@ -410,7 +424,13 @@ def unseal(
     if not hmac.compare_digest(hmac.digest(key, signed, hashlib.sha256), view[total - MAC_LEN :]):
         raise BlobError(Reason.BAD_MAC, f"HMAC-SHA256 under key id {key_id} does not match")
     body = signed[HEADER_LEN:]
-    message: Message = (
-        _decode_handoff(body) if kind == Kind.HANDOFF else _decode_notice(body, Kind(kind))
-    )
+    message: Message
+    if kind == Kind.HANDOFF:
+        message = _decode_handoff(body)
+    elif kind == Kind.PING:
+        if len(body):
+            raise _malformed("ping body", f"{len(body)} bytes, must be empty")
+        message = Ping()
+    else:
+        message = _decode_notice(body, Kind(kind))
     return Envelope(key_id=key_id, nonce=bytes(nonce), created_ms=created, message=message)

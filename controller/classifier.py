@@ -559,7 +559,6 @@ async def run(args: argparse.Namespace) -> None:
     agents = AgentPool(
         {n: overrides.get(n, (addr, args.agent_port)) for n, addr in backends.items()},
         keys,
-        str(topology.switch.forwarder_address),
         registry,
         interval_s=args.heartbeat_interval,
         failures_to_down=args.heartbeat_failures,

@@ -19,9 +19,9 @@ import grpc
 from kernel_lab import netns
 from prometheus_client import CollectorRegistry
 
-from controller.agent_pool import PROBE_FLOW_ID, AgentPool
+from controller.agent_pool import AgentPool
 from controller.agent_protocol import Reply, Status, serve_frames
-from controller.blob import Abort, Handoff, unseal
+from controller.blob import Abort, Handoff, Ping, unseal
 from controller.classifier import Classifier, Settings
 from controller.classifier_io import ControllerError, Endpoint, FlowRef, Kernel
 from controller.keys import Keyring
@@ -102,12 +102,13 @@ async def never_answer(h: Handoff) -> Reply:
 
 
 class FakeAgent:
-    """An agent that answers heartbeats and aborts OK and handoffs as told."""
+    """An agent that answers heartbeats (pings) and aborts OK and handoffs as told."""
 
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
         self.handoffs: list[Handoff] = []
         self.aborts: list[Abort] = []
+        self.pings = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -125,9 +126,11 @@ class FakeAgent:
 
     async def _handle(self, payload: bytes, peer: str) -> Reply:
         message = unseal(payload, KEYS).message
+        if isinstance(message, Ping):
+            self.pings += 1
+            return Reply(Status.OK, "ok: alive")
         if isinstance(message, Abort):
-            if message.flow_id != PROBE_FLOW_ID:
-                self.aborts.append(message)
+            self.aborts.append(message)
             return Reply(Status.OK, "ok: not installed and will not be")
         assert isinstance(message, Handoff)
         self.handoffs.append(message)
@@ -206,7 +209,7 @@ async def build_classifier(
     **settings: float,
 ) -> tuple[Classifier, Endpoint]:
     registry = CollectorRegistry()
-    pool = AgentPool(agents, KEYS, FORWARDER, registry, interval_s=heartbeat_s, timeout_s=0.5)
+    pool = AgentPool(agents, KEYS, registry, interval_s=heartbeat_s, timeout_s=0.5)
     await pool.start()
     classifier = Classifier(
         Settings(name="k1", vip=vip, drain_s=1.0, **settings),  # type: ignore[arg-type]

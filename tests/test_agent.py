@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from handoff_samples import FORWARDER, KEY, KEYS, make_handoff
+from handoff_samples import FORWARDER, KEY, KEY_ID, KEYS, make_handoff
 from kernel_lab import (  # noqa: F401  (the `lab` fixture)
     VIP,
     Lab,
@@ -48,6 +48,7 @@ from controller.blob import (
     MAC_LEN,
     Abort,
     Handoff,
+    Ping,
     Release,
     now_ms,
     seal,
@@ -495,6 +496,32 @@ def test_adopted_flows_are_live(kernel: FakeKernel) -> None:
     assert reply.code == "connection_live"
     kernel.decap[(FORWARDER, 5)] = make_handoff().state  # what the kernel already held
     assert ask(agent, seal(Release(flow_id=5, forwarder_ip=FORWARDER), KEYS)).ok
+
+
+# ---------------------------------------------------------------- heartbeats
+
+
+def test_ping_is_answered_ok_quietly_and_changes_nothing(
+    kernel: FakeKernel, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = make_agent(kernel)
+    assert ask(agent, seal(make_handoff(), KEYS)).ok
+    calls, flows = list(kernel.calls), agent.live_flows()
+    with caplog.at_level(logging.INFO, logger="p4handoff.agent"):
+        replies = [ask(agent, seal(Ping(), KEYS)) for _ in range(3)]
+    assert [(r.status, r.code) for r in replies] == [(Status.OK, "ok")] * 3
+    assert caplog.records == []
+    assert (kernel.calls, agent.live_flows()) == (calls, flows)
+    assert counter(agent, "p4handoff_agent_requests_total", kind="ping", status="200") == 3
+    assert counter(agent, "p4handoff_agent_requests_total", kind="abort", status="200") == 0
+
+
+def test_ping_from_a_classifier_with_another_key_or_clock_is_refused(kernel: FakeKernel) -> None:
+    agent = make_agent(kernel)
+    forged = ask(agent, seal(Ping(), Keyring({KEY_ID: bytes(32)})))
+    assert (forged.status, forged.code) == (Status.UNAUTHENTICATED, "bad_mac")
+    skewed = ask(agent, seal(Ping(), KEYS, created_ms=now_ms() + 60_000))
+    assert (skewed.status, skewed.code) == (Status.CONFLICT, "future")
 
 
 # ---------------------------------------------------------------- aborting

@@ -18,7 +18,9 @@ from controller.blob import (
     Abort,
     BlobError,
     Envelope,
+    Kind,
     Message,
+    Ping,
     Reason,
     Release,
     seal,
@@ -99,6 +101,16 @@ def test_abort_round_trips_and_names_the_handoff_by_its_nonce() -> None:
     blob = sealed(abort)
     assert blob[5] == 3 and len(blob) == HEADER_LEN + 10 + 16 + MAC_LEN
     assert unseal(blob, KEYS).message == abort
+
+
+def test_ping_is_an_envelope_without_a_body() -> None:
+    blob = sealed(Ping())
+    assert blob[5] == 4 and len(blob) == HEADER_LEN + MAC_LEN
+    assert unseal(blob, KEYS) == Envelope(
+        key_id=KEY_ID, nonce=NONCE, created_ms=CREATED, message=Ping()
+    )
+    assert reason_of(rebuild(blob, body=b"\0")) is Reason.MALFORMED_FIELD
+    assert reason_of(rebuild(blob, kind=2)) is Reason.MALFORMED_FIELD  # a release has a body
 
 
 def test_abort_with_a_short_nonce_or_body_is_malformed() -> None:
@@ -295,7 +307,8 @@ def test_downgrade_to_an_older_version_is_refused_even_with_a_valid_mac() -> Non
 def test_newer_version_and_unknown_kind_are_refused() -> None:
     blob = sealed(make_handoff())
     assert reason_of(rebuild(blob, version=2)) is Reason.BAD_VERSION
-    assert reason_of(rebuild(blob, kind=4)) is Reason.BAD_KIND
+    assert reason_of(rebuild(blob, kind=max(Kind) + 1)) is Reason.BAD_KIND
+    assert reason_of(rebuild(blob, kind=0)) is Reason.BAD_KIND
 
 
 def test_handoff_body_read_as_release_is_malformed() -> None:

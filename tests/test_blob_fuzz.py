@@ -29,6 +29,8 @@ from controller.blob import (
     Abort,
     BlobError,
     Handoff,
+    Message,
+    Ping,
     Release,
     seal,
     unseal,
@@ -42,7 +44,7 @@ SEED = 20261126
 
 def corpus() -> list[bytes]:
     rng = random.Random(SEED)
-    messages: list[Handoff | Release | Abort] = [
+    messages: list[Message] = [
         make_handoff(),
         make_handoff(send_unacked=b"u" * 5, send_unsent=b"n" * 7, receive=b""),
         make_handoff(forwarder="2001:db8::1", client_ip="2001:db8::10", vip_ip="2001:db8::64"),
@@ -51,6 +53,7 @@ def corpus() -> list[bytes]:
         Release(flow_id=1, forwarder_ip=FORWARDER),
         Release(flow_id=2**32 - 1, forwarder_ip="2001:db8::1"),
         Abort(flow_id=3, forwarder_ip=FORWARDER, handoff_nonce=rng.randbytes(16)),
+        Ping(),
     ]
     return [seal(m, KEYS, max_size=MAX_SIZE) for m in messages]
 
@@ -182,7 +185,7 @@ def test_arbitrary_bytes_raise_only_blob_error(data: bytes) -> None:
 
 
 @FAST
-@given(st.sampled_from([1, 2, 3]), st.binary(max_size=200))
+@given(st.sampled_from([1, 2, 3, 4]), st.binary(max_size=200))
 def test_arbitrary_authentic_bodies_raise_only_blob_error(kind: int, body: bytes) -> None:
     """A key holder sending nonsense still only gets BlobError (or a valid message)."""
     head = struct.pack(">4sBBHI16sQ", b"P4HO", 1, kind, 7, 0, bytes(16), 0)
@@ -191,4 +194,4 @@ def test_arbitrary_authentic_bodies_raise_only_blob_error(kind: int, body: bytes
         envelope = unseal(data, KEYS)
     except BlobError:
         return
-    assert isinstance(envelope.message, {1: Handoff, 2: Release, 3: Abort}[kind])
+    assert isinstance(envelope.message, {1: Handoff, 2: Release, 3: Abort, 4: Ping}[kind])

@@ -163,6 +163,7 @@ def test_backends_leave_and_rejoin_their_pool_with_heartbeats(
     )
     try:
         assert classifier.agents.live() == {"b1"}
+        assert agent.pings >= 1 and agent.aborts == []  # heartbeats are pings
         loop.run(agent.kill)
         deadline = time.monotonic() + 5
         while classifier.agents.live() and time.monotonic() < deadline:

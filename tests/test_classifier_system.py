@@ -199,6 +199,13 @@ def test_requests_are_served_by_backends_and_entries_end_with_the_connection(
     wait_for(lambda: released in system.log(agent), 10, f"{agent} to release the flow")
 
 
+def test_heartbeats_keep_backends_live_without_filling_the_agent_logs(system: System) -> None:
+    time.sleep(2.5)  # at least two heartbeats per agent (one per second)
+    for host in system.topology.hosts_with_role("backend"):
+        log = system.log(f"agent-{host.name}")
+        assert "abort" not in log and "ping" not in log, log
+
+
 def test_non_http_bytes_get_a_clean_close_from_the_classifier(system: System) -> None:
     with system.client() as conn:
         conn.sendall(b"HELO example\r\n")
