@@ -622,6 +622,9 @@ class TableDecl(Decl):
     # Every other property by name, e.g. "support_timeout", "counters",
     # "meters", "implementation", "largest_priority_wins", "priority_delta".
     properties: dict[str, Expr] = field(default_factory=dict)
+    # Annotations written before one of `properties`, by property name
+    # (`@name("ap") @max_group_size(8) implementation = action_selector(...)`).
+    property_annotations: dict[str, list[Annotation]] = field(default_factory=dict)
 
 
 @dataclass(eq=False)

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from lark import Token, Transformer, v_args
 from lark.tree import Meta
 
+from p4sim import limits
 from p4sim.errors import ParseError, SourcePos, UnsupportedError
 from p4sim.frontend import ir
 
@@ -56,6 +57,11 @@ def parse_int_literal(text: str, pos: SourcePos) -> ir.IntLit:
     if len(digits) > 2 and digits[0] == "0" and digits[1] in _BASES:
         base = _BASES[digits[1]]
         digits = digits[2:]
+    for number in (digits, width_text or ""):
+        # Every significant digit adds a bit; Python refuses to read over 4300.
+        if len(number.replace("_", "").lstrip("0")) > limits.MAX_INT_BITS:
+            raise ParseError(pos, f"integer literal of {len(number)} digits: p4sim computes "
+                             f"with at most {limits.MAX_INT_BITS}-bit constants")
     try:
         value = int(digits.replace("_", ""), base)
     except ValueError:

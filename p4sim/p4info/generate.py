@@ -81,7 +81,7 @@ class _Builder:
             "digest": [(d.name, d.explicit_id) for d in schema.digests],
             "controller_header": [(h.type_name or h.name, None) for h in schema.controller_headers],
             "value_set": [(v.name, None) for v in schema.value_sets],
-            "action_profile": [(p.name, None) for p in schema.action_profiles],
+            "action_profile": [(p.name, p.explicit_id) for p in schema.action_profiles],
         }
         self.ids: dict[str, dict[str, int]] = {}
         self.aliases = SuffixSet()
@@ -125,7 +125,7 @@ class _Builder:
                 _document(p, param.annotations)
         for profile in schema.action_profiles:
             msg = info.action_profiles.add()
-            self._preamble(msg.preamble, "action_profile", profile.name, ())
+            self._preamble(msg.preamble, "action_profile", profile.name, profile.annotations)
             tables = sorted(profile.table_names, key=lambda n: control_plane_name(n).encode())
             msg.table_ids.extend(self.id("table", t) for t in tables)
             msg.with_selector = profile.with_selector

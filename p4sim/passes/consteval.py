@@ -9,6 +9,7 @@ agree. Values follow docs/p4sim-internals.md: `bit<W>`/`int<W>` are ints in
 
 from __future__ import annotations
 
+from p4sim import limits
 from p4sim.errors import SourcePos, TypeCheckError
 from p4sim.runtime.types import BitT, BoolT, EnumT, InfIntT, NewT, Type, strip_newtype
 
@@ -79,7 +80,10 @@ def binary(op: str, left: Value, right: Value, left_t: Type, right_t: Type,
         if op == "<<":
             if isinstance(bt, BitT) and nb >= bt.width:
                 return 0
-            return fit(na << nb, result_t)
+            if na and nb > limits.MAX_INT_BITS:
+                raise TypeCheckError(pos, f"shift by {nb}: p4sim computes with at most "
+                                     f"{limits.MAX_INT_BITS}-bit constants")
+            return _bounded(fit(na << nb, result_t), pos)
         return fit(na >> nb, result_t)
     if op in ("|+|", "|-|"):
         assert isinstance(bt, BitT)
@@ -98,7 +102,13 @@ def binary(op: str, left: Value, right: Value, left_t: Type, right_t: Type,
     }
     if op not in ops:
         raise TypeCheckError(pos, f"unknown operator {op}")
-    return fit(ops[op](), result_t)
+    return _bounded(fit(ops[op](), result_t), pos)
+
+
+def _bounded(value: int, pos: SourcePos) -> int:
+    """An `int` result (fixed-width ones are masked already) within p4sim's bound."""
+    limits.check_int(value, pos)
+    return value
 
 
 def unary(op: str, value: Value, t: Type, pos: SourcePos) -> Value:

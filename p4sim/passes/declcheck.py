@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from p4sim import limits
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes import consteval
@@ -92,6 +93,7 @@ class Checker(ExprChecker):
     def __init__(self, program: ir.Program) -> None:
         super().__init__()
         self.out = CheckedProgram(program, self.facts, self.top)
+        self.shapes = limits.ValueShape()
 
     # --------------------------------------------------------------- entry
 
@@ -105,8 +107,7 @@ class Checker(ExprChecker):
     def resolve_type(self, ref: ir.TypeRef, scope: Scope) -> Type:
         if isinstance(ref, ir.BitTypeRef):
             width = self.const_int(ref.width, scope, "width")
-            if width <= 0:
-                raise TypeCheckError(ref.pos, f"width must be positive, not {width}")
+            limits.check_width(width, ref.pos)
             return BitT(width, ref.signed)
         if isinstance(ref, ir.IntTypeRef):
             return InfIntT()
@@ -131,11 +132,14 @@ class Checker(ExprChecker):
             if isinstance(element, HeaderUnionT):
                 raise UnsupportedError(ref.pos, "stack of header_union")
             size = self.const_int(ref.size, scope, "stack size")
-            if size <= 0:
-                raise TypeCheckError(ref.pos, "stack size must be positive")
-            return StackT(element, size)
+            limits.check_count("stack size", size, 1, limits.MAX_STACK_SIZE, ref.pos)
+            stack = StackT(element, size)
+            self.shapes.check(stack, ref.pos)
+            return stack
         if isinstance(ref, ir.TupleTypeRef):
-            return TupleT(tuple(self.resolve_type(e, scope) for e in ref.elements))
+            tup = TupleT(tuple(self.resolve_type(e, scope) for e in ref.elements))
+            self.shapes.check(tup, ref.pos)
+            return tup
         if isinstance(ref, ir.NamedTypeRef):
             sym = scope.lookup_type(ref.name, ref.dotted)
             if sym is None:
@@ -222,11 +226,13 @@ class Checker(ExprChecker):
             if not isinstance(f.type, HeaderT):
                 raise TypeCheckError(src.pos, f"header_union member '{f.name}' must be a "
                                      f"header, not {f.type}")
+        self.shapes.check(t, d.pos)
         self._type_sym(scope, d, t)
 
     def _decl_StructDecl(self, d: ir.StructDecl, scope: Scope) -> None:
         t = StructT(d.name, annotations=tuple(d.annotations))
         t.fields = self._fields(d.fields, scope, d.name, header=False)
+        self.shapes.check(t, d.pos)
         self._type_sym(scope, d, t)
 
     def _decl_EnumDecl(self, d: ir.EnumDecl, scope: Scope) -> None:
@@ -455,6 +461,7 @@ class Checker(ExprChecker):
         if isinstance(d, ir.ValueSetDecl):
             et = self.resolve_type(d.element_type, scope)
             size = self.const_int(d.size, scope, "value_set size")
+            limits.check_count("value_set size", size, 1, limits.MAX_TABLE_SIZE, d.size.pos)
             sym = Sym("value_set", d.name, type=et, decl=d, value=size)
             self.out.decl_syms[d] = scope.declare(sym, d.pos)
             return
@@ -526,6 +533,7 @@ class Checker(ExprChecker):
         size = None
         if d.size is not None:
             size = self.const_int(d.size, scope, "table size")
+            limits.check_count("table size", size, 0, limits.MAX_TABLE_SIZE, d.size.pos)
         facts = TableFacts(key_types, actions, default, entries, size)
         for name, value in d.properties.items():
             if name == "support_timeout":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from p4sim import limits
 from p4sim.errors import ControlPlaneError, TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes import codegen
@@ -409,6 +410,7 @@ def _int_arg(args: list[int | bool | str | None], decl: ir.InstanceDecl) -> int:
     size = args[0] if args else None
     if not isinstance(size, int) or size <= 0:
         raise TypeCheckError(decl.pos, f"{decl.name}: size must be a positive constant")
+    limits.check_count(f"{decl.name}: size", size, 1, limits.MAX_EXTERN_SIZE, decl.pos)
     return size
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes.classgen import ClassNames, is_composite
-from p4sim.passes.declcheck import ActionBinding
+from p4sim.passes.declcheck import ActionBinding, TableFacts
 from p4sim.passes.elaborate import BlockInst
 from p4sim.passes.exprgen import ExprGen, bits_of, literal
 from p4sim.passes.resolve import Sym
 from p4sim.passes.typecheck import CallInfo
+from p4sim.runtime.action_profiles import GROUP, MEMBER
 from p4sim.runtime.types import (
     ActionRunT,
     BoolT,
@@ -25,6 +26,7 @@ from p4sim.runtime.types import (
     StructLikeT,
     Type,
     strip_newtype,
+    width_of,
 )
 
 
@@ -422,6 +424,8 @@ class StmtGen(ExprGen):
         em = self.em
         keys = []
         for k in decl.keys:
+            if k.match_kind == "selector":  # read only when a group is hit
+                continue
             v = self.ex(k.expr)
             keys.append(f"int({v})" if _is_bool(k.expr.type) else v)
         entry = em.tmp("e")
@@ -443,6 +447,8 @@ class StmtGen(ExprGen):
             if facts.support_timeout:
                 em.line(f"{entry}.last_hit_ns = ctx.now_ns")
         em.line(f"{action}, {args} = {entry}.action_name, {entry}.action_args")
+        if facts.implementation is not None:
+            self._resolve_indirect(decl, facts, table, action, args)
         saved_entry, saved_meter = self.entry_var, self.direct_meter_sym
         self.entry_var, self.direct_meter_sym = entry, facts.direct_meter
         first = True
@@ -454,6 +460,36 @@ class StmtGen(ExprGen):
         self.entry_var, self.direct_meter_sym = saved_entry, saved_meter
         self.applied[call] = (hit, action)
         return hit, action
+
+    def _resolve_indirect(self, decl: ir.TableDecl, facts: TableFacts, table: str,
+                          action: str, args: str) -> None:
+        """An indirect entry names a member or group: replace it by the
+        member's action (for a group, the member the selector keys' hash
+        picks, as `ActionProfile.pick` describes)."""
+        impl = facts.implementation
+        assert impl is not None
+        em = self.em
+        with em.block(f"if {action} == {MEMBER!r}:"):
+            em.line(f"{action}, {args} = {table}.profile.member_action({args}[0])")
+        if not impl.with_selector:
+            return
+        with em.block(f"elif {action} == {GROUP!r}:"):
+            fields = []
+            for k, t in zip(decl.keys, facts.key_types, strict=True):
+                if k.match_kind == "selector":
+                    v = self.ex(k.expr)
+                    fields.append((f"int({v})" if _is_bool(k.expr.type) else v,
+                                   width_of(strip_newtype(t))))
+            total = sum(w for _, w in fields)
+            shift = total + (-total % 8)
+            terms = []
+            for value, width in fields:
+                shift -= width
+                terms.append(f"({value} << {shift})" if shift else value)
+            nbytes = (total + 7) // 8
+            data = f"({' | '.join(terms)}).to_bytes({nbytes}, 'big')" if terms else "b''"
+            em.line(f"{action}, {args} = {table}.profile.pick("
+                    f"{args}[0], HASH[{impl.algorithm!r}]({data}))")
 
     def _run_bound_action(self, binding: ActionBinding, args: str) -> None:
         decl: ir.ActionDecl = binding.sym.decl

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from p4sim import limits
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes import consteval
@@ -250,9 +251,9 @@ class ExprChecker:
 
     def _check_IntLit(self, e: ir.IntLit, scope: Scope, expected: Type | None) -> Type:
         if e.width is None:
+            limits.check_int(e.value, e.pos)
             return self._set(e, InfIntT(), e.value)
-        if e.width <= 0:
-            raise TypeCheckError(e.pos, "a width-prefixed literal needs a positive width")
+        limits.check_width(e.width, e.pos, "the width of a literal")
         t = BitT(e.width, bool(e.signed))
         if e.signed:
             lo, hi = -(1 << (e.width - 1)), (1 << (e.width - 1)) - 1
@@ -476,6 +477,7 @@ class ExprChecker:
             if not isinstance(lb, BitT) or not isinstance(rb, BitT):
                 raise TypeCheckError(e.pos, f"operator ++ needs fixed-width operands, not "
                                      f"{lt} and {rt}")
+            limits.check_width(lb.width + rb.width, e.pos, "the width of a ++ result")
             return self._fold(e, BitT(lb.width + rb.width, lb.signed))
         t = self._unify_operands(e)
         base = strip_newtype(t)

@@ -151,6 +151,8 @@ class ActionProfileInfo:
     size: int
     with_selector: bool = False
     max_group_size: int = 0
+    annotations: tuple[str, ...] = ()
+    explicit_id: int | None = None
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 from p4sim.compiler import CompiledProgram
 from p4sim.errors import ControlPlaneError
 from p4sim.runtime import support
+from p4sim.runtime.action_profiles import ActionProfile, IndirectTable
 from p4sim.runtime.algorithms import HASH_ALGORITHMS, csum16_int, pack_fields
 from p4sim.runtime.externs import CounterArray, MeterArray, RegisterArray
 from p4sim.runtime.meters import TwoRateThreeColor
@@ -48,6 +49,7 @@ class Switch:
         self.registers: dict[str, RegisterArray] = {}
         self.meters: dict[str, MeterArray] = {}
         self.value_sets: dict[str, support.ValueSet] = {}
+        self.action_profiles: dict[str, ActionProfile] = {}
         self.pre = PacketReplicationEngine()
         self._digests: list[tuple[str, tuple[int, ...]]] = []
         self._direct_meter_units: dict[str, str] = {}
@@ -67,9 +69,18 @@ class Switch:
         for name in ("ONCE", "ExitSignal", "ParserReject", "AssertFailed", "Stack", "shl",
                      "div", "mod", "sat_signed", "lookahead", "equal"):
             ns[name] = getattr(support, name)
+        for p in lowered.action_profiles:
+            self.action_profiles[p.name] = ActionProfile(
+                p.name, p.size, actions=p.actions, algorithm=p.algorithm,
+                max_group_size=p.max_group_size)
         for t in lowered.tables:
-            table = MatchTable(t.name, t.keys, t.size, t.default, t.default_is_const,
-                               actions=t.actions, is_const_table=t.is_const_table)
+            table: MatchTable
+            if t.profile is not None:
+                table = IndirectTable(t.name, t.keys, t.size, t.default, t.default_is_const,
+                                      actions=t.actions, profile=self.action_profiles[t.profile])
+            else:
+                table = MatchTable(t.name, t.keys, t.size, t.default, t.default_is_const,
+                                   actions=t.actions, is_const_table=t.is_const_table)
             for matches, action, priority in t.entries:
                 table.insert(TableEntry(matches, action, priority, is_const=t.is_const_table))
             if t.direct_meter_unit is not None:
