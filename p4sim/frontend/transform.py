@@ -37,6 +37,7 @@ class _Property(NamedTuple):
     pos: SourcePos
     is_const: bool
     value: Any
+    annotations: tuple[ir.Annotation, ...] = ()
 
 
 class _KeysetTuple(list[ir.Expr]):
@@ -620,8 +621,10 @@ class IRBuilder(Transformer[Token, Any]):
         return _Property("entries", self._tpos(keyword), bool(is_const), entries)
 
     def generic_property(self, meta: Meta, children: list[Any]) -> _Property:
-        _, is_const, name, value = children
-        return _Property(name.value, self._tpos(name), bool(is_const), value)
+        annotations, is_const, name, value = children
+        return _Property(
+            name.value, self._tpos(name), bool(is_const), value, tuple(_opt(annotations))
+        )
 
     def key_element(self, meta: Meta, children: list[Any]) -> ir.KeyElement:
         expr, match_kind, annotations = children
@@ -683,6 +686,8 @@ class IRBuilder(Transformer[Token, Any]):
             table.size = prop.value
         else:
             table.properties[prop.name] = prop.value
+            if prop.annotations:
+                table.property_annotations[prop.name] = list(prop.annotations)
 
     def _action_ref_of(self, value: ir.Expr, pos: SourcePos) -> ir.ActionRef:
         """`default_action = a(1, 2);` parses as an expression; it names an action."""

@@ -16,6 +16,7 @@ from p4sim.passes import consteval
 from p4sim.passes.resolve import Scope, Sym
 from p4sim.passes.typecheck import CallInfo, ExprChecker, Facts
 from p4sim.passes.typeops import same_type, serializable_base
+from p4sim.runtime.algorithms import HASH_ALGORITHMS
 from p4sim.runtime.types import (
     ActionRunT,
     BitT,
@@ -41,6 +42,8 @@ from p4sim.runtime.types import (
     strip_newtype,
 )
 
+_PROFILE_EXTERNS = ("action_profile", "action_selector")
+
 
 @dataclass
 class ActionBinding:
@@ -49,6 +52,24 @@ class ActionBinding:
 
     sym: Sym
     args: list[ir.Expr | None]
+
+
+@dataclass
+class TableImplementation:
+    """A table's `implementation`: an `action_profile` or `action_selector`.
+
+    A named instance has its `sym`; one constructed in the property itself
+    (`implementation = action_selector(...)`) has none, and `decl` is a
+    synthetic instance holding the checked constructor call. `annotations`
+    are the instance's, or the property's for one constructed in place (where
+    p4c reads `@name` and `@max_group_size`)."""
+
+    decl: ir.InstanceDecl
+    sym: Sym | None
+    with_selector: bool
+    size: int
+    algorithm: str | None  # a selector's HashAlgorithm member
+    annotations: list[ir.Annotation]
 
 
 @dataclass
@@ -61,6 +82,7 @@ class TableFacts:
     support_timeout: bool = False
     direct_counter: Sym | None = None
     direct_meter: Sym | None = None
+    implementation: TableImplementation | None = None
 
 
 @dataclass
@@ -79,6 +101,8 @@ class CheckedProgram:
     instance_types: dict[ir.InstanceDecl, Type] = field(default_factory=dict)
     # The constructor call checked for each extern instance (its args are typed).
     ctor_calls: dict[ir.InstanceDecl, ir.Call] = field(default_factory=dict)
+    # Each declared action_profile / action_selector instance.
+    implementations: dict[ir.InstanceDecl, TableImplementation] = field(default_factory=dict)
 
 
 @dataclass
@@ -340,6 +364,8 @@ class Checker(ExprChecker):
         self.out.instance_types[d] = t
         sym = Sym("instance", d.name, type=t, decl=d)
         self.out.decl_syms[d] = scope.declare(sym, d.pos)
+        if isinstance(t, ExternT) and t.name in _PROFILE_EXTERNS:
+            self.out.implementations[d] = self._implementation_of(d, sym, t, d.annotations)
 
     def _check_block_ctor_args(self, args: list[ir.Argument],
                                decl: ir.ParserDecl | ir.ControlDecl, scope: Scope) -> None:
@@ -493,7 +519,7 @@ class Checker(ExprChecker):
             t = self.check(k.expr, scope)
             if k.match_kind not in self.facts.match_kinds:
                 raise TypeCheckError(k.pos, f"unknown match kind '{k.match_kind}'")
-            if k.match_kind not in ("exact", "lpm", "ternary", "range", "optional"):
+            if k.match_kind not in ("exact", "lpm", "ternary", "range", "optional", "selector"):
                 raise UnsupportedError(k.pos, f"match kind {k.match_kind}")
             base = strip_newtype(serializable_base(t))
             if not isinstance(base, BitT | BoolT | ErrorT | EnumT):
@@ -546,8 +572,7 @@ class Checker(ExprChecker):
                 else:
                     facts.direct_meter = facts_sym
             elif name == "implementation":
-                raise UnsupportedError(value.pos, "table implementation "
-                                       "(action profiles and selectors)")
+                facts.implementation = self._implementation(d, value, scope)
             elif name == "largest_priority_wins":
                 self.check_value(value, scope, BoolT(), name)
                 if self.facts.consts.get(value) is not True:
@@ -556,7 +581,65 @@ class Checker(ExprChecker):
                 self.const_int(value, scope, name)
             else:
                 raise UnsupportedError(value.pos, f"table property '{name}'")
+        self._check_indirect(d, facts)
         self.out.tables[d] = facts
+
+    def _check_indirect(self, d: ir.TableDecl, facts: TableFacts) -> None:
+        """`selector` keys feed an action selector's hash, so they need one;
+        entries of an indirect table name members, which P4 source cannot."""
+        impl = facts.implementation
+        for k in d.keys:
+            if k.match_kind == "selector" and (impl is None or not impl.with_selector):
+                raise TypeCheckError(k.pos, f"table {d.name}: a selector key needs "
+                                     "implementation = action_selector(...)")
+        if impl is not None and d.entries:
+            raise UnsupportedError(d.entries[0].pos, f"entries in table {d.name}, which "
+                                   "has an action profile implementation")
+
+    def _implementation(self, d: ir.TableDecl, value: ir.Expr,
+                        scope: Scope) -> TableImplementation:
+        if isinstance(value, ir.NameRef):
+            sym = scope.lookup_value(value.name, value.dotted)
+            if sym is None or sym.kind != "instance" or not isinstance(sym.type, ExternT) \
+                    or sym.type.name not in _PROFILE_EXTERNS:
+                raise TypeCheckError(value.pos, "implementation must name an action_profile "
+                                     "or action_selector instance")
+            self.facts.refs[value] = sym
+            return self.out.implementations[sym.decl]
+        if isinstance(value, ir.Call) and isinstance(value.callee, ir.NameRef) \
+                and not value.type_args:
+            notes = d.property_annotations.get("implementation", [])
+            callee = value.callee
+            decl = ir.InstanceDecl(value.pos, f"{d.name}.implementation",
+                                   ir.NamedTypeRef(callee.pos, callee.name, dotted=callee.dotted),
+                                   value.args, annotations=notes)
+            t = self.resolve_type(decl.type, scope)
+            if not isinstance(t, ExternT) or t.name not in _PROFILE_EXTERNS:
+                raise TypeCheckError(value.pos, "implementation must be action_profile(...) "
+                                     "or action_selector(...)")
+            t = self._check_constructor(decl, t, scope)
+            return self._implementation_of(decl, None, t, notes)
+        raise TypeCheckError(value.pos, "implementation must be an action_profile or "
+                             "action_selector")
+
+    def _implementation_of(self, decl: ir.InstanceDecl, sym: Sym | None, t: ExternT,
+                           notes: list[ir.Annotation]) -> TableImplementation:
+        info = self.facts.calls[self.out.ctor_calls[decl]]
+        with_selector = t.name == "action_selector"
+        size_arg = info.args[1 if with_selector else 0]
+        size = self.facts.consts.get(size_arg) if size_arg is not None else None
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise TypeCheckError(decl.pos, f"{t.name} size must be a positive constant")
+        algorithm = None
+        if with_selector:
+            arg = info.args[0]
+            at = arg.type if arg is not None else None
+            value = self.facts.consts.get(arg) if arg is not None else None
+            if isinstance(at, EnumT):
+                algorithm = next((n for n, v in at.members.items() if v == value), None)
+            if algorithm not in HASH_ALGORITHMS:
+                raise UnsupportedError(decl.pos, f"action_selector hash algorithm {algorithm}")
+        return TableImplementation(decl, sym, with_selector, size, algorithm, notes)
 
     def _require_const_keyset(self, k: ir.Expr) -> None:
         parts = [k.value, k.mask] if isinstance(k, ir.Mask) else [k.lo, k.hi] if isinstance(
@@ -698,4 +781,5 @@ def check_program(program: ir.Program) -> CheckedProgram:
     return Checker(program).run()
 
 
-__all__ = ["ActionBinding", "CallInfo", "CheckedProgram", "TableFacts", "check_program"]
+__all__ = ["ActionBinding", "CallInfo", "CheckedProgram", "TableFacts", "TableImplementation",
+           "check_program"]

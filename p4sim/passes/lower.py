@@ -14,9 +14,9 @@ from p4sim import limits
 from p4sim.errors import ControlPlaneError, TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes import codegen
-from p4sim.passes.declcheck import ActionBinding, CheckedProgram, TableFacts
-from p4sim.passes.elaborate import BlockInst, ExternInst, elaborate
-from p4sim.passes.resolve import Sym, annotation_int
+from p4sim.passes.declcheck import ActionBinding, CheckedProgram, TableFacts, TableImplementation
+from p4sim.passes.elaborate import BlockInst, Elaborated, ExternInst, elaborate
+from p4sim.passes.resolve import Sym, annotation_int, name_of
 from p4sim.runtime import schema as S
 from p4sim.runtime.tables import (
     ActionCall,
@@ -57,6 +57,23 @@ class TablePlan:
     is_const_table: bool
     entries: list[tuple[tuple[FieldMatch | None, ...], ActionCall, int]]
     direct_meter_unit: str | None = None
+    profile: str | None = None  # the action profile / selector the entries point into
+
+
+@dataclass
+class ProfilePlan:
+    """An action profile (`algorithm` None) or selector; `actions` are those
+    of the tables it implements, which its members may run."""
+
+    name: str
+    size: int
+    algorithm: str | None
+    max_group_size: int
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    tables: list[str] = field(default_factory=list)
+    in_place: bool = False  # constructed in a table's `implementation` property
+    annotations: tuple[str, ...] = ()
+    explicit_id: int | None = None
 
 
 @dataclass
@@ -86,6 +103,7 @@ class Lowered:
     tables: list[TablePlan] = field(default_factory=list)
     externs: list[ExternPlan] = field(default_factory=list)
     value_sets: list[ValueSetPlan] = field(default_factory=list)
+    action_profiles: list[ProfilePlan] = field(default_factory=list)
 
 
 def annotation_strings(notes: list[ir.Annotation] | tuple[ir.Annotation, ...]) -> tuple[str, ...]:
@@ -124,9 +142,12 @@ class Lowerer:
         self.out_value_sets: list[ValueSetPlan] = []
         self.action_infos: dict[str, S.ActionInfo] = {}
         self.direct_owner: dict[Sym, str] = {}  # direct counter/meter sym -> table name
+        self.profiles: dict[str, ProfilePlan] = {}
+        self.named_profiles: list[str] = []  # declared instances, in declaration order
+        self.elab: Elaborated | None = None
 
     def run(self) -> Lowered:
-        elab = elaborate(self.checked)
+        elab = self.elab = elaborate(self.checked)
         top_names: dict[Sym, str] = {}
         for sym, ext in elab.top_externs.items():
             top_names[sym] = ext.py
@@ -152,8 +173,15 @@ class Lowerer:
             self.schema.digests.append(S.DigestInfo(
                 name, tuple(S.StructMemberInfo(f.name, width_of(f.type)) for f in t.fields)))
         self._controller_headers()
+        profiles = [p for p in self.profiles.values() if p.in_place] + [
+            self.profiles[n] for n in self.named_profiles]
+        for p in profiles:
+            self.schema.action_profiles.append(S.ActionProfileInfo(
+                p.name, tuple(p.tables), p.size, with_selector=p.algorithm is not None,
+                max_group_size=p.max_group_size, annotations=p.annotations,
+                explicit_id=p.explicit_id))
         return Lowered(pipeline, self.schema, self.out_tables, self.out_externs,
-                       self.out_value_sets)
+                       self.out_value_sets, profiles)
 
     # --------------------------------------------------------------- tables
 
@@ -207,7 +235,8 @@ class Lowerer:
             else:
                 kname = render_key(k.expr)
             width = width_of(strip_newtype(t))
-            keys.append(KeySpec(kname, k.match_kind, width))
+            if k.match_kind != "selector":  # selector keys feed the hash, not the match
+                keys.append(KeySpec(kname, k.match_kind, width))
             fields.append(S.MatchFieldInfo(kname, k.match_kind, width,
                                            annotation_strings(k.annotations)))
         specs: dict[str, ActionSpec] = {}
@@ -239,9 +268,12 @@ class Lowerer:
             meter = self._direct_name(block, facts.direct_meter, qname)
             ext_decl: ir.InstanceDecl = facts.direct_meter.decl
             meter_unit = self._unit(ext_decl, 0, "MeterType")
+        profile = None
+        if facts.implementation is not None:
+            profile = self._profile(block, facts.implementation, qname, specs)
         self.out_tables.append(TablePlan(
             py, qname, tuple(keys), size, default, decl.default_action_is_const, specs,
-            decl.entries_are_const, entries, meter_unit))
+            decl.entries_are_const, entries, meter_unit, profile))
         self.schema.tables.append(S.TableInfo(
             qname, tuple(fields), tuple(refs), size,
             const_default_action=default.action if decl.default_action_is_const else None,
@@ -249,9 +281,46 @@ class Lowerer:
             idle_timeout=facts.support_timeout,
             is_const_table=decl.entries_are_const,
             has_initial_entries=bool(entries),
-            direct_counter=counter, direct_meter=meter,
+            direct_counter=counter, direct_meter=meter, implementation=profile,
             annotations=annotation_strings(decl.annotations),
             explicit_id=annotation_int(decl.annotations, "id")))
+
+    def _profile(self, block: BlockInst, impl: TableImplementation, table: str,
+                 specs: dict[str, ActionSpec]) -> str:
+        """The profile a table's entries point into, created on first use.
+
+        A declared instance has its qualified name (`MyIngress.ecmp`); one
+        constructed in the property takes its `@name` as written, without
+        the control's prefix, as p4c does (else the table's name)."""
+        if impl.sym is not None:
+            assert self.elab is not None
+            ext = block.externs.get(impl.sym) or self.elab.top_externs.get(impl.sym)
+            if ext is None:
+                raise UnsupportedError(impl.decl.pos, "an action profile declared outside "
+                                       "the table's control and the top level")
+            name = ext.name
+        else:
+            name = name_of(impl.annotations, table).lstrip(".")
+        plan = self.profiles.get(name)
+        if plan is None:
+            plan = self.profiles[name] = self._profile_plan(name, impl)
+            plan.in_place = impl.sym is None
+        elif impl.sym is None:
+            raise TypeCheckError(impl.decl.pos, f"action profile name {name} is used twice")
+        for action, spec in specs.items():
+            plan.actions.setdefault(action, spec)
+        plan.tables.append(table)
+        return name
+
+    @staticmethod
+    def _profile_plan(name: str, impl: TableImplementation) -> ProfilePlan:
+        max_group_size = 0
+        if impl.with_selector:
+            max_group_size = annotation_int(impl.annotations, "max_group_size") or 0
+        notes = [n for n in impl.annotations if n.name != "max_group_size"]
+        return ProfilePlan(name, impl.size, impl.algorithm, max_group_size,
+                           annotations=annotation_strings(notes),
+                           explicit_id=annotation_int(impl.annotations, "id"))
 
     def _direct_name(self, block: BlockInst, sym: Sym, table: str) -> str:
         ext = block.externs.get(sym)
@@ -366,6 +435,11 @@ class Lowerer:
             unit = self._unit(decl, 1, "MeterType")
             self.out_externs.append(ExternPlan(ext.py, kind, ext.name, size, unit=unit))
             self.schema.meters.append(S.MeterInfo(ext.name, unit, size, None, notes, explicit))
+        elif kind in ("action_profile", "action_selector"):
+            if ext.name not in self.profiles:
+                impl = self.checked.implementations[decl]
+                self.profiles[ext.name] = self._profile_plan(ext.name, impl)
+            self.named_profiles.append(ext.name)
         elif kind == "direct_meter":
             unit = self._unit(decl, 0, "MeterType")
             table = self.direct_owner.get(ext.sym)
@@ -440,4 +514,4 @@ def _check_entries(decl: ir.TableDecl, qname: str, keys: list[KeySpec], size: in
             raise TypeCheckError(entry_decl.pos, err.message) from None
 
 
-__all__ = ["ExternPlan", "Lowered", "TablePlan", "ValueSetPlan", "lower"]
+__all__ = ["ExternPlan", "Lowered", "ProfilePlan", "TablePlan", "ValueSetPlan", "lower"]
