@@ -136,3 +136,56 @@ def test_a_program_that_preprocesses_to_nothing_is_refused_in_its_own_file(text:
         compile_source(text, "x.p4")
     assert str(info.value) == ("x.p4:1:1: error: the program declares no package instance "
                                "named 'main'")
+
+
+MINIMAL = """#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> a; }
+struct headers_t { h_t h; }
+struct meta_t { }
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start { pkt.extract(hdr.h); transition accept; }
+}
+control VC(inout headers_t hdr, inout meta_t meta) { apply { } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control CC(inout headers_t hdr, inout meta_t meta) { apply { } }
+control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr.h); } }
+V1Switch(P(), VC(), I(), E(), CC(), D()) main;
+"""
+
+
+@pytest.mark.parametrize(("old", "new", "needle", "message"), [
+    ("V1Switch(P(), VC(),", "V1Switch(VC(), VC(),", "V1Switch",
+     "argument 'p' of V1Switch must be a parser of type Parser, not control VC"),
+    ("V1Switch(P(), VC(),", "V1Switch(P(), P(),", "V1Switch",
+     "argument 'vr' of V1Switch must be a control of type VerifyChecksum, not parser P"),
+    ("VC(), I(), E()", "VC(), 3, E()", "V1Switch",
+     "argument 'ig' of V1Switch must be an instance of a control of type Ingress"),
+    (", D()) main", ") main", "V1Switch", "V1Switch takes 6 arguments, not 5"),
+    ("control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm)",
+     "control E(inout headers_t hdr, inout meta_t meta, in standard_metadata_t sm)",
+     "control E(", "argument 'eg' of V1Switch: parameter 'sm' of E is in, Egress wants inout"),
+    ("struct meta_t { }", "struct meta_t { }\nstruct other_t { }",
+     "control CC(", "argument 'ck' of V1Switch: parameter 'meta' of CC has type other_t, "
+     "ComputeChecksum wants meta_t"),
+    ("VC(), I(), E()", "VC(), I(1), E()", "V1Switch", "I takes 0 constructor arguments, not 1"),
+], ids=["control-as-parser", "parser-as-control", "not-a-block", "too-few", "direction",
+        "type-argument-disagrees", "constructor-arguments"])
+def test_package_arguments_are_checked_against_the_package_type(old: str, new: str,
+                                                                needle: str,
+                                                                message: str) -> None:
+    text = MINIMAL.replace(old, new, 1)
+    if "other_t" in new:
+        text = text.replace("control CC(inout headers_t hdr, inout meta_t meta)",
+                            "control CC(inout headers_t hdr, inout other_t meta)")
+    with pytest.raises(TypeCheckError) as info:
+        compile_source(text, "prog.p4")
+    assert info.value.pos is not None
+    assert info.value.pos.line == _line_of(text, needle)
+    assert str(info.value).endswith(f"error: {message}")
+
+
+def test_a_named_block_instance_is_a_package_argument() -> None:
+    text = MINIMAL.replace("V1Switch(P(), VC(), I(),", "I() ig;\nV1Switch(P(), VC(), ig,")
+    compile_source(text, "prog.p4")

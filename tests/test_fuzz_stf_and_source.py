@@ -103,14 +103,6 @@ KNOWN_BUGS: list[KnownBug] = [
         "expressions and blocks nested ~500 deep raise RecursionError",
         lambda e, stage: isinstance(e, RecursionError),
     ),
-    (
-        "package arguments are not checked against V1Switch's parameter types",
-        lambda e, stage: (
-            stage == "process"
-            and isinstance(e, (TypeError, AttributeError))
-            and ("positional argument" in str(e) or "has no attribute" in str(e))
-        ),
-    ),
 ]
 
 
@@ -454,18 +446,26 @@ def test_a_negative_constant_shift_is_a_compile_error(operator: str) -> None:
         compile_and_run(variant("hdr.d.v = hdr.d.v + 1;", f"hdr.d.v = hdr.d.v {operator} -1;"))
 
 
-@pytest.mark.xfail(strict=True, reason="p4sim bug (reported): " + KNOWN_BUGS[1][0])
 @pytest.mark.parametrize(
-    ("old", "new"),
+    ("old", "new", "error"),
     [
-        ("V1Switch(P(), VC(), IG(),", "V1Switch(P(), VC(), CC(),"),
+        (
+            "V1Switch(P(), VC(), IG(),",
+            "V1Switch(P(), VC(), CC(),",
+            "30:21: error: argument 'ig' of V1Switch: CC has 2 parameters, Ingress has 3",
+        ),
         (
             "control VC(inout headers_t hdr, inout meta_t meta)",
             "control VC(inout headers_t hdr, inout packet_out meta)",
+            "18:33: error: argument 'vr' of V1Switch: parameter 'meta' of VC has type "
+            "packet_out, VerifyChecksum wants meta_t",
         ),
     ],
     ids=["checksum-control-as-ingress", "extern-typed-parameter"],
 )
-def test_package_arguments_of_the_wrong_type_are_a_compile_error(old: str, new: str) -> None:
-    with pytest.raises(P4SimError):
+def test_package_arguments_of_the_wrong_type_are_a_compile_error(
+    old: str, new: str, error: str
+) -> None:
+    with pytest.raises(TypeCheckError) as info:
         compile_and_run(variant(old, new))
+    assert str(info.value) == f"repro.p4:{error}"

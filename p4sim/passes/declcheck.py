@@ -13,6 +13,7 @@ from p4sim import limits
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes import consteval
+from p4sim.passes.packagecheck import check_package_args
 from p4sim.passes.resolve import Scope, Sym
 from p4sim.passes.typecheck import CallInfo, ExprChecker, Facts
 from p4sim.passes.typeops import same_type, serializable_base
@@ -355,6 +356,7 @@ class Checker(ExprChecker):
             if t.kind == "package":
                 if scope is not self.top:
                     raise TypeCheckError(d.pos, "packages are instantiated at the top level")
+                check_package_args(self, d, t, scope)
             elif not isinstance(t.decl, ir.ParserDecl | ir.ControlDecl):
                 raise TypeCheckError(d.pos, f"{t.name} has no implementation to instantiate")
             else:
