@@ -99,6 +99,11 @@ class _Handles:
     def give_back(self, handle: int) -> None:
         heapq.heappush(self._free, handle)
 
+    def reserve(self, used: set[int]) -> None:
+        """Start over with exactly `used` taken."""
+        self._next = max(used, default=-1) + 1
+        self._free = [h for h in range(self._next) if h not in used]
+
 
 class ActionProfile:
     """Members, groups and the references table entries hold to them.
@@ -332,9 +337,12 @@ class ActionProfile:
         group.members = weights
         for member_id in touched:
             self._drop_unused_copies(member_id)
+        self._fill_slots(group)
+
+    def _fill_slots(self, group: Group) -> None:
         slots = [
             (member.handles[i], member)
-            for member_id, weight in weights.items()
+            for member_id, weight in group.members.items()
             for member in (self.members[member_id],)
             for i in range(weight)
         ]
@@ -346,6 +354,33 @@ class ActionProfile:
         needed = max(self._member_groups.get(member_id, {}).values(), default=1)
         while len(member.handles) > needed:
             self._handles.give_back(member.handles.pop())
+
+    def copy_from(self, other: ActionProfile) -> None:
+        """Take over the members, groups and one-shot groups of `other` (the
+        same profile in the program a reconcile replaces), with their ids and
+        handles, so every flow keeps its member."""
+        if len(other.members) > self.size or len(other.groups) > self.size:
+            raise ControlPlaneError(
+                "RESOURCE_EXHAUSTED",
+                f"action profile {self.name}: {len(other.members)} members and "
+                f"{len(other.groups)} groups do not fit its size {self.size}",
+            )
+        for member in other.members.values():
+            self._check_action(member.action)
+        used: set[int] = set()
+        for member_id, member in other.members.items():
+            copy = self.members[member_id] = Member(member.action, member.handles[0])
+            copy.handles = list(member.handles)
+            used.update(member.handles)
+        self._handles.reserve(used)
+        for group_id, group in other.groups.items():
+            mine = self.groups[group_id] = Group(dict(group.members), group.max_size)
+            for member_id, weight in group.members.items():
+                self._member_groups.setdefault(member_id, {})[group_id] = weight
+            self._fill_slots(mine)
+        self.oneshots = dict(other.oneshots)
+        self._next_hidden = other._next_hidden
+        self._hidden_members = other._hidden_members
 
     # -- one-shot groups ---------------------------------------------------
 

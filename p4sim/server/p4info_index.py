@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from finsy.proto import p4i, p4t
 
 from p4sim.errors import ControlPlaneError
-from p4sim.runtime.schema import ProgramSchema
+from p4sim.runtime.schema import MatchFieldInfo, ProgramSchema
 
 _MATCH_KINDS = {
     p4i.MatchField.EXACT: "exact",
@@ -75,6 +75,13 @@ class TableRef:
     is_const: bool
     size: int
     implementation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActionProfileRef:
+    id: int
+    name: str
+    with_selector: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +163,10 @@ class P4InfoIndex:
         self.digests: dict[int, DigestRef] = {}
         self.digest_ids: dict[str, int] = {}
         self.value_sets: dict[int, p4i.ValueSet] = {v.preamble.id: v for v in info.value_sets}
+        self.action_profiles: dict[int, ActionProfileRef] = {
+            p.preamble.id: ActionProfileRef(p.preamble.id, p.preamble.name, p.with_selector)
+            for p in info.action_profiles
+        }
         self.packet_in: PacketMetadataRef | None = None
         self.packet_out: PacketMetadataRef | None = None
         self._index_actions(info, schema)
@@ -193,7 +204,7 @@ class P4InfoIndex:
         for table in info.tables:
             name = table.preamble.name
             known = by_name.get(name)
-            order = [f.name for f in known.match_fields] if known else []
+            order = [f.name for f in _matched(known.match_fields)] if known else []
             fields = {}
             for i, f in enumerate(table.match_fields):
                 kind = _MATCH_KINDS.get(f.match_type, f.other_match_type or "unspecified")
@@ -293,7 +304,7 @@ class P4InfoIndex:
             known = tables.get(ref.name)
             if known is None:
                 raise _mismatch(f"table {ref.name} is not in the program")
-            widths = {f.name: f.bitwidth for f in known.match_fields}
+            widths = {f.name: f.bitwidth for f in _matched(known.match_fields)}
             if len(widths) != len(ref.fields):
                 raise _mismatch(
                     f"table {ref.name}: {len(ref.fields)} match fields, program has {len(widths)}"
@@ -303,6 +314,16 @@ class P4InfoIndex:
                     raise _mismatch(
                         f"table {ref.name}: match field {f.name} is {widths[f.name]} bits"
                     )
+            if bool(ref.implementation_id) != (known.implementation is not None):
+                raise _mismatch(
+                    f"table {ref.name}: the program "
+                    f"{'has no' if known.implementation is None else 'has an'} action profile"
+                )
+        profiles = {p.name: p for p in schema.action_profiles}
+        for profile in self.action_profiles.values():
+            known_profile = profiles.get(profile.name)
+            if known_profile is None or known_profile.with_selector != profile.with_selector:
+                raise _mismatch(f"action profile {profile.name} is not in the program")
         actions = {a.name: a for a in schema.actions}
         for action in self.actions.values():
             known_action = actions.get(action.name)
@@ -322,6 +343,12 @@ class P4InfoIndex:
             for obj in refs.values():
                 if obj.name not in names:
                     raise _mismatch(f"{kind} {obj.name} is not in the program")
+
+
+def _matched(fields: tuple[MatchFieldInfo, ...]) -> list[MatchFieldInfo]:
+    """The key fields a table entry gives: `selector` keys only feed an action
+    selector's hash (P4Info does not list them)."""
+    return [f for f in fields if f.match_type != "selector"]
 
 
 def _mismatch(message: str) -> ControlPlaneError:

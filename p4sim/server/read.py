@@ -18,12 +18,13 @@ from finsy.proto import p4r
 
 from p4sim.errors import ControlPlaneError
 from p4sim.runtime.tables import TableEntry
+from p4sim.server.action_profiles import encode_table_action, plan_group_read, plan_member_read
 from p4sim.server.codec import encode
 from p4sim.server.digests import DigestEngine
 from p4sim.server.p4info_index import TableRef
 from p4sim.server.pipeline import Pipeline
 from p4sim.server.pre import read_pre
-from p4sim.server.translate import check_priority, decode_matches, encode_action, encode_matches
+from p4sim.server.translate import check_priority, decode_matches, encode_matches
 from p4sim.server.valuesets import read_value_set
 
 Producer = Callable[[], Iterator[p4r.Entity]]
@@ -71,6 +72,10 @@ class Reader:
             return self._digest_entries(entity.digest_entry)
         if which == "value_set_entry":
             return self._value_set_entries(entity.value_set_entry)
+        if which == "action_profile_member":
+            return plan_member_read(self.pipeline, entity.action_profile_member)
+        if which == "action_profile_group":
+            return plan_group_read(self.pipeline, entity.action_profile_group)
         if which is None:
             raise ControlPlaneError("INVALID_ARGUMENT", "read request entity is empty")
         raise ControlPlaneError("UNIMPLEMENTED", f"reading {which} is not supported by p4sim")
@@ -125,7 +130,7 @@ class Reader:
                 out = p4r.Entity()
                 te = out.table_entry
                 self._key(ref, entry, is_default, te)
-                encode_action(entry.action, self.index, te.action.action)
+                encode_table_action(self.pipeline, ref, entry.action, te.action)
                 te.is_const = ref.const_default if is_default else ref.is_const or entry.is_const
                 if entry.metadata:
                     te.metadata = entry.metadata

@@ -1,6 +1,7 @@
 """RECONCILE_AND_COMMIT: move the forwarding state into a new pipeline.
 
-State carries over by name: table entries and changed default actions of
+State carries over by name: action profile members and groups (before the
+entries pointing at them); table entries and changed default actions of
 tables whose key is unchanged, where the new program still has the action
 with the same parameters; multicast groups and clone sessions; counter,
 register and meter cells of objects with the same name and size; value set
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from p4sim.errors import ControlPlaneError
+from p4sim.server.action_profiles import carry_profiles
 from p4sim.server.pipeline import Pipeline
 
 
@@ -23,6 +25,7 @@ def _fail(message: str) -> ControlPlaneError:
 
 
 def carry_state(old: Pipeline, new: Pipeline) -> None:
+    carry_profiles(old.switch, new.switch)  # before the entries that point at them
     old_schema = {t.name: t for t in old.switch.schema.tables}
     new_schema = {t.name: t for t in new.switch.schema.tables}
     for name, table in old.switch.tables.items():

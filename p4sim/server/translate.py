@@ -10,6 +10,8 @@ and the field so a controller author can find the culprit in a batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from finsy.proto import p4r
 
 from p4sim.errors import ControlPlaneError
@@ -27,6 +29,7 @@ from p4sim.server.codec import decode, encode
 from p4sim.server.p4info_index import MatchFieldRef, P4InfoIndex, TableRef
 
 Matches = tuple[FieldMatch | None, ...]
+IndirectDecoder = Callable[[p4r.TableAction], ActionCall]
 
 
 def _bad(message: str) -> ControlPlaneError:
@@ -117,44 +120,56 @@ def check_priority(msg: p4r.TableEntry, ref: TableRef) -> int:
     return priority
 
 
-def decode_action(action: p4r.Action, index: P4InfoIndex, table: str) -> ActionCall:
-    """The runtime call of `action`, an action of table `table`."""
+def decode_action(action: p4r.Action, index: P4InfoIndex, where: str) -> ActionCall:
+    """The runtime call of `action`; `where` names its owner in errors
+    ("table X", "action profile Y")."""
     ref = index.actions.get(action.action_id)
     if ref is None:
-        raise _bad(f"table {table}: unknown action id {action.action_id}")
+        raise _bad(f"{where}: unknown action id {action.action_id}")
     args = [0] * len(ref.ordered)
     params = ref.params
     seen = 0
     for param in action.params:
         pref = params.get(param.param_id)
         if pref is None:
-            raise _bad(f"table {table}: action {ref.name}: unknown param id {param.param_id}")
+            raise _bad(f"{where}: action {ref.name}: unknown param id {param.param_id}")
         bit = 1 << pref.position
         if seen & bit:
-            raise _bad(f"table {table}: action {ref.name}: param {pref.name} given twice")
+            raise _bad(f"{where}: action {ref.name}: param {pref.name} given twice")
         seen |= bit
         raw = param.value
         number = int.from_bytes(raw, "big")
         if not raw or number >> pref.bitwidth:
-            decode(raw, pref.bitwidth, f"table {table}: param {pref.name}")  # raises
+            decode(raw, pref.bitwidth, f"{where}: param {pref.name}")  # raises
         args[pref.position] = number
     if seen != (1 << len(args)) - 1:
         missing = [p.name for p in ref.ordered if not seen & (1 << p.position)]
-        raise _bad(f"table {table}: action {ref.name}: missing params {', '.join(missing)}")
+        raise _bad(f"{where}: action {ref.name}: missing params {', '.join(missing)}")
     return ActionCall(ref.name, tuple(args))
 
 
-def decode_table_action(msg: p4r.TableEntry, ref: TableRef, index: P4InfoIndex) -> ActionCall:
+def decode_table_action(
+    msg: p4r.TableEntry, ref: TableRef, index: P4InfoIndex, indirect: IndirectDecoder | None = None
+) -> ActionCall:
+    """The runtime action of an entry; an indirect table's member, group or
+    one-shot action set goes to `indirect` (the server's action profiles)."""
     table_action = msg.action
     kind = table_action.WhichOneof("type")
     if kind is None:
         raise _bad(f"table {ref.name}: action missing")
     if kind != "action":
-        if ref.implementation_id:
+        if not ref.implementation_id:
+            raise _bad(f"table {ref.name}: {kind} given but the table has no action profile")
+        if indirect is None:
             raise ControlPlaneError(
-                "UNIMPLEMENTED", f"table {ref.name}: action profiles are not supported"
+                "UNIMPLEMENTED", f"table {ref.name}: {kind} is not supported here"
             )
-        raise _bad(f"table {ref.name}: {kind} given but the table has no action profile")
+        return indirect(table_action)
+    if ref.implementation_id:
+        raise _bad(
+            f"table {ref.name} has an action profile: its entries give a member id, "
+            "a group id or an action set, not an action"
+        )
     action = table_action.action
     allowed = ref.default_actions if msg.is_default_action else ref.entry_actions
     if action.action_id not in allowed:
@@ -162,14 +177,16 @@ def decode_table_action(msg: p4r.TableEntry, ref: TableRef, index: P4InfoIndex) 
         shown = name.name if name else f"id {action.action_id}"
         role = "default action" if msg.is_default_action else "entry action"
         raise _bad(f"table {ref.name}: action {shown} is not allowed as {role}")
-    return decode_action(action, index, ref.name)
+    return decode_action(action, index, f"table {ref.name}")
 
 
-def decode_entry(msg: p4r.TableEntry, ref: TableRef, index: P4InfoIndex) -> TableEntry:
+def decode_entry(
+    msg: p4r.TableEntry, ref: TableRef, index: P4InfoIndex, indirect: IndirectDecoder | None = None
+) -> TableEntry:
     """A complete runtime entry for INSERT or MODIFY."""
     matches = decode_matches(msg, ref)
     priority = check_priority(msg, ref)
-    action = decode_table_action(msg, ref, index)
+    action = decode_table_action(msg, ref, index, indirect)
     timeout = msg.idle_timeout_ns
     if timeout < 0:
         raise _bad(f"table {ref.name}: negative idle_timeout_ns")

@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from finsy.proto import p4r
 
 from p4sim.errors import ControlPlaneError
+from p4sim.runtime.action_profiles import IndirectTable
 from p4sim.runtime.externs import MeterArray
 from p4sim.runtime.meters import TwoRateThreeColor
 from p4sim.runtime.tables import MatchTable, TableEntry
+from p4sim.server.action_profiles import (
+    collect_oneshots,
+    indirect_action,
+    write_group,
+    write_member,
+)
 from p4sim.server.codec import decode
 from p4sim.server.digests import DigestEngine
 from p4sim.server.idle import IdleTimers
@@ -61,7 +69,10 @@ class Writer:
         if atomicity not in _ATOMIC:
             if atomicity != p4r.WriteRequest.CONTINUE_ON_ERROR:
                 raise _bad(f"unknown atomicity {atomicity}")
-            return [self._one(u) for u in updates]
+            try:
+                return [self._one(u) for u in updates]
+            finally:
+                collect_oneshots(self.pipeline.switch)
         self._undo = []
         results: list[ControlPlaneError | None] = []
         try:
@@ -82,6 +93,7 @@ class Writer:
             return results
         finally:
             self._undo = None
+            collect_oneshots(self.pipeline.switch)
 
     def _one(self, update: p4r.Update) -> ControlPlaneError | None:
         try:
@@ -123,6 +135,10 @@ class Writer:
         elif which == "value_set_entry":
             self._modify_only(kind, "value_set_entry")
             self._value_set_entry(entity.value_set_entry)
+        elif which == "action_profile_member":
+            self._log(write_member(self.pipeline, kind, entity.action_profile_member))
+        elif which == "action_profile_group":
+            self._log(write_group(self.pipeline, kind, entity.action_profile_group))
         elif which is None:
             raise _bad("update without an entity")
         else:
@@ -150,8 +166,9 @@ class Writer:
         if ref.is_const:
             raise ControlPlaneError("PERMISSION_DENIED", f"table {ref.name} has const entries")
         table = self._table(ref)
+        indirect = partial(indirect_action, self.pipeline, ref)
         if kind == INSERT:
-            entry = decode_entry(msg, ref, self.pipeline.index)
+            entry = decode_entry(msg, ref, self.pipeline.index, indirect)
             self._set_direct_resources(msg, ref, entry)
             table.insert(entry)
             if entry.idle_timeout_ns:
@@ -159,7 +176,7 @@ class Writer:
             if self._undo is not None:
                 self._undo.append(lambda: self._remove(table, entry))
         elif kind == MODIFY:
-            entry = decode_entry(msg, ref, self.pipeline.index)
+            entry = decode_entry(msg, ref, self.pipeline.index, indirect)
             old = table.get(entry.matches, entry.priority)
             if old is None:
                 raise ControlPlaneError("NOT_FOUND", f"table {ref.name}: no entry with this key")
@@ -191,7 +208,10 @@ class Writer:
         self, table: MatchTable, ref: TableRef, stored: TableEntry, saved: TableEntry
     ) -> None:
         """Undo a MODIFY: the stored object stays (the pipeline holds it)."""
-        stored.action = saved.action
+        if isinstance(table, IndirectTable):
+            table.rebind(stored, saved.action)  # keeps the profile's reference counts
+        else:
+            stored.action = saved.action
         stored.idle_timeout_ns = saved.idle_timeout_ns
         stored.metadata = saved.metadata
         stored.meter = saved.meter
@@ -240,6 +260,9 @@ class Writer:
             raise ControlPlaneError(
                 "PERMISSION_DENIED", f"table {ref.name}: the default action is const"
             )
+        if ref.implementation_id:
+            # P4Runtime keeps an indirect table's default entry the program's.
+            raise _bad(f"table {ref.name} has an action profile: its default entry cannot change")
         table = self._table(ref)
         if msg.HasField("action"):
             action = decode_table_action(msg, ref, self.pipeline.index)

@@ -206,6 +206,8 @@ class _Session:
             raise self._malformed(cmd.line, f"two keys name the same field of {info.name}")
         matches: list[FieldMatch | None] = []
         for key in info.match_fields:
+            if key.match_type == "selector":  # feeds an action selector, not the match
+                continue
             value = resolved.get(key.name)
             if value is None:
                 # p4c's driver fills an omitted exact key with 0 and leaves
