@@ -133,6 +133,11 @@ def table(key: str, implementation: str, extra: str = "") -> str:
     (table("hdr.h.addr: exact;", "implementation = action_profile(8);",
            "const entries = { 1: fwd(2); }"), UnsupportedError,
      "entries in table t, which has an action profile implementation"),
+    (table("hdr.h.addr: exact;", "implementation = action_profile(32w1 << 30);"),
+     TypeCheckError, "action_profile size must be 1..16777216"),
+    (table("hdr.h.addr: exact; hdr.h.port: selector;", "@max_group_size(20000) "
+           "implementation = action_selector(HashAlgorithm.crc16, 64, 14);"),
+     UnsupportedError, "@max_group_size(20000): p4sim groups hold at most 16384"),
 ])
 def test_bad_implementations_are_refused_at_their_position(
         decls: str, error: type[Exception], message: str) -> None:

@@ -15,6 +15,7 @@ from scapy.layers.l2 import Ether
 
 from p4sim.compiler import CompiledProgram, compile_file
 from p4sim.errors import ControlPlaneError
+from p4sim.runtime import action_profiles
 from p4sim.runtime.action_profiles import ActionProfile, group_call, member_call
 from p4sim.runtime.switch import Switch
 from p4sim.runtime.tables import ActionCall, Exact, Lpm, TableEntry
@@ -189,6 +190,18 @@ def test_group_membership_is_checked(sw: Switch, members: list[tuple[int, int]],
         profile.insert_group(1, members, max_size)
     assert info.value.code == code
     assert not profile.groups
+
+
+def test_the_slots_of_all_groups_are_bounded(sw: Switch, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(action_profiles, "MAX_SELECTOR_SLOTS", 10)
+    profile = selector(sw, 2)
+    profile.insert_group(1, [(1, 6)])
+    profile.modify_group(1, [(1, 4), (2, 6)])  # the old 6 slots are given back
+    with pytest.raises(ControlPlaneError) as info:
+        profile.insert_group(2, [(1, 1)])
+    assert info.value.code == "RESOURCE_EXHAUSTED"
+    profile.delete_group(1)
+    profile.insert_group(2, [(2, 10)])
 
 
 def test_members_beyond_the_profile_size_are_refused(sw: Switch) -> None:

@@ -632,6 +632,7 @@ class Checker(ExprChecker):
         size = self.facts.consts.get(size_arg) if size_arg is not None else None
         if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
             raise TypeCheckError(decl.pos, f"{t.name} size must be a positive constant")
+        limits.check_count(f"{t.name} size", size, 1, limits.MAX_TABLE_SIZE, decl.pos)
         algorithm = None
         if with_selector:
             arg = info.args[0]

@@ -18,6 +18,7 @@ from p4sim.passes.declcheck import ActionBinding, CheckedProgram, TableFacts, Ta
 from p4sim.passes.elaborate import BlockInst, Elaborated, ExternInst, elaborate
 from p4sim.passes.resolve import Sym, annotation_int, name_of
 from p4sim.runtime import schema as S
+from p4sim.runtime.action_profiles import MAX_GROUP_SIZE
 from p4sim.runtime.tables import (
     ActionCall,
     ActionSpec,
@@ -317,6 +318,11 @@ class Lowerer:
         max_group_size = 0
         if impl.with_selector:
             max_group_size = annotation_int(impl.annotations, "max_group_size") or 0
+            if not 0 <= max_group_size <= MAX_GROUP_SIZE:
+                note = ir.find_annotation(impl.annotations, "max_group_size")
+                raise UnsupportedError(note.pos if note else impl.decl.pos,
+                                       f"@max_group_size({max_group_size}): p4sim groups "
+                                       f"hold at most {MAX_GROUP_SIZE} weighted members")
         notes = [n for n in impl.annotations if n.name != "max_group_size"]
         return ProfilePlan(name, impl.size, impl.algorithm, max_group_size,
                            annotations=annotation_strings(notes),

@@ -45,6 +45,11 @@ from p4sim.runtime.tables import ActionCall, ActionSpec, KeySpec, Matches, Match
 MEMBER = "<member>"
 GROUP = "<group>"
 ONESHOT_BASE = 1 << 32
+MAX_GROUP_SIZE = 1 << 14
+"""Weight units (slots) of one group: a client may not make p4sim allocate
+without bound (`@max_group_size` above it does not compile)."""
+MAX_SELECTOR_SLOTS = 1 << 22
+"""Slots of all the groups of one selector together."""
 _REF_SPEC = ActionSpec((64,), "TABLE_ONLY")
 EMPTY_ACTION: tuple[str, tuple[int, ...]] = ("", ())  # an empty group: no action label matches
 
@@ -135,6 +140,7 @@ class ActionProfile:
         self._handles = _Handles()
         self._next_hidden = ONESHOT_BASE
         self._hidden_members = 0
+        self._slots = 0  # of all groups
 
     # -- members ---------------------------------------------------------
 
@@ -227,7 +233,7 @@ class ActionProfile:
             raise ControlPlaneError(
                 "RESOURCE_EXHAUSTED", f"action profile {self.name} is full ({self.size} groups)"
             )
-        weights = self._weights(group_id, members, max_size)
+        weights = self._weights(group_id, members, max_size, 0)
         group = self.groups[group_id] = Group({}, max_size)
         self._set_membership(group_id, group, weights)
 
@@ -244,7 +250,7 @@ class ActionProfile:
                 f"action profile {self.name}: group {group_id} was created with max_size "
                 f"{group.max_size}; it cannot change",
             )
-        weights = self._weights(group_id, members, group.max_size)
+        weights = self._weights(group_id, members, group.max_size, len(group.slots))
         old = tuple(group.members.items())
         self._set_membership(group_id, group, weights)
         return old
@@ -286,18 +292,20 @@ class ActionProfile:
                 "INVALID_ARGUMENT",
                 f"{where}: group max_size {max_size} exceeds max_group_size {self.max_group_size}",
             )
-        if max_size > self.size:
+        if max_size > min(self.size, MAX_GROUP_SIZE):
             raise ControlPlaneError(
                 "RESOURCE_EXHAUSTED",
-                f"{where}: group max_size {max_size} exceeds the profile size {self.size}",
+                f"{where}: group max_size {max_size} exceeds the most p4sim supports here "
+                f"({min(self.size, MAX_GROUP_SIZE)})",
             )
 
     def group_limit(self, max_size: int) -> int:
-        return max_size or self.max_group_size or self.size
+        return max_size or self.max_group_size or min(self.size, MAX_GROUP_SIZE)
 
     def _weights(
-        self, group_id: int, members: Sequence[tuple[int, int]], max_size: int
+        self, group_id: int, members: Sequence[tuple[int, int]], max_size: int, current: int
     ) -> dict[int, int]:
+        """Check a new membership (`current`: the group's slots until now)."""
         where = f"action profile {self.name}: group {group_id}"
         weights: dict[int, int] = {}
         for member_id, weight in members:
@@ -319,7 +327,16 @@ class ActionProfile:
             raise ControlPlaneError(
                 "RESOURCE_EXHAUSTED", f"{where}: weights add up to {total}, more than {limit}"
             )
+        self._room_for_slots(total - current)
         return weights
+
+    def _room_for_slots(self, more: int) -> None:
+        if self._slots + more > MAX_SELECTOR_SLOTS:
+            raise ControlPlaneError(
+                "RESOURCE_EXHAUSTED",
+                f"action profile {self.name}: its groups would hold over "
+                f"{MAX_SELECTOR_SLOTS} weighted members",
+            )
 
     def _set_membership(self, group_id: int, group: Group, weights: dict[int, int]) -> None:
         touched = sorted(set(group.members) | set(weights))
@@ -347,6 +364,7 @@ class ActionProfile:
             for i in range(weight)
         ]
         slots.sort(key=lambda slot: slot[0])
+        self._slots += len(slots) - len(group.slots)
         group.slots = [member for _, member in slots]
 
     def _drop_unused_copies(self, member_id: int) -> None:
@@ -404,6 +422,12 @@ class ActionProfile:
                 f"{where}: weights add up to {total}, more than max_group_size "
                 f"{self.max_group_size}",
             )
+        if total > self.group_limit(0):
+            raise ControlPlaneError(
+                "RESOURCE_EXHAUSTED",
+                f"{where}: weights add up to {total}, more than {self.group_limit(0)}",
+            )
+        self._room_for_slots(total)
         if len(self.members) + total > self.size or len(self.groups) >= self.size:
             raise ControlPlaneError(
                 "RESOURCE_EXHAUSTED", f"action profile {self.name} is full ({self.size})"
