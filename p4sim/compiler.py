@@ -8,8 +8,10 @@ compiles again, so the P4 source stays the single source of truth.
 from __future__ import annotations
 
 import json
+import linecache
 import os
 import tempfile
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from p4sim.errors import P4SimError
 from p4sim.frontend.parser import parse_preprocessed
 from p4sim.frontend.preprocess import PreprocessedSource, preprocess_file, preprocess_text
 from p4sim.p4info.generate import build_p4info
+from p4sim.passes.codegen import Pipeline
 from p4sim.passes.declcheck import check_program
 from p4sim.passes.lower import Lowered, lower
 from p4sim.runtime.schema import ProgramSchema
@@ -72,7 +75,19 @@ def _build(pre: PreprocessedSource, name: str, source: str) -> CompiledProgram:
     checked = check_program(program)
     lowered = lower(checked)
     p4info = build_p4info(lowered.schema)
+    _load_python(lowered.pipeline, name)
     return CompiledProgram(name, lowered.schema, p4info, b"", source, lowered)
+
+
+def _load_python(pipeline: Pipeline, name: str) -> None:
+    """Compile the generated module and show its lines in tracebacks for as
+    long as the program lives: the entry leaves `linecache` with the pipeline,
+    so a server replacing its pipeline again and again does not grow."""
+    filename = f"<p4sim {name} {id(pipeline):x}>"
+    source = pipeline.source
+    pipeline.code = compile(source, filename, "exec")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    weakref.finalize(pipeline, linecache.cache.pop, filename, None)
 
 
 def _compile(path: str, include_dirs: Sequence[str], name: str

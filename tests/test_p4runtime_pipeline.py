@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import linecache
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,3 +177,18 @@ def test_reconcile_that_cannot_keep_the_entries_fails_and_keeps_the_old_pipeline
     assert "MyIngress.l2_fwd" in (info.value.details() or "")
     wanted = p4r.Entity(table_entry=p4r.TableEntry(table_id=entry.table_id))
     assert len(client.read(wanted)) == 1
+
+
+def test_replaced_pipelines_leave_linecache(client: Client) -> None:
+    """Every SetForwardingPipelineConfig compiles the program again; the
+    generated module of a replaced pipeline must leave linecache with it, or
+    a controller pushing its pipeline again and again grows the switch."""
+    program = compiled()
+
+    def entries() -> list[str]:
+        return [name for name in linecache.cache if name.startswith(f"<p4sim {program.name} ")]
+
+    for _ in range(8):
+        client.set_pipeline(pipeline_config(program), Set.VERIFY_AND_COMMIT)
+    gc.collect()
+    assert len(entries()) == 2  # the installed pipeline and `program` itself

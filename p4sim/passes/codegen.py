@@ -4,14 +4,16 @@
 Each parser and control instance becomes one Python function. A parser is a
 `while` loop over its states with the packet bytes and cursor in locals; a
 control is straight-line code with its tables' actions inlined. The module is
-compiled once per `Switch` and registered with `linecache`, so a traceback
-through a pipeline shows the generated line.
+compiled once per program (`p4sim.compiler`) and registered with `linecache`
+while the program lives, so a traceback through a pipeline shows the generated
+line.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from types import CodeType
 
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
@@ -46,8 +48,8 @@ class Pipeline:
     # field list id -> [(root, path)], root 0 = user metadata, 1 = standard_metadata
     field_lists: dict[int, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
     digests: dict[str, StructT] = field(default_factory=dict)
-    # The compiled code object, made once by the first Switch that runs it.
-    code: object | None = None
+    # The compiled code object, made once per program by p4sim.compiler.
+    code: CodeType | None = None
     # Roles whose block does nothing (e.g. an empty egress): the
     # architecture skips calling them.
     empty_roles: frozenset[str] = frozenset()

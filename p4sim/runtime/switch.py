@@ -8,7 +8,6 @@ load and a method call.
 
 from __future__ import annotations
 
-import linecache
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,17 +23,6 @@ from p4sim.runtime.pre import PacketReplicationEngine
 from p4sim.runtime.schema import ProgramSchema
 from p4sim.runtime.tables import MatchTable, TableEntry
 from p4sim.runtime.v1model import V1Model
-
-
-def _code(program: CompiledProgram) -> Any:
-    """Compile the generated module once per program, visible to tracebacks."""
-    pipeline = program.lowered.pipeline
-    if pipeline.code is None:
-        filename = f"<p4sim {program.name} {id(pipeline):x}>"
-        source = pipeline.source
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        pipeline.code = compile(source, filename, "exec")
-    return pipeline.code
 
 
 class Switch:
@@ -54,7 +42,9 @@ class Switch:
         self._digests: list[tuple[str, tuple[int, ...]]] = []
         self._direct_meter_units: dict[str, str] = {}
         namespace = self._namespace()
-        exec(_code(program), namespace)
+        code = program.lowered.pipeline.code
+        assert code is not None  # compiled with the program (p4sim.compiler)
+        exec(code, namespace)
         self._arch = V1Model(program.lowered.pipeline, namespace, self.pre, clock_ns,
                              self._digests)
 
