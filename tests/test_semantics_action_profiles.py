@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
+from semantics_harness import switch
 
 from p4sim.compiler import CompiledProgram, compile_file
 from p4sim.errors import ControlPlaneError
@@ -225,3 +226,29 @@ def test_a_one_shot_group_lives_while_an_entry_points_at_it(sw: Switch) -> None:
     table.delete(ROUTE)
     profile.collect()
     assert not profile.members and not profile.groups
+
+
+def test_action_run_names_the_members_action_and_no_label_for_an_empty_group() -> None:
+    sw = switch("bit<8> a; bit<8> b;", """
+        switch (t.apply().action_run) {
+            set_b: { hdr.h.a = 1; }
+            default: { hdr.h.a = 2; }
+        }
+    """, ingress_decls="""
+        action set_b(bit<8> v) { hdr.h.b = v; }
+        table t {
+            key = { hdr.h.a: exact; hdr.h.b: selector; }
+            actions = { set_b; NoAction; }
+            implementation = action_selector(HashAlgorithm.identity, 32w16, 32w8);
+        }
+    """)
+    (profile,) = sw.action_profiles.values()
+    assert profile.name == "I.t"  # constructed in place without @name
+    profile.insert_member(1, ActionCall("I.set_b", (9,)))
+    profile.insert_group(2, [])
+    table = sw.resolve_table("t")
+    table.insert(TableEntry((Exact(5),), member_call(1)))
+    table.insert(TableEntry((Exact(6),), group_call(2)))
+    assert sw.process(0, bytes([5, 0])) == [(1, bytes([1, 9]))]
+    assert sw.process(0, bytes([6, 0])) == [(1, bytes([2, 0]))]
+    assert sw.process(0, bytes([7, 0])) == [(1, bytes([2, 0]))]  # miss: NoAction
