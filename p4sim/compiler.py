@@ -12,12 +12,13 @@ import linecache
 import os
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from p4sim.errors import P4SimError
+from p4sim.errors import P4SimError, SourcePos, UnsupportedError
 from p4sim.frontend.parser import parse_preprocessed
 from p4sim.frontend.preprocess import PreprocessedSource, preprocess_file, preprocess_text
 from p4sim.p4info.generate import build_p4info
@@ -70,6 +71,17 @@ def _envelope(main: str, include_dirs: Sequence[str], files: Sequence[str]) -> b
     return json.dumps(body, sort_keys=True).encode("utf-8")
 
 
+@contextmanager
+def _bounded_stack(filename: str) -> Iterator[None]:
+    """p4sim/limits.py keeps every pass well inside Python's stack; a caller
+    already deep in its own still gets a compile error, not a RecursionError."""
+    try:
+        yield
+    except RecursionError:
+        raise UnsupportedError(SourcePos(filename, 1, 1), "program nested too deeply for "
+                               "the Python stack left to p4sim") from None
+
+
 def _build(pre: PreprocessedSource, name: str, source: str) -> CompiledProgram:
     program = parse_preprocessed(pre)
     checked = check_program(program)
@@ -85,7 +97,11 @@ def _load_python(pipeline: Pipeline, name: str) -> None:
     so a server replacing its pipeline again and again does not grow."""
     filename = f"<p4sim {name} {id(pipeline):x}>"
     source = pipeline.source
-    pipeline.code = compile(source, filename, "exec")
+    try:
+        pipeline.code = compile(source, filename, "exec")
+    except SyntaxError as error:  # Python's own bounds (nesting); p4sim/limits.py stays inside
+        raise UnsupportedError(None, f"program {name}: the generated pipeline exceeds "
+                               f"Python's limits ({error.msg})") from None
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     weakref.finalize(pipeline, linecache.cache.pop, filename, None)
 
@@ -102,7 +118,8 @@ def compile_file(path: str | os.PathLike[str],
     """Compile a v1model program; raises the `P4SourceError` family on bad input."""
     main = os.fspath(path)
     dirs = [os.fspath(d) for d in include_dirs]
-    compiled, files = _compile(main, dirs, Path(main).stem)
+    with _bounded_stack(main):
+        compiled, files = _compile(main, dirs, Path(main).stem)
     compiled.device_config = _envelope(main, dirs, files)
     return compiled
 
@@ -111,8 +128,9 @@ def compile_source(text: str, filename: str = "program.p4",
                    include_dirs: Sequence[str | os.PathLike[str]] = ()) -> CompiledProgram:
     """Compile P4 source held in memory; positions name `filename`."""
     dirs = [os.fspath(d) for d in include_dirs]
-    pre = preprocess_text(text, filename, dirs)
-    compiled = _build(pre, Path(filename).stem, text)
+    with _bounded_stack(filename):
+        pre = preprocess_text(text, filename, dirs)
+        compiled = _build(pre, Path(filename).stem, text)
     main = os.path.abspath(filename)
     body = json.loads(_envelope(main, dirs, [f for f in pre.files if f != filename]))
     body["files"][main] = text
@@ -166,6 +184,7 @@ def load_device_config(data: bytes) -> CompiledProgram:
         dirs = [mirror(d) for d in include_dirs]
         for d in dirs:
             os.makedirs(d, exist_ok=True)
-        compiled, _ = _compile(mirror(main), dirs, str(body.get("program", "program")))
+        with _bounded_stack(main):
+            compiled, _ = _compile(mirror(main), dirs, str(body.get("program", "program")))
     compiled.device_config = bytes(data)
     return compiled

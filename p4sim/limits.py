@@ -5,8 +5,10 @@ P4 source reaches p4sim from the network (SetForwardingPipelineConfig ships
 it in the device config), so no program may make the compiler or the switch
 allocate without bound, overflow a P4Info field or exhaust the recursion
 limit. Each bound is far above what v1model programs use; going past one is
-a `TypeCheckError` at the construct, like any other compile error.
-docs/p4sim-internals.md ("Limits") lists them.
+a compile error at the construct: `TypeCheckError` for sizes, widths and types,
+`UnsupportedError` for nesting (valid P4 that p4sim does not run),
+`PreprocessorError` in `#if` and macros. docs/p4sim-internals.md ("Limits")
+lists them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,39 @@ MAX_TABLE_SIZE = 1 << 24
 """Capacity of a table or a `value_set`. Storage grows with the entries
 installed, so this only keeps sizes meaningful (P4Info's `value_set` size is
 32 bits)."""
+
+
+# ---------------------------------------------------------------- nesting
+
+MAX_EXPRESSION_DEPTH = 64
+"""Operators, casts, member accesses and calls nested in one expression
+(`1 + 1 + ... + 1` nests one level per `+`); also `#if` expressions."""
+
+MAX_STATEMENT_DEPTH = 32
+"""Blocks, `if`s and `switch`es nested in one body (an `else if` chain nests
+one level per `else`)."""
+
+MAX_TYPE_DEPTH = 16
+"""Type arguments inside type arguments (`tuple<tuple<...>>`)."""
+
+MAX_MACRO_DEPTH = 64
+"""Macros expanding to macros."""
+
+MAX_MACRO_TOKENS = 1 << 20
+"""Tokens all macro expansions of a program produce together, so that
+`#define A1 A0 A0`, `#define A2 A1 A1`, ... cannot double its way to 2**30."""
+
+MAX_CODE_DEPTH = 128
+"""Statements and expressions nested in the generated code once actions and
+functions are inlined at their call sites (an inlined call adds the nesting
+of its body to its caller's)."""
+
+MAX_GENERATED_INDENT = 90
+"""Python blocks nested in the generated code (Python's tokenizer refuses 100)."""
+
+MAX_INSTANCE_DEPTH = 32
+"""Parser and control instances inside instances (each level is one Python
+call per packet)."""
 
 
 def _shown(value: int) -> str:

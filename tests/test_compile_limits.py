@@ -7,12 +7,15 @@ program must never make the compiler or the switch allocate without bound.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from semantics_harness import build, pack, source, switch
 
 from p4sim import limits
 from p4sim.compiler import compile_source
-from p4sim.errors import ParseError, TypeCheckError
+from p4sim.errors import ParseError, PreprocessorError, TypeCheckError, UnsupportedError
+from p4sim.runtime.externs import CounterArray, MeterArray, RegisterArray
 
 
 def _refused(text: str, error: str) -> None:
@@ -125,8 +128,9 @@ def test_struct_nesting_is_bounded() -> None:
 ])
 def test_extern_arrays_are_bounded(extern: str) -> None:
     ok = switch("bit<8> a;", ingress_decls=extern.format(n=limits.MAX_EXTERN_SIZE))
-    assert len([*ok.registers.values(), *ok.counters.values(), *ok.meters.values()][0]) == \
-        limits.MAX_EXTERN_SIZE
+    arrays: list[RegisterArray | CounterArray | MeterArray] = [
+        *ok.registers.values(), *ok.counters.values(), *ok.meters.values()]
+    assert [len(a) for a in arrays] == [limits.MAX_EXTERN_SIZE]
     _refused(source("bit<8> a;", ingress_decls=extern.format(n="32w4000000000")),
              "x: size must be 1..1048576, not 4000000000")
     _refused(source("bit<8> a;", ingress_decls=extern.format(n=limits.MAX_EXTERN_SIZE + 1)),
@@ -159,3 +163,165 @@ def test_table_and_value_set_sizes_are_bounded() -> None:
              "value_set size must be 1..16777216, not 0")
     _refused(source("bit<8> a;", parser=parser.format(n="32w4000000000")),
              "value_set size must be 1..16777216, not 4000000000")
+
+
+# ------------------------------------------------------------------ nesting
+
+
+def _nested_ifs(n: int, inner: str) -> str:
+    return "if (hdr.h.a != 0) { " * n + inner + " }" * n
+
+
+def _unsupported(text: str, needle: str, error: str) -> None:
+    with pytest.raises(UnsupportedError) as info:
+        compile_source(text, "test.p4")
+    assert info.value.pos is not None
+    assert info.value.pos.line == _line(text, needle), str(info.value)
+    assert str(info.value).endswith(f"unsupported: {error}")
+
+
+def test_expression_nesting_is_bounded() -> None:
+    # `hdr.h.a` is two levels (two member accesses), each `+` one more.
+    terms = limits.MAX_EXPRESSION_DEPTH - 1
+    sw = switch("bit<8> a;", "hdr.h.a = " + " + ".join(["hdr.h.a"] * terms) + ";")
+    assert sw.process(0, b"\x03") == [(1, bytes([3 * terms % 256]))]
+    text = source("bit<8> a;", "hdr.h.a = " + " + ".join(["hdr.h.a"] * (terms + 1)) + ";")
+    _unsupported(text, "hdr.h.a = hdr.h.a +", "expression nested more than 64 levels deep")
+
+
+def test_statement_nesting_is_bounded() -> None:
+    depth = limits.MAX_STATEMENT_DEPTH
+    sw = switch("bit<8> a;", _nested_ifs(depth, "hdr.h.a = hdr.h.a + 1;"))
+    assert sw.process(0, b"\x05") == [(1, b"\x06")]
+    chain = "if (hdr.h.a == 0) { hdr.h.a = 9; } else " * (depth - 1) + "{ hdr.h.a = 1; }"
+    switch("bit<8> a;", chain)
+    blocks = "{" * (depth + 1) + " hdr.h.a = 1; " + "}" * (depth + 1)
+    _unsupported(source("bit<8> a;", blocks), "{{{{", "statements nested more than 32 levels deep")
+    _unsupported(source("bit<8> a;", _nested_ifs(depth + 1, "hdr.h.a = 1;")), "if (hdr.h.a",
+                 "statements nested more than 32 levels deep")
+
+
+def test_the_deepest_code_within_the_bounds_compiles_and_runs() -> None:
+    """Every statement level and every expression level used at once, with
+    the operator whose Python is most deeply bracketed (signed `>>`)."""
+    shifts = limits.MAX_EXPRESSION_DEPTH - 2
+    chain = "hdr.h.s = " + "(" * shifts + "hdr.h.s" + " >> 1)" * shifts + ";"
+    fields = "bit<8> a; int<8> s;"
+    sw = switch(fields, _nested_ifs(limits.MAX_STATEMENT_DEPTH - 1, chain))
+    assert sw.process(0, b"\x01\x80") == [(1, b"\x01\xff")]
+    assert sw.process(0, b"\x01\x7f") == [(1, b"\x01\x00")]
+
+
+def test_type_argument_nesting_is_bounded() -> None:
+    def tuples(n: int) -> str:
+        return "tuple<" * n + "bit<8>" + ">" * n + " t;"
+
+    build("bit<8> a;", tuples(limits.MAX_TYPE_DEPTH))
+    _unsupported(source("bit<8> a;", tuples(limits.MAX_TYPE_DEPTH + 1)), "tuple<",
+                 "type arguments nested more than 16 levels deep")
+
+
+def _action_chain(n: int) -> str:
+    return "action a0() { hdr.h.a = hdr.h.a + 1; }\n" + "".join(
+        f"action a{i}() {{ a{i - 1}(); }}\n" for i in range(1, n))
+
+
+def test_inlined_calls_add_up_to_a_bound() -> None:
+    sw = switch("bit<8> a;", "a39();", ingress_decls=_action_chain(40))
+    assert sw.process(0, b"\x05") == [(1, b"\x06")]
+    text = source("bit<8> a;", "a99();", ingress_decls=_action_chain(100))
+    with pytest.raises(UnsupportedError) as info:
+        compile_source(text, "test.p4")
+    assert "code nested more than 128 levels deep once actions and functions are inlined" \
+        in str(info.value)
+    assert info.value.pos is not None and info.value.pos.file == "test.p4"
+
+
+def test_instance_nesting_is_bounded() -> None:
+    def chain(n: int) -> str:
+        return "control K0(inout bit<8> x) { apply { x = x + 1; } }\n" + "".join(
+            f"control K{i}(inout bit<8> x) {{ K{i - 1}() k; apply {{ k.apply(x); }} }}\n"
+            for i in range(1, n))
+
+    deepest = limits.MAX_INSTANCE_DEPTH - 1  # under the ingress control
+    sw = switch("bit<8> a;", "k.apply(hdr.h.a);", late_decls=chain(deepest),
+                ingress_decls=f"K{deepest - 1}() k;")
+    assert sw.process(0, b"\x05") == [(1, b"\x06")]
+    text = source("bit<8> a;", "k.apply(hdr.h.a);", late_decls=chain(deepest + 1),
+                  ingress_decls=f"K{deepest}() k;")
+    _unsupported(text, "control K1(", "parser and control instances nested more than 32 "
+                 "levels deep")
+
+
+# ---------------------------------------------------------- preprocessor
+
+
+def _preprocessor_error(text: str, error: str) -> None:
+    with pytest.raises(PreprocessorError) as info:
+        compile_source(text, "test.p4")
+    assert f"error: {error}" in str(info.value)
+
+
+def test_if_expressions_are_bounded_and_computed_in_64_bits() -> None:
+    depth = limits.MAX_EXPRESSION_DEPTH
+    sw = switch("bit<8> a;", f"""
+#if {"(" * depth}1{")" * depth} && (1 << 100000000000) == 0 && 0x7fffffffffffffff + 1 < 0
+        hdr.h.a = 1;
+#endif
+""")
+    assert sw.process(0, b"\x05") == [(1, b"\x01")]
+    _preprocessor_error(source("bit<8> a;", f"\n#if {'(' * (depth + 1)}1{')' * (depth + 1)}"
+                               "\n#endif\n"), "#if expression nested more than 64 levels deep")
+    _preprocessor_error(source("bit<8> a;", "\n#if 1 << -1\n#endif\n"),
+                        "shift by a negative amount in #if expression")
+    _preprocessor_error(source("bit<8> a;", "\n#if 0x10000000000000000\n#endif\n"),
+                        "integer '0x10000000000000000' in #if expression is too large for 64 "
+                        "bits")
+
+
+def test_macro_expansion_is_bounded_in_depth_and_size() -> None:
+    def chain(n: int) -> str:
+        return "#define M0 1\n" + "".join(f"#define M{i} M{i - 1}\n" for i in range(1, n))
+
+    depth = limits.MAX_MACRO_DEPTH
+    build("bit<8> a;", f"hdr.h.a = M{depth - 1};", decls=chain(depth))
+    _preprocessor_error(source("bit<8> a;", f"hdr.h.a = M{depth};", decls=chain(depth + 1)),
+                        "macro 'M0' nests too deeply (more than 64 macros inside macros)")
+    doubling = "#define A0 x\n" + "".join(f"#define A{i} A{i - 1} A{i - 1}\n"
+                                          for i in range(1, 31))
+    _preprocessor_error(source("bit<8> a;", "A30", decls=doubling),
+                        "macro expansion produces more than 1048576 tokens")
+
+
+# ------------------------------------------------------------ last resorts
+
+
+def test_a_caller_short_of_stack_gets_a_compile_error() -> None:
+    """The bounds keep p4sim well inside Python's stack; a caller that used
+    most of it already still gets a P4SimError, never a RecursionError."""
+    text = source("bit<8> a;", "hdr.h.a = hdr.h.a + 1;")
+
+    def down(levels: int) -> None:
+        if levels:
+            down(levels - 1)
+        else:
+            compile_source(text, "test.p4")
+
+    depth, frame = 0, sys._getframe()
+    while frame.f_back is not None:
+        depth, frame = depth + 1, frame.f_back
+    with pytest.raises(UnsupportedError, match=r"test\.p4:1:1: unsupported: program nested "
+                       "too deeply for the Python stack left to p4sim"):
+        down(sys.getrecursionlimit() - depth - 30)
+
+
+def test_generated_code_past_pythons_own_bounds_is_a_compile_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With p4sim's bounds lifted, 120 nested ifs reach Python's limit of 100
+    indentation levels: still a P4SimError naming the program."""
+    monkeypatch.setattr(limits, "MAX_STATEMENT_DEPTH", 1000)
+    monkeypatch.setattr(limits, "MAX_GENERATED_INDENT", 1000)
+    monkeypatch.setattr(limits, "MAX_CODE_DEPTH", 1000)
+    with pytest.raises(UnsupportedError, match="program test: the generated pipeline exceeds "
+                       "Python's limits"):
+        build("bit<8> a;", _nested_ifs(120, "hdr.h.a = 1;"))

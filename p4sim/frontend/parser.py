@@ -23,6 +23,7 @@ from lark.exceptions import (
 from p4sim.errors import P4SimError, ParseError, SourcePos, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.frontend.lexer import Refusal, TypeNameClassifier
+from p4sim.frontend.nesting import check_nesting
 from p4sim.frontend.preprocess import PreprocessedSource
 from p4sim.frontend.transform import IRBuilder, Locate
 
@@ -75,10 +76,13 @@ def _parse(text: str, start: str, locate: Locate) -> Tree[Token]:
 
 
 def _build(tree: Tree[Token], locate: Locate) -> object:
+    check_nesting(tree, locate)
     try:
         return IRBuilder(locate, _parse_annotation_args).transform(tree)
     except VisitError as error:
-        if isinstance(error.orig_exc, P4SimError):
+        # A RecursionError goes on as itself: the compiler answers a caller
+        # short of stack (limits.py keeps the rest of the tree walk flat).
+        if isinstance(error.orig_exc, P4SimError | RecursionError):
             raise error.orig_exc from None
         raise
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 import bisect
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from p4sim import limits
 from p4sim.errors import PreprocessorError, SourcePos
 
 BUILTIN_INCLUDE_DIR = Path(__file__).resolve().parent.parent / "p4include"
@@ -30,8 +31,9 @@ BUILTIN_INCLUDE_DIR = Path(__file__).resolve().parent.parent / "p4include"
 # programs with bmv2's semantics, so programs take their bmv2 branches here too.
 PREDEFINED_MACROS: Mapping[str, str] = {"__TARGET_BMV2__": "1", "__P4SIM__": "1"}
 
-_MAX_INCLUDE_DEPTH = 200
-_MAX_EXPANSION_DEPTH = 200
+_MAX_INCLUDE_DEPTH = 64  # each level is a few frames of recursion
+# cpp's #if arithmetic is intmax_t: 64-bit two's complement.
+_INTMAX_BITS = 64
 
 # ---------------------------------------------------------------------- line map
 
@@ -242,6 +244,7 @@ class _Preprocessor:
         self.line_map = LineMap(main_file)
         self.once: set[str] = set()
         self.files: list[str] = []
+        self.expanded_tokens = 0  # produced by every macro expansion so far
 
     # ----------------------------------------------------------------- files
 
@@ -460,11 +463,12 @@ class _Preprocessor:
         """Expands the macro named at tokens[i]; returns (expansion, next index),
         or None when a function-like macro's name is not followed by `(`.
         `anchor` is where errors are reported: the outermost macro's name."""
-        if len(disabled) > _MAX_EXPANSION_DEPTH:
-            raise PreprocessorError(anchor, f"macro '{macro.name}' nests too deeply")
+        if len(disabled) >= limits.MAX_MACRO_DEPTH:
+            raise PreprocessorError(anchor, f"macro '{macro.name}' nests too deeply (more than "
+                                    f"{limits.MAX_MACRO_DEPTH} macros inside macros)")
         inner = disabled | {macro.name}
         if macro.params is None:
-            return self._expand(list(macro.body), inner, anchor), i + 1
+            return self._count(self._expand(list(macro.body), inner, anchor), anchor), i + 1
         j = _next_non_ws(tokens, i + 1)
         if j is None or tokens[j].text != "(":
             return None
@@ -476,7 +480,15 @@ class _Preprocessor:
                 f"got {len(args)}",
             )
         body = self._substitute(macro, args, disabled, anchor)
-        return self._expand(body, inner, anchor), end
+        return self._count(self._expand(body, inner, anchor), anchor), end
+
+    def _count(self, expansion: list[_Tok], anchor: SourcePos) -> list[_Tok]:
+        """Macros expanding to macros can double at each level: bound the total."""
+        self.expanded_tokens += len(expansion)
+        if self.expanded_tokens > limits.MAX_MACRO_TOKENS:
+            raise PreprocessorError(anchor, "macro expansion produces more than "
+                                    f"{limits.MAX_MACRO_TOKENS} tokens")
+        return expansion
 
     def _collect_args(
         self, tokens: Sequence[_Tok], open_index: int, macro: _Macro, anchor: SourcePos
@@ -649,12 +661,13 @@ _BINARY_PRECEDENCE: dict[str, int] = {
 
 class _CondEvaluator:
     """Precedence climbing over the tokens of a `#if` line, as cpp evaluates it:
-    integers only, unknown identifiers are 0."""
+    64-bit integers only, unknown identifiers are 0."""
 
     def __init__(self, tokens: list[_Tok], pos: SourcePos) -> None:
         self.tokens = tokens
         self.pos = pos
         self.i = 0
+        self.depth = 0  # nested parentheses, unary operators and conditionals
 
     def evaluate(self) -> int:
         value = self._ternary()
@@ -668,15 +681,24 @@ class _CondEvaluator:
     def _peek(self) -> str | None:
         return self.tokens[self.i].text if self.i < len(self.tokens) else None
 
+    def _nested(self, parse: Callable[[], int]) -> int:
+        self.depth += 1
+        if self.depth > limits.MAX_EXPRESSION_DEPTH:
+            self._fail(f"#if expression nested more than {limits.MAX_EXPRESSION_DEPTH} "
+                       "levels deep")
+        value = parse()
+        self.depth -= 1
+        return value
+
     def _ternary(self) -> int:
         cond = self._binary(1)
         if self._peek() == "?":
             self.i += 1
-            then = self._ternary()
+            then = self._nested(self._ternary)
             if self._peek() != ":":
                 self._fail("missing ':' in #if expression")
             self.i += 1
-            otherwise = self._ternary()
+            otherwise = self._nested(self._ternary)
             return then if cond else otherwise
         return cond
 
@@ -689,7 +711,7 @@ class _CondEvaluator:
                 return left
             self.i += 1
             right = self._binary(prec + 1)
-            left = self._apply(op, left, right)
+            left = _intmax(self._apply(op, left, right))
 
     def _apply(self, op: str, a: int, b: int) -> int:
         if op in ("/", "%") and b == 0:
@@ -707,10 +729,12 @@ class _CondEvaluator:
             return a ^ b
         if op == "&":
             return a & b
+        if op in ("<<", ">>") and b < 0:
+            self._fail("shift by a negative amount in #if expression")
         if op == "<<":
-            return a << b
+            return a << min(b, _INTMAX_BITS)
         if op == ">>":
-            return a >> b
+            return a >> min(b, _INTMAX_BITS)
         if op == "+":
             return a + b
         if op == "-":
@@ -726,15 +750,15 @@ class _CondEvaluator:
             self._fail("#if expression ends early")
         self.i += 1
         if op == "!":
-            return int(not self._unary())
+            return int(not self._nested(self._unary))
         if op == "~":
-            return ~self._unary()
+            return ~self._nested(self._unary)
         if op == "-":
-            return -self._unary()
+            return _intmax(-self._nested(self._unary))
         if op == "+":
-            return self._unary()
+            return self._nested(self._unary)
         if op == "(":
-            value = self._ternary()
+            value = self._nested(self._ternary)
             if self._peek() != ")":
                 self._fail("missing ')' in #if expression")
             self.i += 1
@@ -749,17 +773,27 @@ class _CondEvaluator:
 
     def _number(self, text: str) -> int:
         digits = text.rstrip("uUlL")
+        base, body = 10, digits
+        if digits[:2] in ("0x", "0X"):
+            base, body = 16, digits[2:]
+        elif digits[:2] in ("0b", "0B"):
+            base, body = 2, digits[2:]
+        elif len(digits) > 1 and digits[0] == "0":
+            base, body = 8, digits[1:]
         try:
-            if digits[:2] in ("0x", "0X"):
-                return int(digits[2:], 16)
-            if digits[:2] in ("0b", "0B"):
-                return int(digits[2:], 2)
-            if len(digits) > 1 and digits[0] == "0":
-                return int(digits[1:], 8)
-            return int(digits, 10)
+            value = int(body, base)
         except ValueError:
-            self._fail(f"bad number '{text}' in #if expression")
+            self._fail(f"bad number '{text[:40]}' in #if expression")
             return 0
+        if value >> _INTMAX_BITS:
+            self._fail(f"integer '{text[:40]}' in #if expression is too large for 64 bits")
+        return _intmax(value)
+
+
+def _intmax(value: int) -> int:
+    """`value` wrapped to cpp's 64-bit two's-complement `intmax_t`."""
+    sign = 1 << (_INTMAX_BITS - 1)
+    return ((value & ((1 << _INTMAX_BITS) - 1)) ^ sign) - sign
 
 
 # ------------------------------------------------------------------- entry points

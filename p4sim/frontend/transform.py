@@ -13,8 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from lark import Token, Transformer, v_args
+from lark import Token, v_args
 from lark.tree import Meta
+from lark.visitors import Transformer_NonRecursive
 
 from p4sim import limits
 from p4sim.errors import ParseError, SourcePos, UnsupportedError
@@ -103,8 +104,9 @@ def _keysets(keyset: ir.Expr | _KeysetTuple) -> list[ir.Expr]:
 
 
 @v_args(meta=True)
-class IRBuilder(Transformer[Token, Any]):
-    """Builds the IR bottom-up from a p4.lark parse tree."""
+class IRBuilder(Transformer_NonRecursive[Token, Any]):
+    """Builds the IR bottom-up from a p4.lark parse tree (without recursion:
+    how deep a tree may be is `nesting.py`'s to decide)."""
 
     def __init__(self, locate: Locate, parse_annotation_args: AnnotationArgsParser) -> None:
         super().__init__(visit_tokens=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from p4sim import limits
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes.declcheck import CheckedProgram
@@ -115,7 +116,7 @@ class Elaborator:
         return self.checked.facts.consts[e]
 
     def _block(self, decl: ir.ParserDecl | ir.ControlDecl, args: list[ir.Argument],
-               path: str) -> BlockInst:
+               path: str, depth: int = 1) -> BlockInst:
         ctor_values: dict[Sym, object] = {}
         for p, a in zip(decl.ctor_params, args, strict=False):
             ctor_values[self.checked.decl_syms[p]] = self._const(a.value)
@@ -129,8 +130,13 @@ class Elaborator:
                 elif isinstance(sym.type, BlockT):
                     child = sym.type.decl
                     assert isinstance(child, ir.ParserDecl | ir.ControlDecl)
+                    if depth >= limits.MAX_INSTANCE_DEPTH:
+                        raise UnsupportedError(local.pos, "parser and control instances "
+                                               f"nested more than {limits.MAX_INSTANCE_DEPTH} "
+                                               "levels deep")
                     inst.children[sym] = self._block(
-                        child, local.args, qualify(path, local.annotations, local.name))
+                        child, local.args, qualify(path, local.annotations, local.name),
+                        depth + 1)
             elif isinstance(local, ir.TableDecl):
                 inst.tables[self.checked.decl_syms[local]] = qualify(
                     path, local.annotations, local.name)

@@ -5,6 +5,11 @@ its type's range (see docs/p4sim-internals.md, "Values at run time"); constant
 sub-expressions were folded by the type checker and appear as literals.
 Expressions that need statements first (a table apply in `t.apply().hit`, a
 function call) emit them into the current block and yield a temporary.
+
+Python refuses more than 200 nested brackets, so each operator nests its
+operands at most two deep and leans on Python's precedence for the rest
+(`a + b & m` is `(a + b) & m`); with p4sim's bound on P4 expression nesting
+the generated expressions stay well inside Python's.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from p4sim.errors import UnsupportedError
+from p4sim import limits
+from p4sim.errors import SourcePos, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes.declcheck import CheckedProgram
 from p4sim.passes.resolve import Sym
@@ -28,20 +34,33 @@ from p4sim.runtime.types import (
 
 
 class Emitter:
-    """Lines of Python with indentation."""
+    """Lines of Python with indentation.
+
+    `where` is the statement being generated, where an error about the
+    generated code's shape is reported.
+    """
 
     def __init__(self, indent: int = 1) -> None:
         self.lines: list[str] = []
         self.indent = indent
         self._n = 0
+        self.where: SourcePos | None = None
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.indent + text)
 
+    def deeper(self) -> None:
+        """Indent one more level, within what Python's tokenizer accepts."""
+        self.indent += 1
+        if self.indent > limits.MAX_GENERATED_INDENT:
+            raise UnsupportedError(self.where, "generated code nested more than "
+                                   f"{limits.MAX_GENERATED_INDENT} blocks deep (statements, "
+                                   "inlined actions and functions, ?: && || around calls)")
+
     @contextmanager
     def block(self, header: str) -> Iterator[None]:
         self.line(header)
-        self.indent += 1
+        self.deeper()
         start = len(self.lines)
         yield
         if len(self.lines) == start:
@@ -76,6 +95,7 @@ class ExprGen:
         self.env: dict[Sym, str] = {}
         self.const_env: dict[Sym, object] = {}
         self.in_parser = False
+        self.depth = 0  # expressions and statements being generated, inlined ones included
 
     def error_code(self, name: str) -> int:
         return self.facts.error_codes.get(name, 0)
@@ -105,8 +125,19 @@ class ExprGen:
         method = getattr(self, "_ex_" + type(e).__name__, None)
         if method is None:
             raise UnsupportedError(e.pos, f"expression {type(e).__name__} here")
+        self.enter(e.pos)
         result: str = method(e)
+        self.depth -= 1
         return result
+
+    def enter(self, pos: SourcePos) -> None:
+        """One level deeper into the code being generated (the caller steps
+        back out); inlining adds a body's nesting to its caller's, so the
+        bound is on the sum, which keeps this generator's recursion bounded."""
+        self.depth += 1
+        if self.depth > limits.MAX_CODE_DEPTH:
+            raise UnsupportedError(pos, f"code nested more than {limits.MAX_CODE_DEPTH} levels "
+                                   "deep once actions and functions are inlined")
 
     def _ex_NameRef(self, e: ir.NameRef) -> str:
         sym = self.facts.refs[e]
@@ -129,7 +160,7 @@ class ExprGen:
             stack = self.ex(e.expr)
             return f"{stack}.last()" if self.in_parser else f"{stack}.at({stack}.nxt_i - 1)"
         if kind == "lastIndex":
-            return f"(({self.ex(e.expr)}.nxt_i - 1) & 0xffffffff)"
+            return f"({self.ex(e.expr)}.nxt_i - 1 & 0xffffffff)"
         if kind in ("hit", "miss", "action_run"):
             assert isinstance(e.expr, ir.Call)
             hit, action = self.table_result(e.expr)
@@ -149,7 +180,7 @@ class ExprGen:
         base = self.ex(e.expr)
         if lo == 0:
             return f"({base} & {mask:#x})"
-        return f"(({base} >> {lo}) & {mask:#x})"
+        return f"({base} >> {lo} & {mask:#x})"
 
     def _ex_Unary(self, e: ir.Unary) -> str:
         v = self.ex(e.operand)
@@ -158,7 +189,7 @@ class ExprGen:
         b = bits_of(e.type)
         assert b is not None
         if e.op == "-":
-            return f"((-{v}) & {b.mask:#x})"
+            return f"(-{v} & {b.mask:#x})"
         return f"({v} ^ {b.mask:#x})"
 
     def _short_circuit(self, e: ir.Binary) -> str:
@@ -186,12 +217,12 @@ class ExprGen:
         if op in ("<", "<=", ">", ">="):
             if lt is not None and lt.signed:
                 sign = 1 << (lt.width - 1)
-                return f"(({a} ^ {sign:#x}) {op} ({b} ^ {sign:#x}))"
+                return f"({a} ^ {sign:#x} {op} {b} ^ {sign:#x})"
             return f"({a} {op} {b})"
         assert t is not None
         mask = f"{t.mask:#x}"
         if op in ("+", "-", "*"):
-            return f"(({a} {op} {b}) & {mask})"
+            return f"({a} {op} {b} & {mask})"
         if op in ("&", "|", "^"):
             return f"({a} {op} {b})"
         if op == "/":
@@ -200,11 +231,11 @@ class ExprGen:
             return f"mod({a}, {b})"
         if op == "++":
             assert rt is not None
-            return f"(({a} << {rt.width}) | {b})"
+            return f"({a} << {rt.width} | {b})"
         if op == "<<":
             amount = self.facts.consts.get(e.right)
             if isinstance(amount, int):
-                return "0" if amount >= t.width else f"(({a} << {amount}) & {mask})"
+                return "0" if amount >= t.width else f"({a} << {amount} & {mask})"
             return f"shl({a}, {b}, {t.width})"
         if op == ">>":
             if t.signed:
@@ -212,15 +243,18 @@ class ExprGen:
                 amount = self.facts.consts.get(e.right)
                 shift = str(min(int(amount), t.width)) if isinstance(amount, int) else \
                     f"min({b}, {t.width})"
-                return f"(((({a} ^ {sign:#x}) - {sign:#x}) >> {shift}) & {mask})"
+                return f"(({a} ^ {sign:#x}) - {sign:#x} >> {shift} & {mask})"
             return f"({a} >> {b})"
         if op == "|+|":
-            if t.signed:
-                return f"sat_signed({_sx(a, t)} + {_sx(b, t)}, {t.width})"
+            if t.signed:  # signed a + b is (a ^ sign) + (b ^ sign) - 2 * sign
+                sign = 1 << (t.width - 1)
+                return f"sat_signed(({a} ^ {sign:#x}) + ({b} ^ {sign:#x}) - {2 * sign:#x}, " \
+                    f"{t.width})"
             return f"min({a} + {b}, {mask})"
         if op == "|-|":
-            if t.signed:
-                return f"sat_signed({_sx(a, t)} - {_sx(b, t)}, {t.width})"
+            if t.signed:  # the signs cancel
+                sign = 1 << (t.width - 1)
+                return f"sat_signed(({a} ^ {sign:#x}) - ({b} ^ {sign:#x}), {t.width})"
             return f"max({a} - {b}, 0)"
         raise UnsupportedError(e.pos, f"operator {op}")
 
@@ -244,8 +278,9 @@ class ExprGen:
         sb, db = bits_of(src), bits_of(dst)
         if sb is None or db is None or sb == db:
             return v
-        if sb.signed and db.width > sb.width:
-            return f"({_sx(v, sb)} & {db.mask:#x})"
+        if sb.signed and db.width > sb.width:  # sign-extend
+            sign = 1 << (sb.width - 1)
+            return f"(({v} ^ {sign:#x}) - {sign:#x} & {db.mask:#x})"
         if db.width < sb.width:
             return f"({v} & {db.mask:#x})"
         return v
@@ -257,11 +292,6 @@ class ExprGen:
         if isinstance(strip_newtype(e.type), StackT):
             raise UnsupportedError(e.pos, "stack initializer")
         return "(" + "".join(self.ex(x) + ", " for x in e.elements) + ")"
-
-
-def _sx(value: str, t: BitT) -> str:
-    sign = 1 << (t.width - 1)
-    return f"(({value} ^ {sign:#x}) - {sign:#x})"
 
 
 def _children(e: ir.Expr) -> list[ir.Expr]:

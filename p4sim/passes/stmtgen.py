@@ -73,6 +73,9 @@ class StmtGen(ExprGen):
 
     def stmt(self, s: ir.Stmt) -> None:
         em = self.em
+        outer = em.where
+        em.where = s.pos
+        self.enter(s.pos)
         if isinstance(s, ir.AssignStmt):
             self.assign(s.lhs, s.rhs)
         elif isinstance(s, ir.CallStmt):
@@ -80,10 +83,10 @@ class StmtGen(ExprGen):
         elif isinstance(s, ir.IfStmt):
             cond = self.ex(s.cond)
             with em.block(f"if {cond}:"):
-                self.stmt(s.then)
+                self.branch(s.then)
             if s.otherwise is not None:
                 with em.block("else:"):
-                    self.stmt(s.otherwise)
+                    self.branch(s.otherwise)
         elif isinstance(s, ir.BlockStmt):
             self.stmts(s.stmts)
         elif isinstance(s, ir.SwitchStmt):
@@ -102,6 +105,16 @@ class StmtGen(ExprGen):
             em.line("pass")
         else:
             raise UnsupportedError(s.pos, f"statement {type(s).__name__}")
+        self.depth -= 1
+        em.where = outer
+
+    def branch(self, s: ir.Stmt) -> None:
+        """An `if` branch: braces are one nesting level with their `if`, as
+        p4sim/limits.py counts them."""
+        if isinstance(s, ir.BlockStmt):
+            self.stmts(s.stmts)
+        else:
+            self.stmt(s)
 
     def declare_var(self, sym: Sym, init: ir.Expr | None) -> None:
         assert sym.type is not None
@@ -340,12 +353,13 @@ class StmtGen(ExprGen):
                 self.env[sym] = tmp
                 if direction in ("out", "inout"):
                     copyouts.append((a, tmp))
+        self.enter(body.pos)  # the body's nesting adds to the caller's
         loop = _has_early_return(body.stmts)
         self.ret_stack.append(("loop" if loop else "tail", result))
         guarded = bool(copyouts) and _contains(body.stmts, ir.ExitStmt)
         if guarded:
             self.em.line("try:")
-            self.em.indent += 1
+            self.em.deeper()
         if loop:
             with self.em.block("for _ in ONCE:"):
                 self.stmts(body.stmts)
@@ -355,7 +369,7 @@ class StmtGen(ExprGen):
         if guarded:
             self.em.indent -= 1
             self.em.line("finally:")
-            self.em.indent += 1
+            self.em.deeper()
         for lhs, tmp in copyouts:
             self.store(lhs, tmp)
         if guarded:
@@ -363,6 +377,7 @@ class StmtGen(ExprGen):
             self.em.indent -= 1
         self.ret_stack.pop()
         self.env = saved_env
+        self.depth -= 1
 
     def apply_block(self, call: ir.Call, info: CallInfo) -> None:
         assert isinstance(info.receiver, ir.NameRef)
