@@ -26,7 +26,12 @@
 //   - non-TCP to a VIP: never encapsulated; steered to a classifier by a
 //     hash of addresses, protocol and (for UDP) ports;
 //   - TCP options and payload: carried untouched, never read;
-//   - no route for the destination: dropped.
+//   - no route for the destination: dropped;
+//   - a frame from the controller (packet_out on the CPU port): sent unchanged
+//     to the port packet_out names when it holds at least a whole Ethernet
+//     header; what it holds beyond that is the controller's (any EtherType,
+//     TTL or checksum: admission does not apply), but a shorter frame, an
+//     empty one included, is dropped: no link carries it.
 
 #include <core.p4>
 #include <v1model.p4>

@@ -146,6 +146,8 @@ class ForwarderModel:
     def _packet_out(self, frame: bytes) -> Outcome:
         if len(frame) < 2:
             return Outcome("dropped: truncated packet_out")
+        if len(frame) < 2 + ETH_LEN:
+            return Outcome("dropped: packet_out frame shorter than Ethernet")
         egress = _u(frame, 0, 2) >> 7
         if egress == DROP_PORT:
             return Outcome("dropped: packet_out to the drop port")

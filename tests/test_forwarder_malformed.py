@@ -68,6 +68,32 @@ def test_truncated_packet_out_from_the_controller_is_dropped(fwd: Forwarder) -> 
     assert fwd.send(CPU_PORT, b"\x01") == []
 
 
+# --- frames from the controller: sent as given if they hold a whole Ethernet header
+
+TO_BACKEND1 = (BACKEND1.port << 7).to_bytes(2, "big")
+
+
+@pytest.mark.parametrize("inner", [b"", bytes(ETHER)[:13]], ids=["empty", "cut-ethernet"])
+def test_packet_out_shorter_than_an_ethernet_header_is_dropped(fwd: Forwarder,
+                                                               inner: bytes) -> None:
+    assert fwd.send(CPU_PORT, TO_BACKEND1 + inner) == []
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        bytes(Ether(src=CLIENT.mac, dst="01:80:c2:00:00:0e", type=0x88CC)),
+        bytes(ETHER / IP(dst=BACKEND1.ip))[: 14 + 12],
+        bytes(ETHER / IP(dst=BACKEND1.ip, ttl=0, chksum=0x1234) / TCP()),
+        bytes(arp_request("10.0.1.77"))[:20],
+    ],
+    ids=["lldp-header-only", "cut-ipv4", "ttl-0-bad-checksum", "cut-arp"],
+)
+def test_packet_out_contents_are_the_controllers(fwd: Forwarder, inner: bytes) -> None:
+    """Admission does not apply to what the controller sends."""
+    assert fwd.send(CPU_PORT, TO_BACKEND1 + inner) == [(BACKEND1.port, inner)]
+
+
 # --- bad IPv4 headers: dropped
 
 

@@ -198,7 +198,7 @@ def valid_frames() -> list[tuple[str, bytes, int]]:
     ]
     tcp_frame = out[0][1]
     for egress in (BACKEND2.port, CPU_PORT, DROP_PORT):
-        out.append((f"packet_out to {egress}", struct.pack("!H", egress << 7) + tcp_frame, 2))
+        out.append((f"packet_out to {egress}", struct.pack("!H", egress << 7) + tcp_frame, 2 + l2))
     return out
 
 

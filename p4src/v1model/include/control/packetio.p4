@@ -1,13 +1,19 @@
 // Packet I/O with the controller over the CPU port. A frame from the
 // controller carries packet_out and goes, unchanged otherwise, to the port it
-// names; every frame leaving on the CPU port gets packet_in, so the
-// controller learns where it came from.
+// names, unless it is shorter than an Ethernet header (the one check made on
+// it: see the rules in forwarder.p4); every frame leaving on the CPU port
+// gets packet_in, so the controller learns where it came from.
 #ifndef FORWARDER_V1MODEL_PACKETIO_P4
 #define FORWARDER_V1MODEL_PACKETIO_P4
 
 control PacketIoIngress(inout headers_t hdr, inout standard_metadata_t std_meta) {
     apply {
-        std_meta.egress_spec = hdr.packet_out.egress_port;
+        if (hdr.ethernet.isValid()) {
+            std_meta.egress_spec = hdr.packet_out.egress_port;
+        } else {
+            // Empty, or cut inside the Ethernet header: no link carries it.
+            mark_to_drop(std_meta);
+        }
         hdr.packet_out.setInvalid();
     }
 }
