@@ -8,21 +8,28 @@ handed off to a back-end (round robin), reads the back-end's answer and
 closes. The client runs as its own process in the client namespace, so it
 does not share a GIL with the classifier.
 
-Measured at the classifier, per handoff:
-  latency     decision -> the agent's OK: the application holds the socket
-              (lock, freeze, seal, blob through the switch, agent checks,
-              decapsulation, restore, SCM_RIGHTS, the OK back through the switch)
-  switch-over decision -> encap_map entry written and the frozen copy gone
-and handoffs per second = handoffs / (last switch-over - first decision).
-The classifier <-> agent round trip through p4sim is measured separately
-(1-byte TCP ping-pong between the classifier and a back-end) because it is
-part of every latency figure.
+Measured at the classifier, per handoff (docs/blob-format.md, "One handoff,
+message by message"):
+  latency     decision -> the agent's answer to the commit: the application
+              holds the socket. Lock, freeze, seal, handoff blob through the
+              switch, agent checks, decapsulation, restore, "ready" back,
+              the encap_map entry written over P4Runtime, the commit through
+              the switch, SCM_RIGHTS, its answer back.
+  ready       decision -> the agent's "ready" (the socket restored, held)
+  switch-over decision -> entry written, commit sent, frozen copy gone
+and the steps (p50): lock+freeze+seal, the handoff's round trip to the
+agent, the entry write, the commit's round trip, the close and unlock (which
+overlap the commit), and the agents' own mean times for both phases.
+Handoffs per second = handoffs / (last handover - first decision). The
+classifier <-> agent round trip through p4sim is measured separately (1-byte
+TCP ping-pong between the classifier and a back-end) because every latency
+figure contains two of them.
 
-The client closes as soon as it has the answer. The application answers as
-soon as it holds the socket, before the switch entry exists, so the client's
-FIN falls into the switch-over gap, is dropped by the classifier's lock and
-retransmitted after an RTO (~200 ms): the "client FIN" column shows it, and
-it is what bounds the rate at low concurrency (a closed-loop client).
+The client closes as soon as it has the answer; "client close" is the
+response -> the back-end's FIN at the client. The application gets the
+socket only after the entry is written, so the client's FIN goes straight to
+the back-end: without the commit step it fell into the switch-over gap, was
+dropped by the classifier's lock and came again after an RTO (~200 ms).
 
     .venv/bin/python bench/handoff.py [--connections 1000] [--levels 8,32,128] [--probe 100]
     .venv/bin/python bench/handoff.py --quick
@@ -167,15 +174,35 @@ def _p50(values: list[float]) -> float:
     return _ms(values).get("p50", 0.0)
 
 
-def _agent_seconds(lab: Any) -> tuple[float, float]:
-    """Sum and count of the agents' own handoff times (blob received -> socket
-    handed over), over every back-end."""
-    total = count = 0.0
+AGENT_TIMES = {
+    "ready": "p4handoff_agent_handoff_seconds",  # blob received -> socket restored, held
+    "commit": "p4handoff_agent_commit_seconds",  # commit received -> application holds it
+}
+
+
+def _agent_seconds(lab: Any) -> dict[str, tuple[float, float]]:
+    """Sum and count of the agents' own times for each phase, over every back-end."""
+    totals = dict.fromkeys(AGENT_TIMES, (0.0, 0.0))
     for name in lab.backend_names():
         samples = lab.agent_metrics(name)
-        total += samples.get("p4handoff_agent_handoff_seconds_sum", 0.0)
-        count += samples.get("p4handoff_agent_handoff_seconds_count", 0.0)
-    return total, count
+        for phase, metric in AGENT_TIMES.items():
+            total, count = totals[phase]
+            totals[phase] = (
+                total + samples.get(f"{metric}_sum", 0.0),
+                count + samples.get(f"{metric}_count", 0.0),
+            )
+    return totals
+
+
+def _agent_mean_ms(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, float]:
+    means = {}
+    for phase in AGENT_TIMES:
+        seconds = after[phase][0] - before[phase][0]
+        count = after[phase][1] - before[phase][1]
+        means[phase] = round(seconds / max(1.0, count) * 1e3, 3)
+    return means
 
 
 def run_level(lab: Any, count: int, concurrency: int) -> dict[str, Any]:
@@ -196,7 +223,7 @@ def run_level(lab: Any, count: int, concurrency: int) -> dict[str, Any]:
     records = list(lab.classifier.records)
     handed = [r for r in records if r.committed]
     batches = list(lab.classifier.writer.batches)
-    span = (max(r.done_at for r in handed) - min(r.decided_at for r in handed)) if handed else 0.0
+    span = (max(r.handed_at for r in handed) - min(r.decided_at for r in handed)) if handed else 0.0
     result = {
         "concurrency": concurrency,
         "connections": count,
@@ -208,17 +235,16 @@ def run_level(lab: Any, count: int, concurrency: int) -> dict[str, Any]:
         "handoffs_per_s": round(len(handed) / span, 1) if span else 0.0,
         "connections_per_s": round(count / client["wall_s"], 1),
         "latency_ms": _ms([r.latency_s for r in handed]),
+        "ready_ms": _ms([r.answer_s for r in handed]),
         "switchover_ms": _ms([r.switchover_s for r in handed]),
         "phase_p50_ms": {
             "lock_freeze_seal": _p50([r.sent_at - r.decided_at for r in handed]),
-            "agent_round_trip": _p50([r.acked_at - r.sent_at for r in handed]),
-            "encap_entry_write": _p50([r.entry_at - r.acked_at for r in handed]),
+            "agent_ready_round_trip": _p50([r.answered_at - r.sent_at for r in handed]),
+            "encap_entry_write": _p50([r.entry_at - r.answered_at for r in handed]),
+            "commit_round_trip": _p50([r.handed_at - r.entry_at for r in handed]),
             "close_unlock": _p50([r.done_at - r.entry_at for r in handed]),
         },
-        "agent_mean_ms": round(
-            (agent_after[0] - agent_before[0]) / max(1.0, agent_after[1] - agent_before[1]) * 1e3,
-            3,
-        ),
+        "agent_mean_ms": _agent_mean_ms(agent_before, agent_after),
         "client_response_ms": client["response_ms"],
         "client_close_ms": client["close_ms"],
         "entries_per_write": round(statistics.fmean(batches), 2) if batches else 0.0,
@@ -258,28 +284,35 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
 
 def _table(results: list[dict[str, Any]]) -> str:
     columns = (
-        "conc", "handoffs", "fail", "lat p50", "p99", "max", "switch p50", "handoffs/s",
-        "freeze", "agent rt", "agent", "entry", "close", "client FIN",
+        "conc", "handoffs", "fail", "lat p50", "p99", "max", "ready p50", "switch p50",
+        "handoffs/s", "freeze", "ready rt", "agent", "entry", "commit rt", "agent", "close",
+        "client close p50", "p99",
     )  # fmt: skip
     rows = [columns]
     for r in results:
-        lat, phases = r["latency_ms"], r["phase_p50_ms"]
+        lat, phases, agent = r["latency_ms"], r["phase_p50_ms"], r["agent_mean_ms"]
         rows.append(
             (
                 str(r["concurrency"]), str(r["handoffs"]),
                 str(r["client_failures"] + r["not_handed_off"]),
                 f"{lat.get('p50', 0):.2f}", f"{lat.get('p99', 0):.2f}", f"{lat.get('max', 0):.2f}",
-                f"{r['switchover_ms'].get('p50', 0):.2f}", f"{r['handoffs_per_s']:.1f}",
-                f"{phases['lock_freeze_seal']:.2f}", f"{phases['agent_round_trip']:.2f}",
-                f"{r['agent_mean_ms']:.2f}", f"{phases['encap_entry_write']:.2f}",
-                f"{phases['close_unlock']:.2f}", f"{r['client_close_ms'].get('p50', 0):.1f}",
+                f"{r['ready_ms'].get('p50', 0):.2f}", f"{r['switchover_ms'].get('p50', 0):.2f}",
+                f"{r['handoffs_per_s']:.1f}", f"{phases['lock_freeze_seal']:.2f}",
+                f"{phases['agent_ready_round_trip']:.2f}", f"{agent['ready']:.2f}",
+                f"{phases['encap_entry_write']:.2f}", f"{phases['commit_round_trip']:.2f}",
+                f"{agent['commit']:.2f}", f"{phases['close_unlock']:.2f}",
+                f"{r['client_close_ms'].get('p50', 0):.1f}",
+                f"{r['client_close_ms'].get('p99', 0):.1f}",
             )
         )  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     note = (
-        "times in ms; latency = decision -> application holds the socket; phases are p50 "
-        "(agent = the agents' own mean); client FIN = response -> back-end's FIN at the client"
+        "times in ms; latency = decision -> application holds the socket (switch write "
+        "included); ready = decision -> agent's ready; steps are p50: lock+freeze+seal, "
+        "handoff round trip, the agents' own mean for it, entry write, commit round trip, "
+        "the agents' own mean for it, close+unlock (overlaps the commit); client close = "
+        "response -> back-end's FIN at the client"
     )
     return "\n".join([*lines, note])
 

@@ -1,21 +1,25 @@
 """The migrator agent: receives handoff blobs on a back-end and brings the connection to life.
 
-For each sealed message from a classifier the agent checks that it is
-authentic, fresh and well-formed, that its flow id mapping makes sense here
-(forwarder and VIP served, flow id and 4-tuple not already live), then
-installs the decapsulation mapping, restores the socket in the kernel, hands
-it to the application, and only then answers OK: the OK is the classifier's
-signal that it may write the switch entry and drop its frozen copy.
+A handoff has two phases, so that the application never answers before the
+switch steers the client's packets here. For a handoff blob the agent checks
+that it is authentic, fresh and well-formed, that its flow id mapping makes
+sense here (forwarder and VIP served, flow id and 4-tuple not already live),
+installs the decapsulation mapping and restores the socket in the kernel
+(out of repair mode: live, so a client segment that arrives is acknowledged
+and queued, never answered with a RST), and answers "ready" while it keeps
+the socket. The classifier then has the switch entry written and sends a
+commit; on the commit the agent hands the socket to the application. An
+abort, or no commit within `commit_timeout_s`, closes the ready socket
+silently (in repair mode: no FIN, no RST) and removes the mapping: the
+application never saw it, so the classifier can still thaw its own copy.
 
 A rejection is logged with its reason and changes nothing. A failure while
-installing undoes what was done (the restored socket is closed silently in
-repair mode, so the client sees nothing, and the mapping is removed), so the
-classifier can thaw the connection and carry on. A release notice removes the
-mapping of a flow that ended. An abort (sent by a classifier that got no
-answer) undoes a handoff that has not reached the application yet, or says
-it is committed; once the socket may be in the application's hands the agent
-never undoes it, because the classifier resuming it too would make two
-senders on one connection.
+installing undoes what was done. A release notice removes the mapping of a
+flow that ended. An abort sent by a classifier that got no answer undoes a
+handoff that was not committed, or says it was; once the socket may be in
+the application's hands the agent never undoes it, because the classifier
+resuming it too would make two senders on one connection. Pings
+(heartbeats) are answered and change nothing.
 
 The kernel work lives in other modules (controller.nft, controller.tcprepair,
 controller.handover) and reaches the agent through `Backends`, a set of plain
@@ -37,9 +41,10 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import partial
 from typing import TypeVar
 
@@ -51,6 +56,7 @@ from controller.blob import (
     DEFAULT_MAX_SIZE,
     Abort,
     BlobError,
+    Commit,
     Handoff,
     Ping,
     Reason,
@@ -75,6 +81,8 @@ T = TypeVar("T")
 FlowKey = tuple[str, int]  # (forwarder address, flow id)
 FourTuple = tuple[str, int, str, int]  # (client ip, client port, VIP, VIP port)
 AdoptedFlow = tuple[str, int, FourTuple]  # (forwarder, flow id, 4-tuple)
+
+DEFAULT_COMMIT_TIMEOUT_S = 5.0
 
 # Unsealing a large blob (megabytes of queued data) takes milliseconds of
 # HMAC; above this size it runs off the event loop.
@@ -124,16 +132,41 @@ class AgentConfig:
     vips: frozenset[tuple[str, int]] = field(default_factory=frozenset)
     max_in_flight_per_connection: int = 256
     max_flows: int = 1_000_000
+    # How long a restored socket waits for its commit. The classifier must
+    # send the commit well within it (its install deadline is shorter).
+    commit_timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S
+
+
+class _Phase(Enum):
+    INSTALLING = "installing"  # mapping and socket being set up
+    READY = "ready"  # restored, held here until the commit (or an abort, or the timeout)
+    HANDING_OVER = "handing over"
+    WITHDRAWING = "withdrawing"  # ready socket being closed silently, mapping removed
+    LIVE = "live"  # the application holds the socket
+    RELEASING = "releasing"  # the flow ended: its mapping is being removed
+
+
+# Phases a request about the flow waits out before it answers.
+_TRANSIENT = frozenset({_Phase.INSTALLING, _Phase.HANDING_OVER, _Phase.WITHDRAWING})
 
 
 @dataclass
 class _Flow:
     four_tuple: FourTuple
     nonce: bytes = b""  # of the handoff that installed it; empty when adopted
-    live: bool = False  # False while the handoff or release is in progress
-    committed: bool = False  # handed to the application (stays True while releasing)
+    handoff: Handoff | None = None  # None when adopted
+    phase: _Phase = _Phase.INSTALLING
+    sock: socket.socket | None = None  # the restored socket, held while READY
+    expiry: asyncio.TimerHandle | None = None  # the commit timeout, while READY
     abort_requested: bool = False
-    settled: asyncio.Event = field(default_factory=asyncio.Event)  # set when no longer pending
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # clear while transient
+
+    def enter(self, phase: _Phase) -> None:
+        self.phase = phase
+        if phase in _TRANSIENT:
+            self.settled.clear()
+        else:
+            self.settled.set()
 
 
 class _Metrics:
@@ -156,6 +189,16 @@ class _Metrics:
         self.in_progress = Gauge(
             "p4handoff_agent_handoffs_in_progress", "Handoffs being installed", registry=registry
         )
+        self.ready = Gauge(
+            "p4handoff_agent_ready_sockets",
+            "Restored sockets held for the classifier's commit",
+            registry=registry,
+        )
+        self.commit_timeouts = Counter(
+            "p4handoff_agent_commit_timeouts",
+            "Ready sockets closed silently because no commit came in time",
+            registry=registry,
+        )
         self.connections = Gauge(
             "p4handoff_agent_connections", "Open classifier connections", registry=registry
         )
@@ -169,10 +212,17 @@ class _Metrics:
             "Undo steps that failed after a failed handoff (a mapping may be left behind)",
             registry=registry,
         )
+        buckets = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1.0)
         self.handoff_seconds = Histogram(
             "p4handoff_agent_handoff_seconds",
-            "Time from blob received to socket handed over",
-            buckets=(1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1.0),
+            "Time from blob received to the socket restored and ready",
+            buckets=buckets,
+            registry=registry,
+        )
+        self.commit_seconds = Histogram(
+            "p4handoff_agent_commit_seconds",
+            "Time from commit received to the application holding the socket",
+            buckets=buckets,
             registry=registry,
         )
 
@@ -217,12 +267,17 @@ class Agent:
         self._tuples: dict[FourTuple, FlowKey] = {}
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.StreamWriter, asyncio.Task[object]] = {}
+        self._expiring: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ queries
 
     def live_flows(self) -> dict[FlowKey, FourTuple]:
-        """Installed flows: (forwarder, flow id) -> original 4-tuple."""
-        return {k: f.four_tuple for k, f in self._flows.items() if f.live}
+        """Flows the application holds: (forwarder, flow id) -> original 4-tuple."""
+        return {k: f.four_tuple for k, f in self._flows.items() if f.phase is _Phase.LIVE}
+
+    def ready_flows(self) -> dict[FlowKey, FourTuple]:
+        """Restored flows waiting for their commit."""
+        return {k: f.four_tuple for k, f in self._flows.items() if f.phase is _Phase.READY}
 
     def adopt(self, flows: Iterable[AdoptedFlow]) -> None:
         """Take over mappings installed by a previous run (found in the kernel),
@@ -230,8 +285,8 @@ class Agent:
         for forwarder, flow_id, four in flows:
             key = (forwarder, flow_id)
             if key not in self._flows:
-                flow = _Flow(four, live=True, committed=True)
-                flow.settled.set()
+                flow = _Flow(four)
+                flow.enter(_Phase.LIVE)
                 self._flows[key] = flow
                 self._tuples[four] = key
                 self._metrics.live_flows.inc()
@@ -260,6 +315,11 @@ class Agent:
             return await self._release(message, peer)
         if isinstance(message, Abort):
             return await self._abort(message, envelope.created_ms, peer)
+        if isinstance(message, Commit):
+            reply = await self._commit(message, envelope.created_ms, peer)
+            if reply.ok:
+                self._metrics.commit_seconds.observe(time.perf_counter() - received)
+            return reply
         self._metrics.in_progress.inc()
         try:
             reply = await self._handoff(message, envelope.nonce, peer)
@@ -275,9 +335,9 @@ class Agent:
         self._metrics.rejections.labels(reason).inc()
         return Reply(status, f"{reason}: {detail}")
 
-    def _accept(self, kind: str, detail: str) -> Reply:
+    def _accept(self, kind: str, detail: str, token: str = "ok") -> Reply:
         self._metrics.requests.labels(kind, str(int(Status.OK))).inc()
-        return Reply(Status.OK, f"ok: {detail}")
+        return Reply(Status.OK, f"{token}: {detail}")
 
     def _check_mapping(self, h: Handoff) -> tuple[Status, str, str] | None:
         s = h.state
@@ -320,14 +380,14 @@ class Agent:
             return self._refuse("handoff", peer, *problem)
         key, four = (h.forwarder_ip, h.flow_id), _four_tuple(h.state)
         # Reserve before the first await so a concurrent duplicate is refused.
-        flow = self._flows[key] = _Flow(four, nonce=nonce)
+        flow = self._flows[key] = _Flow(four, nonce=nonce, handoff=h)
         self._tuples[four] = key
         try:
-            return await self._install(h, flow, peer)
+            return await self._prepare(h, flow, peer)
         finally:
-            flow.settled.set()
+            flow.settled.set()  # ready, or gone: either way no longer installing
 
-    async def _install(self, h: Handoff, flow: _Flow, peer: str) -> Reply:
+    async def _prepare(self, h: Handoff, flow: _Flow, peer: str) -> Reply:
         key, four = (h.forwarder_ip, h.flow_id), flow.four_tuple
         what = f"flow {h.flow_id} from {h.forwarder_ip} ({_show(four)})"
         b = self.backends
@@ -342,8 +402,6 @@ class Agent:
             await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
             self._unreserve(key, four)
             return self._failed(peer, "restore_failed", what, exc)
-        # Handing the socket over is the point of no return; an abort that
-        # arrived before it still wins.
         if flow.abort_requested:
             await self._undo(partial(b.close_silently, sock), what)
             await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
@@ -351,51 +409,140 @@ class Agent:
             return self._refuse(
                 "handoff", peer, Status.CONFLICT, "aborted", f"{what}: the classifier gave up"
             )
+        flow.sock = sock
+        flow.enter(_Phase.READY)
+        flow.expiry = asyncio.get_running_loop().call_later(
+            self.config.commit_timeout_s, self._expire, key, flow
+        )
+        self._metrics.ready.inc()
+        log.debug("handoff from %s: %s restored, waiting for the commit", peer, what)
+        return self._accept("handoff", f"{what} restored, waiting for the commit", "ready")
+
+    async def _commit(self, c: Commit, created_ms: int, peer: str) -> Reply:
+        """Hand the ready socket of the handoff `c` names to the application."""
+        key = (c.forwarder_ip, c.flow_id)
+        what = f"handoff {c.handoff_nonce.hex()} of flow {c.flow_id} from {c.forwarder_ip}"
+        flow = await self._settled(key, c.handoff_nonce)
+        if flow is None or flow.nonce != c.handoff_nonce:
+            # Timed out, aborted, refused or never seen: it must stay that way.
+            self._window.forbid(c.handoff_nonce, created_ms)
+            return self._refuse(
+                "commit", peer, Status.CONFLICT, "not_ready",
+                f"{what} is not waiting for a commit (aborted, timed out or never ready)",
+            )  # fmt: skip
+        if flow.phase is not _Phase.READY:  # a retried commit of a live flow
+            return self._accept("commit", f"{what} is already handed over")
+        return await self._hand_over(key, flow, peer)
+
+    async def _hand_over(self, key: FlowKey, flow: _Flow, peer: str) -> Reply:
+        sock, h = flow.sock, flow.handoff
+        assert sock is not None and h is not None  # READY flows hold both
+        what = f"flow {h.flow_id} from {h.forwarder_ip} ({_show(flow.four_tuple)})"
+        self._stop_waiting(flow)
+        flow.enter(_Phase.HANDING_OVER)
+        b = self.backends
         try:
             await self._run(partial(b.hand_over, sock, h))
         except HandoverError as exc:
             if exc.delivered is not None:
-                await self._undo(partial(b.close_silently, sock), what)
-                await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
-                self._unreserve(key, four)
-                return self._failed(peer, "handover_failed", what, exc)
+                return await self._handover_failed(key, flow, sock, peer, what, exc)
             # The application may hold the socket already. Repairing or
             # silently closing it could freeze a live connection, and undoing
             # the handoff could let the classifier resume it too: two senders.
             # So it counts as done; at worst the client loses the connection.
             self._metrics.unacknowledged.inc()
-            log.warning("handoff from %s: %s committed unacknowledged: %s", peer, what, exc)
-            return self._commit(flow, sock, f"{what}, hand-over unacknowledged")
+            log.warning("commit from %s: %s handed over unacknowledged: %s", peer, what, exc)
+            return self._live(flow, sock, f"{what}, hand-over unacknowledged")
         except Exception as exc:
-            await self._undo(partial(b.close_silently, sock), what)
-            await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
-            self._unreserve(key, four)
-            return self._failed(peer, "handover_failed", what, exc)
-        log.info("handoff from %s: %s installed", peer, what)
-        return self._commit(flow, sock, what)
+            return await self._handover_failed(key, flow, sock, peer, what, exc)
+        log.info("commit from %s: %s handed to the application", peer, what)
+        return self._live(flow, sock, what)
 
-    def _commit(self, flow: _Flow, sock: socket.socket, what: str) -> Reply:
-        # The application holds its own descriptor now; ours only keeps the socket alive.
+    async def _handover_failed(
+        self, key: FlowKey, flow: _Flow, sock: socket.socket, peer: str, what: str, exc: Exception
+    ) -> Reply:
+        # The switch already steers the client here and the classifier has
+        # dropped its copy: the connection is lost, but quietly.
+        b = self.backends
+        await self._undo(partial(b.close_silently, sock), what)
+        await self._undo(partial(b.decap_remove, *key), what)
+        self._unreserve(key, flow.four_tuple)
+        flow.settled.set()
+        return self._failed(peer, "handover_failed", what, exc, kind="commit")
+
+    def _live(self, flow: _Flow, sock: socket.socket, what: str) -> Reply:
+        # The application holds its own descriptor now; ours only kept the socket alive.
         sock.close()
-        flow.live = flow.committed = True
+        flow.enter(_Phase.LIVE)
         self._metrics.live_flows.inc()
-        return self._accept("handoff", what)
+        return self._accept("commit", f"{what} handed to the application")
+
+    def _stop_waiting(self, flow: _Flow) -> None:
+        """`flow` leaves READY: no more commit timeout, one ready socket fewer."""
+        if flow.expiry is not None:
+            flow.expiry.cancel()
+            flow.expiry = None
+        flow.sock = None
+        self._metrics.ready.dec()
+
+    def _withdraw(self, key: FlowKey, flow: _Flow, why: str) -> Awaitable[None]:
+        """Undo a READY handoff: the socket goes without FIN or RST (the
+        application never saw it), then its mapping; the id is free again.
+        The flow leaves READY at the call, so no commit can hand it over any
+        more; the kernel steps run when the result is awaited."""
+        sock = flow.sock
+        assert sock is not None  # READY flows hold it
+        self._stop_waiting(flow)
+        flow.enter(_Phase.WITHDRAWING)
+        what = f"flow {key[1]} from {key[0]} ({_show(flow.four_tuple)}), {why}"
+
+        async def undo() -> None:
+            try:
+                await self._undo(partial(self.backends.close_silently, sock), what)
+                await self._undo(partial(self.backends.decap_remove, *key), what)
+            finally:
+                self._unreserve(key, flow.four_tuple)
+                flow.settled.set()
+
+        return undo()
+
+    def _expire(self, key: FlowKey, flow: _Flow) -> None:
+        if flow.phase is not _Phase.READY or self._flows.get(key) is not flow:
+            return
+        self._metrics.commit_timeouts.inc()
+        log.warning(
+            "flow %d from %s (%s): no commit within %g s, closed silently",
+            key[1], key[0], _show(flow.four_tuple), self.config.commit_timeout_s,
+        )  # fmt: skip
+        task = asyncio.ensure_future(self._withdraw(key, flow, "no commit in time"))
+        self._expiring.add(task)
+        task.add_done_callback(self._expiring.discard)
+
+    async def _settled(self, key: FlowKey, nonce: bytes) -> _Flow | None:
+        """The flow at `key` once no step is running on it, if it is the
+        handoff sealed with `nonce` (or adopted); None when there is none."""
+        flow = self._flows.get(key)
+        while flow is not None and flow.nonce in (nonce, b"") and not flow.settled.is_set():
+            await flow.settled.wait()
+            flow = self._flows.get(key)
+        return flow
 
     async def _abort(self, a: Abort, created_ms: int, peer: str) -> Reply:
-        """Answer whether the handoff `a` names is installed, making sure that
-        if it is not, it never will be."""
+        """Answer whether the handoff `a` names was handed to the application,
+        making sure that if it was not, it never will be."""
         key = (a.forwarder_ip, a.flow_id)
         what = f"handoff {a.handoff_nonce.hex()} of flow {a.flow_id} from {a.forwarder_ip}"
         flow = self._flows.get(key)
+        if flow is not None and flow.nonce == a.handoff_nonce and flow.phase is _Phase.INSTALLING:
+            flow.abort_requested = True  # undone before it is ever ready
+        flow = await self._settled(key, a.handoff_nonce)
         if flow is not None and flow.nonce in (a.handoff_nonce, b""):
-            if not flow.settled.is_set():
-                flow.abort_requested = True
-                await flow.settled.wait()
-            if flow.committed:
+            if flow.phase is not _Phase.READY:
                 return self._refuse(
                     "abort", peer, Status.CONFLICT, "committed",
-                    f"{what} is installed and handed over",
+                    f"{what} is handed to the application",
                 )  # fmt: skip
+            await self._withdraw(key, flow, "aborted")
         else:
             # Never seen, or seen and refused: make sure it is refused if it
             # is still on its way.
@@ -405,30 +552,31 @@ class Agent:
 
     async def _release(self, r: Release, peer: str) -> Reply:
         key = (r.forwarder_ip, r.flow_id)
+        what = f"flow {r.flow_id} from {r.forwarder_ip}"
         flow = self._flows.get(key)
         if flow is None:
-            return self._refuse(
-                "release", peer, Status.NOT_FOUND, "unknown_flow",
-                f"no flow {r.flow_id} from {r.forwarder_ip}",
-            )  # fmt: skip
-        if not flow.live:
+            return self._refuse("release", peer, Status.NOT_FOUND, "unknown_flow", f"no {what}")
+        if flow.phase is _Phase.READY:
+            # Given up by the controller before its commit: the classifier
+            # will not commit it (or the commit finds it gone).
+            await self._withdraw(key, flow, "released before its commit")
+            log.info("release from %s: %s removed before its commit", peer, what)
+            return self._accept("release", f"{what} removed (never handed over)")
+        if flow.phase is not _Phase.LIVE:
             return self._refuse(
                 "release", peer, Status.CONFLICT, "flow_busy",
-                f"flow {r.flow_id} from {r.forwarder_ip} is being installed or released",
+                f"{what} is {flow.phase.value}",
             )  # fmt: skip
-        flow.live = False
+        flow.enter(_Phase.RELEASING)
         try:
             await self._run(partial(self.backends.decap_remove, r.forwarder_ip, r.flow_id))
         except Exception as exc:
-            flow.live = True
-            return self._failed(
-                peer, "decap_remove_failed", f"flow {r.flow_id} from {r.forwarder_ip}", exc,
-                kind="release",
-            )  # fmt: skip
+            flow.enter(_Phase.LIVE)
+            return self._failed(peer, "decap_remove_failed", what, exc, kind="release")
         self._unreserve(key, flow.four_tuple)
         self._metrics.live_flows.dec()
-        log.info("release from %s: flow %d from %s removed", peer, r.flow_id, r.forwarder_ip)
-        return self._accept("release", f"flow {r.flow_id} from {r.forwarder_ip} removed")
+        log.info("release from %s: %s removed", peer, what)
+        return self._accept("release", f"{what} removed")
 
     def _failed(
         self, peer: str, reason: str, what: str, exc: Exception, kind: str = "handoff"
@@ -480,7 +628,10 @@ class Agent:
             self._metrics.connections.dec()
 
     async def stop(self) -> None:
-        """Stop listening, let running handoffs finish and answer, close connections."""
+        """Stop listening, let running requests finish and answer, close
+        connections, and withdraw the ready sockets: no commit can reach
+        them any more, and a socket left to the process's exit would send
+        the client a FIN or RST."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -493,6 +644,12 @@ class Agent:
                     sock.shutdown(socket.SHUT_RD)
         if self._connections:
             await asyncio.gather(*self._connections.values(), return_exceptions=True)
+        for key, flow in list(self._flows.items()):
+            if flow.phase is _Phase.READY:
+                log.warning("flow %d from %s: stopping before its commit", key[1], key[0])
+                await self._withdraw(key, flow, "the agent stopped")
+        if self._expiring:
+            await asyncio.gather(*self._expiring, return_exceptions=True)
         if self._own_executor:
             self._executor.shutdown(wait=True)
 
@@ -594,6 +751,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-blob", type=int, default=DEFAULT_MAX_SIZE, help="bytes")
     p.add_argument("--max-age-ms", type=int, default=DEFAULT_MAX_AGE_MS)
     p.add_argument("--max-skew-ms", type=int, default=DEFAULT_MAX_SKEW_MS)
+    p.add_argument(
+        "--commit-timeout",
+        type=float,
+        default=DEFAULT_COMMIT_TIMEOUT_S,
+        help="seconds a restored socket waits for the classifier's commit "
+        f"(default {DEFAULT_COMMIT_TIMEOUT_S:g})",
+    )
     add_tls_arguments(p, "classifiers and controllers connecting (certificate required)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -613,6 +777,7 @@ async def _run_agent(args: argparse.Namespace) -> None:
         max_skew_ms=args.max_skew_ms,
         forwarders=frozenset(args.forwarder),
         vips=frozenset(args.vip),
+        commit_timeout_s=args.commit_timeout,
     )
     keys = load_keys(args.keys)  # before touching the kernel: a bad key file changes nothing
     tls = tls_files(args)
@@ -635,7 +800,7 @@ async def _run_agent(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`handoff agent`: run until SIGTERM or SIGINT, then finish running handoffs."""
+    """`handoff agent`: run until SIGTERM or SIGINT, then finish running requests."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

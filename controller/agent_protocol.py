@@ -16,10 +16,13 @@ because operators already know them; the reason starts with a stable token
 
 `AgentClient` is the classifier's side: it connects lazily, reconnects after
 a loss, bounds every request by a timeout and turns every failure into one of
-three outcomes (`AgentTimeout`, `AgentUnavailable`, or a `Reply`).
-`AgentClient.hand_off` turns those into the one decision the classifier has to
-make, commit or thaw, sending an abort when the answer was lost so that the
-decision is never a guess while the agent is reachable.
+three outcomes (`AgentTimeout`, `AgentUnavailable`, or a `Reply`). On top of
+that it speaks the two phases of a handoff (docs/blob-format.md):
+`hand_off` turns the agent's answer into the one decision the classifier has
+to make, go on (the back-end is ready) or thaw, sending an abort when the
+answer was lost so that the decision is never a guess while the agent is
+reachable; `commit` then gives the ready socket to the application, and
+`abort` withdraws it when the classifier cannot go on.
 `serve_frames` is the agent's side of one connection.
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import ssl
 import struct
@@ -34,7 +38,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from controller.blob import DEFAULT_MAX_SIZE, Abort, seal, sealed_nonce
+from controller.blob import DEFAULT_MAX_SIZE, Abort, Commit, seal, sealed_nonce
 from controller.keys import Keyring
 
 log = logging.getLogger("p4handoff.agent_protocol")
@@ -105,13 +109,14 @@ class AgentTimeout(AgentError):
 class HandoffOutcome:
     """What the classifier must do with its frozen connection.
 
-    `committed`: the back-end holds the connection (write the switch entry,
-    close the frozen copy silently); otherwise thaw it. `certain` is False
-    only when the agent could be asked neither the handoff nor the abort: the
-    handoff may then be installed, and thawing risks two senders.
+    `ready`: the back-end restored the connection and holds it for the commit
+    (write the switch entry, commit, close the frozen copy silently);
+    otherwise thaw it. `certain` is False only when neither the handoff nor
+    an abort settled it (no answer, or an abort refused): the handoff may then
+    be installed, and thawing risks two senders.
     """
 
-    committed: bool
+    ready: bool
     certain: bool
     reply: Reply | None
     detail: str
@@ -264,7 +269,8 @@ class AgentClient:
         timeout: float,
         abort_timeout: float | None = None,
     ) -> HandoffOutcome:
-        """Send a sealed handoff and settle its outcome, aborting it if no answer came.
+        """Send a sealed handoff and settle whether the back-end is ready,
+        aborting it if no answer came.
 
         `flow_id` and `forwarder_ip` are those sealed in `blob`; the abort
         names the blob by its nonce (see docs/blob-format.md, "Abort body").
@@ -277,21 +283,44 @@ class AgentClient:
             lost: AgentError = exc
         else:
             return HandoffOutcome(reply.ok, True, reply, reply.reason)
-        abort = seal(Abort(flow_id, forwarder_ip, sealed_nonce(blob)), keys)
-        failure = f"{lost}; abort not sent"
+        undone = await self.abort(
+            blob, flow_id=flow_id, forwarder_ip=forwarder_ip, keys=keys,
+            timeout=timeout if abort_timeout is None else abort_timeout,
+        )  # fmt: skip
+        return dataclasses.replace(undone, detail=f"{lost}; {undone.detail}")
+
+    async def abort(
+        self, blob: bytes, *, flow_id: int, forwarder_ip: str, keys: Keyring, timeout: float
+    ) -> HandoffOutcome:
+        """Withdraw the uncommitted handoff sealed in `blob`: `certain` when
+        the agent confirmed that it is not installed and never will be."""
+        failure = "abort not sent"
         for _ in range(2):  # a second try rides a fresh connection if the old one died
+            # Sealed afresh: a lost answer does not make the retry a replay.
+            abort = seal(Abort(flow_id, forwarder_ip, sealed_nonce(blob)), keys)
             try:
-                answer = await self.request(
-                    abort, timeout if abort_timeout is None else abort_timeout
-                )
+                answer = await self.request(abort, timeout)
             except AgentError as exc:
-                failure = f"{lost}; abort failed: {exc}"
+                failure = f"abort failed: {exc}"
                 continue
-            if answer.ok:
-                return HandoffOutcome(False, True, answer, f"{lost}; {answer.reason}")
-            committed = answer.code == "committed"
-            return HandoffOutcome(committed, committed, answer, f"{lost}; {answer.reason}")
+            return HandoffOutcome(False, answer.ok, answer, answer.reason)
         return HandoffOutcome(False, False, None, failure)
+
+    async def commit(
+        self, blob: bytes, *, flow_id: int, forwarder_ip: str, keys: Keyring, timeout: float
+    ) -> Reply:
+        """Have the agent give the ready socket of the handoff sealed in
+        `blob` to the application. A commit is idempotent, so a lost answer
+        is asked again once (on a fresh connection if the old one died);
+        raises the AgentError of the second try."""
+
+        def sealed() -> bytes:  # afresh for the retry, which must not look like a replay
+            return seal(Commit(flow_id, forwarder_ip, sealed_nonce(blob)), keys)
+
+        try:
+            return await self.request(sealed(), timeout)
+        except AgentError:
+            return await self.request(sealed(), timeout)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

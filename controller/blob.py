@@ -1,10 +1,12 @@
 """The sealed messages a classifier sends to a migrator agent.
 
 A handoff blob carries one frozen connection (`ConnectionState`), the flow id
-the forwarder will write into the ports and the forwarder's address; a release
-notice tells the agent that a flow ended; an abort asks it to undo (or confirm)
-a handoff whose answer the classifier never got; a ping is a heartbeat that
-proves the agent is up and shares our key and clock. All share one envelope: magic,
+the forwarder will write into the ports and the forwarder's address; the agent
+restores it and holds it ready. A commit, sent once the switch steers the
+flow to the back-end, gives the socket to the application; an abort undoes a
+handoff that was not committed (or says it was). A release notice tells the
+agent that a flow ended; a ping is a heartbeat that proves the agent is up
+and shares our key and clock. All share one envelope: magic,
 version, kind, key id, total length, nonce, creation time, the body, and an
 HMAC-SHA256 over all of it. The byte layout is in docs/blob-format.md.
 
@@ -37,7 +39,9 @@ from controller.keys import Keyring
 from controller.tcpstate import ConnectionState, RepairWindow, TcpOptions
 
 MAGIC = b"P4HO"
-VERSION = 1
+# 2: a handoff is answered "ready" and handed to the application on a commit.
+# A version-1 peer would take "ready" for "handed over", so it is refused.
+VERSION = 2
 NONCE_LEN = 16
 MAC_LEN = 32
 MAX_WSCALE = 14  # RFC 7323: a larger shift is treated as 14 by peers, so it is a bug here
@@ -68,6 +72,7 @@ class Kind(IntEnum):
     RELEASE = 2
     ABORT = 3
     PING = 4
+    COMMIT = 5
 
 
 _KINDS = frozenset(k.value for k in Kind)
@@ -131,6 +136,16 @@ class Abort:
 
 
 @dataclass(frozen=True)
+class Commit:
+    """Hand the ready socket of the handoff sealed with `handoff_nonce` to the
+    application: the switch now steers flow `flow_id` to the back-end."""
+
+    flow_id: int
+    forwarder_ip: str
+    handoff_nonce: bytes
+
+
+@dataclass(frozen=True)
 class Ping:
     """A heartbeat: answered OK by an agent that could check it, changes nothing.
 
@@ -140,7 +155,13 @@ class Ping:
     """
 
 
-Message = Handoff | Release | Abort | Ping
+Message = Handoff | Release | Abort | Commit | Ping
+Notice = Release | Abort | Commit
+_NOTICE_KINDS: dict[type[Notice], Kind] = {
+    Release: Kind.RELEASE,
+    Abort: Kind.ABORT,
+    Commit: Kind.COMMIT,
+}
 
 
 @dataclass(frozen=True)
@@ -225,10 +246,10 @@ def _encode_handoff(h: Handoff) -> bytes:
     )
 
 
-def _encode_notice(m: Release | Abort) -> bytes:
+def _encode_notice(m: Notice) -> bytes:
     family, forwarder = _pack_address("forwarder_ip", m.forwarder_ip, None)
     body = _BODY_HEAD.pack(_check_uint("flow_id", m.flow_id, 32), family, 0) + forwarder
-    if isinstance(m, Abort):
+    if not isinstance(m, Release):
         if len(m.handoff_nonce) != NONCE_LEN:
             raise _malformed("handoff_nonce", f"{len(m.handoff_nonce)} bytes, must be {NONCE_LEN}")
         body += m.handoff_nonce
@@ -256,7 +277,7 @@ def seal(
     elif isinstance(message, Ping):
         kind, body = Kind.PING, b""
     else:
-        kind = Kind.RELEASE if isinstance(message, Release) else Kind.ABORT
+        kind = _NOTICE_KINDS[type(message)]
         body = _encode_notice(message)
     kid = keys.sealing_key_id if key_id is None else key_id
     key = keys.get(kid)
@@ -275,7 +296,7 @@ def seal(
 
 
 def sealed_nonce(blob: bytes) -> bytes:
-    """The nonce of a message `seal` returned (what an `Abort` names)."""
+    """The nonce of a message `seal` returned (what an `Abort` or `Commit` names)."""
     return blob[_NONCE_OFFSET : _NONCE_OFFSET + NONCE_LEN]
 
 
@@ -366,7 +387,7 @@ def _decode_handoff(body: memoryview) -> Handoff:
     return Handoff(flow_id=flow_id, forwarder_ip=forwarder, state=state)
 
 
-def _decode_notice(body: memoryview, kind: Kind) -> Release | Abort:
+def _decode_notice(body: memoryview, kind: Kind) -> Notice:
     name = kind.name.lower()
     if len(body) < _BODY_HEAD.size:
         raise _malformed(f"{name} body", f"{len(body)} bytes, shorter than its header")
@@ -374,7 +395,7 @@ def _decode_notice(body: memoryview, kind: Kind) -> Release | Abort:
     family = _family(family)
     if reserved:
         raise _malformed("reserved", f"0x{reserved:02x}, must be 0")
-    nonce_len = NONCE_LEN if kind == Kind.ABORT else 0
+    nonce_len = 0 if kind == Kind.RELEASE else NONCE_LEN
     expected = _BODY_HEAD.size + _ADDR_LEN[family] + nonce_len
     if len(body) != expected:
         raise _malformed(f"{name} body", f"{len(body)} bytes, IPv{family} needs {expected}")
@@ -382,7 +403,8 @@ def _decode_notice(body: memoryview, kind: Kind) -> Release | Abort:
     if kind == Kind.RELEASE:
         return Release(flow_id=flow_id, forwarder_ip=forwarder)
     nonce = bytes(body[expected - NONCE_LEN : expected])
-    return Abort(flow_id=flow_id, forwarder_ip=forwarder, handoff_nonce=nonce)
+    names = Abort if kind == Kind.ABORT else Commit
+    return names(flow_id=flow_id, forwarder_ip=forwarder, handoff_nonce=nonce)
 
 
 def _check_prefix(data: memoryview) -> None:

@@ -6,11 +6,18 @@ policy pick a back-end among those whose agents answer heartbeats, and then
 moves the live connection there, in the order of DESIGN.md "One handoff,
 packet by packet":
 
-    AllocateFlow -> lock the 4-tuple -> freeze (TCP_REPAIR) -> sealed blob to
-    the back-end's agent -> on its OK: InstallFlow -> close the frozen copy
-    silently -> unlock
+    AllocateFlow -> lock the 4-tuple -> freeze (TCP_REPAIR) -> sealed handoff
+    to the back-end's agent -> on its "ready": InstallFlow -> sealed commit
+    (not waited for) -> close the frozen copy silently -> unlock
 
-Anything that fails before the agent's OK leaves the connection here and
+The agent restores the connection before it answers "ready" but gives it to
+the application only on the commit, which leaves once the switch steers the
+client's packets to the back-end: whatever the client sends after the
+application's first answer (its ACK, its FIN, the next request) reaches the
+back-end, not the lock here. "Decision to the application holding the
+socket" (`decision_to_handover`) therefore includes the switch write.
+
+Anything that fails before the agent's "ready" leaves the connection here and
 usable: the flow id is given back (RemoveFlow), the socket is unlocked and
 thawed, and the client gets a clean answer, an HTTP 503 (or a FIN, as the
 policy's `on_no_match` says; non-HTTP requests always get the FIN). A
@@ -18,7 +25,10 @@ request that matches no rule gets the same answer straight away; nothing
 ever waits for a client that sends nothing. When an agent's answer was lost
 and the abort could not settle the outcome either, the classifier cannot
 know who holds the connection: it drops its copy silently and keeps the
-4-tuple locked for a while, so there are never two senders.
+4-tuple locked for a while, so there are never two senders. When the switch
+entry cannot be written, the ready copy on the back-end is aborted and the
+connection is dropped (the entry may exist after all, and thawing could lose
+bytes the back-end acknowledged meanwhile).
 
 The kernel steps (controller.nft.FlowLock, controller.tcprepair) and the
 controller's API reach the classifier through `Kernel` and `ControllerApi`
@@ -46,6 +56,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from controller import tcprepair
 from controller.agent_pool import AgentPool
+from controller.agent_protocol import AgentError
 from controller.blob import Handoff, seal
 from controller.classifier_io import (
     ControllerApi,
@@ -81,9 +92,10 @@ class Settings:
     vip: Endpoint
     agent_timeout_s: float = 2.0
     abort_timeout_s: float = 2.0
-    # After the agent's OK, InstallFlow is retried this long (a controller
-    # restart or a backup taking over answers UNAVAILABLE for a moment).
-    install_deadline_s: float = 10.0
+    # After the agent's "ready", InstallFlow is retried this long (a controller
+    # restart or a backup taking over answers UNAVAILABLE for a moment). The
+    # commit must reach the agent before its commit timeout (default 5 s).
+    install_deadline_s: float = 3.0
     # After an unsettled outcome the 4-tuple stays locked this long.
     uncertain_hold_s: float = 60.0
     drain_s: float = 5.0  # reading what the client still sends after our answer
@@ -105,7 +117,8 @@ class _Metrics:
         )  # fmt: skip
         self.steps = Histogram(
             "p4handoff_classifier_step_seconds",
-            "Durations of the handoff steps (decision_to_ack: policy decision to the agent's OK)",
+            "Durations of the handoff steps (decision_to_handover: policy decision to the "
+            "application holding the socket)",
             ["step"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
@@ -300,22 +313,11 @@ class Classifier:
             timeout=self.settings.agent_timeout_s,
             abort_timeout=self.settings.abort_timeout_s,
         )
-        answered = time.perf_counter()
-        self.latencies.add("agent", answered - frozen)
-        if outcome.committed:
-            self.latencies.add("decision_to_ack", answered - decided)
-            installed = await self._install(flow, answered - decided)
-            self.kernel.close_silently(conn)
-            self._unlock(peer, vip)
-            done = time.perf_counter()
-            self.latencies.add("install", done - answered)
-            self.latencies.add("decision_to_switchover", done - decided)
-            if installed:
-                return "handed_off"
-            # The back-end holds the connection but the switch does not steer
-            # it there: it is lost. Free the back-end's side too.
-            await self._give_back(flow, "install failed", release_agent=True)
-            return "install_failed"
+        ready = time.perf_counter()
+        self.latencies.add("agent", ready - frozen)
+        if outcome.ready:
+            self.latencies.add("decision_to_ready", ready - decided)
+            return await self._switch_over(conn, peer, vip, backend, flow, blob, decided, ready)
         if outcome.certain:
             if outcome.reply is None:
                 self.agents.unreachable(backend, outcome.detail)
@@ -332,28 +334,99 @@ class Classifier:
             "handoff of %s:%d to %s unsettled (%s): dropping the connection here", *peer,
             backend, outcome.detail,
         )  # fmt: skip
+        self._drop(conn, peer, vip)
+        await self._give_back(flow, f"unsettled: {outcome.detail}", release_agent=True)
+        return "unsettled"
+
+    async def _switch_over(
+        self,
+        conn: socket.socket,
+        peer: Endpoint,
+        vip: Endpoint,
+        backend: str,
+        flow: FlowRef,
+        blob: bytes,
+        decided: float,
+        ready: float,
+    ) -> str:
+        """The back-end holds the restored connection: steer the client there,
+        commit, and let go of the frozen copy."""
+        agent = self.agents.client(backend)
+        installed = await self._install(flow, ready - decided)
+        entry = time.perf_counter()
+        self.latencies.add("install", entry - ready)
+        if not installed:
+            undone = await agent.abort(
+                blob, flow_id=flow.flow_id, forwarder_ip=flow.forwarder, keys=self.keys,
+                timeout=self.settings.abort_timeout_s,
+            )  # fmt: skip
+            log.error(
+                "no switch entry for %s:%d: handoff to %s aborted (%s), connection dropped",
+                *peer, backend, undone.detail,
+            )  # fmt: skip
+            self.kernel.close_silently(conn)
+            self._unlock(peer, vip)
+            await self._give_back(flow, "install failed", release_agent=not undone.certain)
+            return "install_failed"
+        committing = agent.commit(
+            blob, flow_id=flow.flow_id, forwarder_ip=flow.forwarder, keys=self.keys,
+            timeout=self.settings.agent_timeout_s,
+        )  # fmt: skip
+        commit = asyncio.ensure_future(committing)
+        await asyncio.sleep(0)  # the commit's frame leaves before the kernel work below
+        self.kernel.close_silently(conn)
+        self._unlock(peer, vip)
+        self.latencies.add("decision_to_switchover", time.perf_counter() - decided)
+        try:
+            reply = await commit
+        except AgentError as exc:
+            why = str(exc)
+        else:
+            if reply.ok:
+                handed = time.perf_counter()
+                self.latencies.add("commit", handed - entry)
+                self.latencies.add("decision_to_handover", handed - decided)
+                return "handed_off"
+            why = reply.reason
+        # The switch steers the client to a back-end whose application never
+        # got the socket (the agent closes it silently when its commit
+        # timeout passes): the connection is lost.
+        log.error("commit of %s:%d to %s failed: %s", *peer, backend, why)
+        await self._give_back(flow, f"commit failed: {why}", release_agent=True)
+        return "commit_failed"
+
+    def _drop(self, conn: socket.socket, peer: Endpoint, vip: Endpoint) -> None:
+        """Close the frozen copy silently and keep the 4-tuple locked for a
+        while: whatever the client sends meanwhile gets no RST from here."""
         self.kernel.close_silently(conn)
         handle = asyncio.get_running_loop().call_later(
             self.settings.uncertain_hold_s, lambda: self._unlock(peer, vip)
         )
         self._held.add(handle)
-        await self._give_back(flow, f"unsettled: {outcome.detail}", release_agent=True)
-        return "unsettled"
 
     async def _install(self, flow: FlowRef, latency_s: float) -> bool:
+        """InstallFlow, retried on UNAVAILABLE, all within the install deadline."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.install_deadline_s
         delay = 0.05
-        while True:
-            try:
-                await self.controller.install(flow, latency_s)
-                return True
-            except ControllerError as exc:
-                if exc.code not in _RETRYABLE or loop.time() + delay > deadline:
-                    log.error("InstallFlow of flow %#010x failed: %s", flow.flow_id, exc)
-                    return False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.5)
+        try:
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    try:
+                        await self.controller.install(flow, latency_s)
+                        return True
+                    except ControllerError as exc:
+                        if exc.code not in _RETRYABLE or loop.time() + delay > deadline:
+                            log.error("InstallFlow of flow %#010x failed: %s", flow.flow_id, exc)
+                            return False
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+        except TimeoutError:
+            log.error(
+                "InstallFlow of flow %#010x: no answer within %g s", flow.flow_id,
+                self.settings.install_deadline_s,
+            )  # fmt: skip
+            return False
 
     async def _give_back(self, flow: FlowRef, reason: str, release_agent: bool) -> None:
         try:
@@ -522,7 +595,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--abort-timeout", type=float, default=2.0, help="seconds (default 2)")
     p.add_argument("--heartbeat-interval", type=float, default=1.0, help="seconds (default 1)")
     p.add_argument("--heartbeat-failures", type=int, default=2, help="misses before down")
-    p.add_argument("--install-deadline", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument(
+        "--install-deadline",
+        type=float,
+        default=3.0,
+        help="seconds for the switch write after the agent's ready; keep it below the "
+        "agents' --commit-timeout (default 3)",
+    )
     p.add_argument(
         "--controller-timeout",
         type=float,

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from controller.agent_pool import AgentPool
 from controller.agent_protocol import Reply, Status, serve_frames
-from controller.blob import Abort, Handoff, Ping, unseal
+from controller.blob import Abort, Commit, Handoff, Ping, unseal
 from controller.classifier import Classifier, Settings
 from controller.classifier_io import ControllerError, Endpoint, FlowRef, Kernel
 from controller.keys import Keyring
@@ -93,7 +93,7 @@ async def refuse(h: Handoff) -> Reply:
 
 
 async def accept(h: Handoff) -> Reply:
-    return Reply(Status.OK, f"ok: flow {h.flow_id}")
+    return Reply(Status.OK, f"ready: flow {h.flow_id} restored, waiting for the commit")
 
 
 async def never_answer(h: Handoff) -> Reply:
@@ -102,12 +102,19 @@ async def never_answer(h: Handoff) -> Reply:
 
 
 class FakeAgent:
-    """An agent that answers heartbeats (pings) and aborts OK and handoffs as told."""
+    """An agent that answers heartbeats (pings) and aborts OK, handoffs as
+    told, and commits with `commit_answer`. Commits also go to `journal` (the
+    controller's call list, to see their order)."""
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(
+        self, behaviour: Behaviour, journal: list[tuple[str, object]] | None = None
+    ) -> None:
         self.behaviour = behaviour
+        self.journal = journal if journal is not None else []
         self.handoffs: list[Handoff] = []
         self.aborts: list[Abort] = []
+        self.commits: list[Commit] = []
+        self.commit_answer = Reply(Status.OK, "ok: handed to the application")
         self.pings = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -132,6 +139,10 @@ class FakeAgent:
         if isinstance(message, Abort):
             self.aborts.append(message)
             return Reply(Status.OK, "ok: not installed and will not be")
+        if isinstance(message, Commit):
+            self.commits.append(message)
+            self.journal.append(("commit", message))
+            return self.commit_answer
         assert isinstance(message, Handoff)
         self.handoffs.append(message)
         return await self.behaviour(message)

@@ -12,10 +12,10 @@ namespace. `close()` tears all of it down whatever state it is in.
 The classifier is a stand-in for the real one (issue 6), written for tests:
 it accepts on the VIP, reads the first request head, asks its `policy`
 where the connection goes, and then does the handoff the design describes —
-lock, freeze, seal, agent, `encap_map` entry (this harness is also the
-controller), silent close, unlock — or, when the agent does not take the
-connection, thaws it and serves the request itself (`X-Backend: k1`). Every
-attempt leaves a `HandoffRecord` with its timings.
+lock, freeze, seal, agent ("ready"), `encap_map` entry (this harness is also
+the controller), commit, silent close, unlock — or, when the agent does not
+take the connection, thaws it and serves the request itself (`X-Backend:
+k1`). Every attempt leaves a `HandoffRecord` with its timings.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import pytest
 from kernel_lab import netns
 
 from controller import tcprepair
-from controller.agent_protocol import AgentClient, HandoffOutcome
+from controller.agent_protocol import AgentClient, AgentError, HandoffOutcome
 from controller.blob import Handoff, Release, seal
 from controller.keys import Keyring
 from controller.lab.netns import LabNames, create, destroy, in_netns, run
@@ -152,22 +152,29 @@ class HandoffRecord:
     client: tuple[str, int]
     backend: str | None
     flow_id: int | None = None
-    committed: bool = False
+    ready: bool = False  # the agent restored the connection and held it for the commit
+    committed: bool = False  # the commit was answered OK: the application holds it
     certain: bool = True
     detail: str = ""
     queued: int = 0  # receive-side bytes carried: the head read plus the kernel's queue
     decided_at: float = 0.0  # just before the 4-tuple is locked
     sent_at: float = 0.0  # locked, frozen and sealed: the blob goes to the agent
-    acked_at: float = 0.0  # the agent answered: the application holds the socket
+    answered_at: float = 0.0  # the agent answered the handoff ("ready" or not)
     entry_at: float = 0.0  # the encap_map entry is written
-    done_at: float = 0.0  # frozen copy closed and lock released, or served locally
+    done_at: float = 0.0  # commit sent, frozen copy closed and lock released, or served here
+    handed_at: float = 0.0  # the commit was answered: the application holds the socket
     served_here: bool = False
     error: str = ""
 
     @property
     def latency_s(self) -> float:
         """Classifier decision to the application holding the socket."""
-        return self.acked_at - self.decided_at
+        return self.handed_at - self.decided_at
+
+    @property
+    def answer_s(self) -> float:
+        """Classifier decision to the agent's answer to the handoff."""
+        return self.answered_at - self.decided_at
 
     @property
     def switchover_s(self) -> float:
@@ -397,29 +404,45 @@ class Classifier:
         forwarder = str(self.lab.topology.switch.forwarder_address)
         blob = seal(Handoff(flow_id, forwarder, state), settings.keys)
         record.sent_at = time.perf_counter()
-        outcome: HandoffOutcome = await self.agent(backend).hand_off(
+        agent = self.agent(backend)
+        outcome: HandoffOutcome = await agent.hand_off(
             blob, flow_id=flow_id, forwarder_ip=forwarder, keys=settings.keys,
             timeout=settings.timeout, abort_timeout=settings.abort_timeout,
         )  # fmt: skip
-        record.acked_at = time.perf_counter()
-        record.committed, record.certain, record.detail = (
-            outcome.committed, outcome.certain, outcome.detail,
+        record.answered_at = time.perf_counter()
+        record.ready, record.certain, record.detail = (
+            outcome.ready, outcome.certain, outcome.detail,
         )  # fmt: skip
-        if outcome.committed:
-            # The back-end holds the connection: steer the client's segments
-            # to it before dropping the frozen copy and the lock.
+        if outcome.ready:
+            # The back-end holds the restored connection: steer the client's
+            # segments to it, then let its application have the socket (so
+            # whatever the client sends after its first answer goes there),
+            # and drop the frozen copy and the lock while the commit travels.
             await self.writer.insert(self.lab.encap_entry(peer, flow_id, backend))
             record.entry_at = time.perf_counter()
+            committing = agent.commit(
+                blob, flow_id=flow_id, forwarder_ip=forwarder, keys=settings.keys,
+                timeout=settings.timeout,
+            )  # fmt: skip
+            commit = asyncio.ensure_future(committing)
+            await asyncio.sleep(0)  # the commit's frame leaves before the kernel work below
             tcprepair.close_silently(conn)
             self.lock.unlock(peer, self.vip)
             record.done_at = time.perf_counter()
+            try:
+                reply = await commit
+            except AgentError as exc:
+                record.detail = f"commit: {exc}"
+            else:
+                record.committed, record.detail = reply.ok, reply.reason
+            record.handed_at = time.perf_counter()
         elif outcome.certain:
             self.lock.unlock(peer, self.vip)  # first, or the thaw's window probe is dropped
             tcprepair.thaw(conn)
             await self._serve_here(conn, head, f"agent of {backend}: {outcome.detail}", record)
         else:
-            # The agent may still install it: resuming here could make two
-            # senders on one connection. Keep it frozen and locked (dropped).
+            # Neither the handoff nor an abort was answered. Keep it frozen
+            # and locked (dropped), as the real classifier does.
             tcprepair.close_silently(conn)
             record.done_at = time.perf_counter()
 

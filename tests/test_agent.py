@@ -1,4 +1,10 @@
-"""The migrator agent with fake kernel back-ends: what it installs, refuses and undoes.
+"""The migrator agent with fake kernel back-ends: what it prepares, hands over,
+refuses and undoes.
+
+A handoff is two requests: the handoff blob (answered "ready": mapping and
+restored socket in place, the application not told) and the commit (the
+socket goes to the application). An abort, a release or the commit timeout
+withdraws a ready socket silently.
 
 The fakes stand in for nftables, TCP_REPAIR and SCM_RIGHTS (their real paths
 are tested with the kernel by their own modules); they record every call, so
@@ -47,12 +53,14 @@ from controller.blob import (
     HEADER_LEN,
     MAC_LEN,
     Abort,
+    Commit,
     Handoff,
     Ping,
     Release,
     now_ms,
     seal,
     sealed_nonce,
+    unseal,
 )
 from controller.handover import AsyncMigratedSocketListener, HandoverError, MigratedSocketListener
 from controller.keys import Keyring
@@ -150,9 +158,37 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 30))
 
 
-def ask(agent: Agent, blob: bytes) -> Reply:
+def ask(agent: Agent, *blobs: bytes) -> Reply:
+    """The reply to the last of `blobs`, sent one after the other on one event
+    loop (commit timeouts are timers on it)."""
+
     async def go() -> Reply:
-        return await agent.handle(blob, PEER)
+        replies = [await agent.handle(blob, PEER) for blob in blobs]
+        return replies[-1]
+
+    reply: Reply = run(go())
+    return reply
+
+
+def notice(kind: type[Commit] | type[Abort], blob: bytes) -> bytes:
+    """A commit or abort naming the handoff `blob`."""
+    handoff = unseal(blob, KEYS).message
+    assert isinstance(handoff, Handoff)
+    return seal(kind(handoff.flow_id, handoff.forwarder_ip, sealed_nonce(blob)), KEYS)
+
+
+def commit_for(blob: bytes) -> bytes:
+    return notice(Commit, blob)
+
+
+def hand_off(agent: Agent, handoff: Handoff) -> Reply:
+    """Both phases: the handoff (must be ready), then its commit's reply."""
+    blob = seal(handoff, KEYS)
+
+    async def go() -> Reply:
+        ready = await agent.handle(blob, PEER)
+        assert (ready.status, ready.code) == (Status.OK, "ready"), ready
+        return await agent.handle(commit_for(blob), PEER)
 
     reply: Reply = run(go())
     return reply
@@ -173,21 +209,34 @@ def kernel() -> Iterator[FakeKernel]:
 # ---------------------------------------------------------------- installing
 
 
-def test_handoff_installs_restores_hands_over_and_answers_ok(kernel: FakeKernel) -> None:
+def test_handoff_is_restored_and_ready_and_the_commit_hands_it_over(kernel: FakeKernel) -> None:
     agent = make_agent(kernel)
     handoff = make_handoff(flow_id=0x00050006, send_unacked=b"hello")
-    reply = ask(agent, seal(handoff, KEYS))
-    assert reply.ok and reply.code == "ok"
-    assert kernel.calls == ["decap_add", "restore", "hand_over"]
+    blob = seal(handoff, KEYS)
+    ready = ask(agent, blob)
+    assert (ready.status, ready.code) == (Status.OK, "ready")
+    assert kernel.calls == ["decap_add", "restore"]  # the application knows nothing yet
     assert kernel.decap == {(FORWARDER, 0x00050006): handoff.state}
     assert list(kernel.restored.values()) == [handoff.state]
+    four = ("10.0.1.10", 40000, "10.0.0.100", 80)
+    assert agent.ready_flows() == {(FORWARDER, 0x00050006): four}
+    assert agent.live_flows() == {}
+    assert counter(agent, "p4handoff_agent_ready_sockets") == 1
+    assert counter(agent, "p4handoff_agent_handoff_seconds_count") == 1
+
+    committed = ask(agent, commit_for(blob))
+    assert (committed.status, committed.code) == (Status.OK, "ok")
+    assert kernel.calls == ["decap_add", "restore", "hand_over"]
     app_sock, handed = kernel.app_sockets[0]
     assert handed == handoff
     assert app_sock.fileno() >= 0  # the application's copy stays open
-    assert agent.live_flows() == {(FORWARDER, 0x00050006): ("10.0.1.10", 40000, "10.0.0.100", 80)}
+    assert agent.live_flows() == {(FORWARDER, 0x00050006): four}
+    assert agent.ready_flows() == {}
     assert counter(agent, "p4handoff_agent_requests_total", kind="handoff", status="200") == 1
+    assert counter(agent, "p4handoff_agent_requests_total", kind="commit", status="200") == 1
     assert counter(agent, "p4handoff_agent_live_flows") == 1
-    assert counter(agent, "p4handoff_agent_handoff_seconds_count") == 1
+    assert counter(agent, "p4handoff_agent_ready_sockets") == 0
+    assert counter(agent, "p4handoff_agent_commit_seconds_count") == 1
 
 
 def test_large_blob_is_checked_off_the_event_loop(kernel: FakeKernel) -> None:
@@ -290,7 +339,7 @@ def test_replayed_blob_is_refused_and_the_first_stays_installed(kernel: FakeKern
     reply = ask(agent, blob)
     assert (reply.status, reply.code) == (Status.CONFLICT, "replayed")
     assert kernel.calls == calls_after_first
-    assert len(agent.live_flows()) == 1
+    assert len(agent.ready_flows()) == 1
 
 
 # ---------------------------------------------------------------- refusing mappings
@@ -357,10 +406,14 @@ def test_configured_addresses_match_however_they_are_spelled(kernel: FakeKernel)
     assert ask(agent, seal(handoff, KEYS)).ok
 
 
-def test_live_flow_id_or_connection_is_refused_as_conflict(kernel: FakeKernel) -> None:
+@pytest.mark.parametrize("committed", [False, True], ids=["ready", "live"])
+def test_live_flow_id_or_connection_is_refused_as_conflict(
+    kernel: FakeKernel, committed: bool
+) -> None:
     agent = make_agent(kernel)
-    assert ask(agent, seal(make_handoff(flow_id=1), KEYS)).ok
-    before = (list(kernel.calls), dict(kernel.decap), agent.live_flows())
+    first = seal(make_handoff(flow_id=1), KEYS)
+    assert ask(agent, first, *([commit_for(first)] if committed else [])).ok
+    before = (list(kernel.calls), dict(kernel.decap), agent.live_flows(), agent.ready_flows())
 
     same_flow_id = make_handoff(flow_id=1, client_port=40001)
     reply = ask(agent, seal(same_flow_id, KEYS))
@@ -371,7 +424,9 @@ def test_live_flow_id_or_connection_is_refused_as_conflict(kernel: FakeKernel) -
     reply = ask(agent, seal(same_connection, KEYS))
     assert (reply.status, reply.code) == (Status.CONFLICT, "connection_live")
 
-    assert (list(kernel.calls), dict(kernel.decap), agent.live_flows()) == before
+    assert (list(kernel.calls), dict(kernel.decap), agent.live_flows(), agent.ready_flows()) == (
+        before
+    )
     # The same flow id from another forwarder is a different flow.
     assert ask(agent, seal(make_handoff(flow_id=1, forwarder="10.0.0.2", client_port=1), KEYS)).ok
 
@@ -391,11 +446,6 @@ def test_flow_table_limit_answers_busy(kernel: FakeKernel) -> None:
     [
         ("decap_add", "decap_failed", ["decap_add"]),
         ("restore", "restore_failed", ["decap_add", "restore", "decap_remove"]),
-        (
-            "hand_over",
-            "handover_failed",
-            ["decap_add", "restore", "hand_over", "close_silently", "decap_remove"],
-        ),
     ],
 )
 def test_failed_step_is_undone_and_the_flow_can_be_retried(
@@ -408,18 +458,32 @@ def test_failed_step_is_undone_and_the_flow_can_be_retried(
     assert "fake" in reply.reason
     assert kernel.calls == calls
     assert kernel.decap == {}
-    assert agent.live_flows() == {}
-    if failing == "hand_over":  # the restored socket went away without FIN or RST
-        assert kernel.silently_closed == list(kernel.restored)
+    assert agent.live_flows() == agent.ready_flows() == {}
     kernel.fail.clear()
     assert ask(agent, seal(make_handoff(), KEYS)).ok
+    kernel.close()
+
+
+def test_failed_hand_over_at_the_commit_is_undone_silently() -> None:
+    """The classifier has let go by then: the connection is lost, but without
+    a FIN or RST, and nothing is left behind."""
+    kernel = FakeKernel(fail={"hand_over"})
+    agent = make_agent(kernel)
+    reply = hand_off(agent, make_handoff())
+    assert (reply.status, reply.code) == (Status.FAILED, "handover_failed")
+    assert "fake" in reply.reason
+    assert kernel.calls == ["decap_add", "restore", "hand_over", "close_silently", "decap_remove"]
+    assert kernel.silently_closed == list(kernel.restored)
+    assert kernel.decap == {} and agent.live_flows() == agent.ready_flows() == {}
+    kernel.fail.clear()
+    assert hand_off(agent, make_handoff()).ok
     kernel.close()
 
 
 def test_hand_over_certainly_not_delivered_is_undone() -> None:
     kernel = FakeKernel(fail={"hand_over"}, error=lambda _: HandoverError("refused", False))
     agent = make_agent(kernel)
-    reply = ask(agent, seal(make_handoff(), KEYS))
+    reply = hand_off(agent, make_handoff())
     assert reply.code == "handover_failed"
     assert kernel.calls[-2:] == ["close_silently", "decap_remove"]
 
@@ -428,7 +492,7 @@ def test_hand_over_that_may_have_been_delivered_counts_as_done() -> None:
     """Undoing it could freeze the application's socket or make two senders."""
     kernel = FakeKernel(fail={"hand_over"}, error=lambda _: HandoverError("no ack", None))
     agent = make_agent(kernel)
-    reply = ask(agent, seal(make_handoff(), KEYS))
+    reply = hand_off(agent, make_handoff())
     assert reply.ok and "unacknowledged" in reply.reason
     assert kernel.calls == ["decap_add", "restore", "hand_over"]
     assert len(kernel.decap) == 1 and len(agent.live_flows()) == 1
@@ -450,14 +514,26 @@ def test_failed_undo_is_counted(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_release_removes_the_mapping(kernel: FakeKernel) -> None:
     agent = make_agent(kernel)
-    assert ask(agent, seal(make_handoff(flow_id=9), KEYS)).ok
+    assert hand_off(agent, make_handoff(flow_id=9)).ok
     reply = ask(agent, seal(Release(flow_id=9, forwarder_ip=FORWARDER), KEYS))
     assert reply.ok
     assert kernel.decap == {}
     assert agent.live_flows() == {}
     assert counter(agent, "p4handoff_agent_live_flows") == 0
     # flow id and connection are free again
-    assert ask(agent, seal(make_handoff(flow_id=9), KEYS)).ok
+    assert hand_off(agent, make_handoff(flow_id=9)).ok
+
+
+def test_release_of_a_ready_flow_withdraws_it_silently(kernel: FakeKernel) -> None:
+    """The controller gave the flow up before its commit."""
+    agent = make_agent(kernel)
+    blob = seal(make_handoff(flow_id=9), KEYS)
+    reply = ask(agent, blob, seal(Release(flow_id=9, forwarder_ip=FORWARDER), KEYS))
+    assert reply.ok and "never handed over" in reply.reason
+    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert agent.ready_flows() == {} and kernel.app_sockets == []
+    late = ask(agent, commit_for(blob))
+    assert (late.status, late.code) == (Status.CONFLICT, "not_ready")
 
 
 def test_release_of_an_unknown_flow_is_not_found(kernel: FakeKernel) -> None:
@@ -469,7 +545,7 @@ def test_release_of_an_unknown_flow_is_not_found(kernel: FakeKernel) -> None:
 
 def test_release_that_fails_keeps_the_flow_for_a_retry(kernel: FakeKernel) -> None:
     agent = make_agent(kernel)
-    assert ask(agent, seal(make_handoff(flow_id=9), KEYS)).ok
+    assert hand_off(agent, make_handoff(flow_id=9)).ok
     kernel.fail.add("decap_remove")
     reply = ask(agent, seal(Release(flow_id=9, forwarder_ip=FORWARDER), KEYS))
     assert (reply.status, reply.code) == (Status.FAILED, "decap_remove_failed")
@@ -480,10 +556,10 @@ def test_release_that_fails_keeps_the_flow_for_a_retry(kernel: FakeKernel) -> No
 
 def test_replayed_release_is_refused(kernel: FakeKernel) -> None:
     agent = make_agent(kernel)
-    assert ask(agent, seal(make_handoff(flow_id=9), KEYS)).ok
+    assert hand_off(agent, make_handoff(flow_id=9)).ok
     release = seal(Release(flow_id=9, forwarder_ip=FORWARDER), KEYS)
     assert ask(agent, release).ok
-    assert ask(agent, seal(make_handoff(flow_id=9), KEYS)).ok
+    assert hand_off(agent, make_handoff(flow_id=9)).ok
     reply = ask(agent, release)  # an old release must not tear down the new flow
     assert (reply.status, reply.code) == (Status.CONFLICT, "replayed")
     assert len(agent.live_flows()) == 1
@@ -524,17 +600,105 @@ def test_ping_from_a_classifier_with_another_key_or_clock_is_refused(kernel: Fak
     assert (skewed.status, skewed.code) == (Status.CONFLICT, "future")
 
 
+# ---------------------------------------------------------------- committing
+
+
+def test_commit_timeout_withdraws_the_ready_socket_silently() -> None:
+    """A classifier that never commits (it died, or its switch write failed)
+    leaves nothing behind, and a late commit is refused."""
+    kernel = FakeKernel()
+    agent = make_agent(kernel, commit_timeout_s=0.05)
+    blob = seal(make_handoff(), KEYS)
+
+    async def go() -> tuple[Reply, Reply]:
+        ready = await agent.handle(blob, PEER)
+        await asyncio.sleep(0.3)
+        return ready, await agent.handle(commit_for(blob), PEER)
+
+    ready, late = run(go())
+    assert ready.ok
+    assert (late.status, late.code) == (Status.CONFLICT, "not_ready")
+    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert kernel.silently_closed == list(kernel.restored) and kernel.app_sockets == []
+    assert kernel.decap == {} and agent.ready_flows() == agent.live_flows() == {}
+    assert counter(agent, "p4handoff_agent_commit_timeouts_total") == 1
+    assert counter(agent, "p4handoff_agent_ready_sockets") == 0
+
+
+def test_commit_of_a_handoff_never_ready_is_refused_and_changes_nothing(
+    kernel: FakeKernel,
+) -> None:
+    agent = make_agent(kernel)
+    blob = seal(make_handoff(), KEYS)
+    reply = ask(agent, commit_for(blob))
+    assert (reply.status, reply.code) == (Status.CONFLICT, "not_ready")
+    assert kernel.calls == []
+    late = ask(agent, blob)  # that handoff must never become ready now
+    assert (late.status, late.code) == (Status.CONFLICT, "replayed")
+
+
+def test_commit_naming_another_handoff_of_the_flow_id_is_refused(kernel: FakeKernel) -> None:
+    agent = make_agent(kernel)
+    blob = seal(make_handoff(), KEYS)
+    other = seal(make_handoff(client_port=1), KEYS)  # same flow id, never sent
+    reply = ask(agent, blob, commit_for(other))
+    assert (reply.status, reply.code) == (Status.CONFLICT, "not_ready")
+    assert kernel.app_sockets == [] and len(agent.ready_flows()) == 1
+
+
+def test_commit_asked_again_is_answered_ok_and_hands_over_once(kernel: FakeKernel) -> None:
+    """A classifier whose commit answer was lost sends a new one."""
+    agent = make_agent(kernel)
+    blob = seal(make_handoff(), KEYS)
+    first = commit_for(blob)
+    again = ask(agent, blob, first, commit_for(blob))
+    assert again.ok and "already handed over" in again.reason
+    assert kernel.calls.count("hand_over") == 1
+    replayed = ask(agent, first)
+    assert (replayed.status, replayed.code) == (Status.CONFLICT, "replayed")
+
+
+def test_stopping_agent_withdraws_ready_sockets() -> None:
+    """No commit can reach them any more; left to the process's exit they
+    would send the client a RST."""
+    kernel = FakeKernel()
+    agent = make_agent(kernel)
+
+    async def go() -> None:
+        await agent.start("127.0.0.1", 0)
+        assert (await agent.handle(seal(make_handoff(), KEYS), PEER)).ok
+        await agent.stop()
+
+    run(go())
+    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert agent.ready_flows() == {}
+
+
 # ---------------------------------------------------------------- aborting
 
 
-def abort_for(blob: bytes, flow_id: int = 0x00010002) -> bytes:
-    return seal(Abort(flow_id, FORWARDER, sealed_nonce(blob)), KEYS)
+def abort_for(blob: bytes) -> bytes:
+    return notice(Abort, blob)
 
 
-def test_abort_of_an_installed_handoff_answers_committed(kernel: FakeKernel) -> None:
+def test_abort_of_a_ready_handoff_withdraws_it(kernel: FakeKernel) -> None:
     agent = make_agent(kernel)
     blob = seal(make_handoff(), KEYS)
-    assert ask(agent, blob).ok
+    reply = ask(agent, blob, abort_for(blob))
+    assert (reply.status, reply.code) == (Status.OK, "ok")
+    assert "will not be" in reply.reason
+    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert kernel.silently_closed == list(kernel.restored) and kernel.app_sockets == []
+    assert kernel.decap == {} and agent.ready_flows() == {}
+    late = ask(agent, commit_for(blob))
+    assert (late.status, late.code) == (Status.CONFLICT, "not_ready")
+    assert ask(agent, seal(make_handoff(), KEYS)).ok  # flow id and connection free again
+
+
+def test_abort_of_a_committed_handoff_answers_committed(kernel: FakeKernel) -> None:
+    agent = make_agent(kernel)
+    blob = seal(make_handoff(), KEYS)
+    assert ask(agent, blob, commit_for(blob)).ok
     calls = list(kernel.calls)
     reply = ask(agent, abort_for(blob))
     assert (reply.status, reply.code) == (Status.CONFLICT, "committed")
@@ -560,7 +724,7 @@ def test_abort_of_a_refused_handoff_answers_not_installed(kernel: FakeKernel) ->
     assert ask(agent, abort_for(blob)).ok
 
 
-def test_abort_during_installation_undoes_it_before_the_hand_over() -> None:
+def test_abort_during_installation_undoes_it_before_it_is_ready() -> None:
     kernel = FakeKernel(delay=0.05)
     agent = make_agent(kernel)
     blob = seal(make_handoff(), KEYS)
@@ -576,23 +740,24 @@ def test_abort_during_installation_undoes_it_before_the_hand_over() -> None:
     assert (handoff_reply.status, handoff_reply.code) == (Status.CONFLICT, "aborted")
     assert abort_reply.ok
     assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
-    assert kernel.decap == {} and agent.live_flows() == {}
+    assert kernel.decap == {} and agent.live_flows() == agent.ready_flows() == {}
 
 
 def test_abort_during_the_hand_over_waits_and_answers_committed() -> None:
-    kernel = FakeKernel(delay=0.05)
+    kernel = FakeKernel(slow={"hand_over": 0.1})
     agent = make_agent(kernel)
     blob = seal(make_handoff(), KEYS)
 
     async def go() -> tuple[Reply, Reply]:
-        handoff = asyncio.ensure_future(agent.handle(blob, PEER))
+        assert (await agent.handle(blob, PEER)).ok
+        commit = asyncio.ensure_future(agent.handle(commit_for(blob), PEER))
         while "hand_over" not in kernel.calls:
             await asyncio.sleep(0.005)
         abort = await agent.handle(abort_for(blob), PEER)
-        return await handoff, abort
+        return await commit, abort
 
-    handoff_reply, abort_reply = run(go())
-    assert handoff_reply.ok
+    commit_reply, abort_reply = run(go())
+    assert commit_reply.ok
     assert abort_reply.code == "committed"
     kernel.close()
 
@@ -601,7 +766,7 @@ def test_abort_naming_another_handoff_of_a_live_flow_id_is_answered_not_installe
     kernel: FakeKernel,
 ) -> None:
     agent = make_agent(kernel)
-    assert ask(agent, seal(make_handoff(), KEYS)).ok
+    assert hand_off(agent, make_handoff()).ok
     other = seal(make_handoff(client_port=1), KEYS)  # same flow id, never sent
     assert ask(agent, abort_for(other)).ok
     assert len(agent.live_flows()) == 1
@@ -633,7 +798,12 @@ def test_200_concurrent_handoffs_on_one_connection() -> None:
     blobs = [seal(distinct_handoff(i), KEYS) for i in range(200)]
 
     async def body(client: AgentClient) -> list[Reply]:
-        return list(await asyncio.gather(*(client.request(b, timeout=20) for b in blobs)))
+        async def both(blob: bytes) -> Reply:
+            ready = await client.request(blob, timeout=20)
+            assert ready.code == "ready", ready
+            return await client.request(commit_for(blob), timeout=20)
+
+        return list(await asyncio.gather(*(both(b) for b in blobs)))
 
     replies = serve(agent, body)
     assert [r.status for r in replies] == [Status.OK] * 200
@@ -643,6 +813,7 @@ def test_200_concurrent_handoffs_on_one_connection() -> None:
     assert sorted(h.flow_id for _, h in kernel.app_sockets) == [0x10000 + i for i in range(200)]
     assert counter(agent, "p4handoff_agent_live_flows") == 200
     assert counter(agent, "p4handoff_agent_handoffs_in_progress") == 0
+    assert counter(agent, "p4handoff_agent_ready_sockets") == 0
     kernel.close()
 
 
@@ -668,8 +839,10 @@ def test_200_concurrent_handoffs_from_several_classifiers() -> None:
             await agent.stop()
 
     replies = run(go())
-    assert all(r.ok for r in replies)
-    assert len(agent.live_flows()) == 200
+    assert all(r.code == "ready" for r in replies)
+    # ready, then withdrawn when the agent stopped: no commit can come any more
+    assert kernel.calls.count("restore") == kernel.calls.count("close_silently") == 200
+    assert kernel.decap == {} and agent.ready_flows() == {}
     kernel.close()
 
 
@@ -714,8 +887,8 @@ def test_stop_lets_a_running_handoff_finish_and_answer() -> None:
             await agent.stop()
             return await pending
 
-    assert run(go()).ok
-    assert kernel.calls == ["decap_add", "restore", "hand_over"]
+    assert run(go()).code == "ready"
+    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
     kernel.close()
 
 
@@ -733,10 +906,11 @@ def outcome_of(agent: Agent, blob: bytes, timeout: float) -> HandoffOutcome:
 def test_hand_off_outcomes_when_the_agent_answers(kernel: FakeKernel) -> None:
     agent = make_agent(kernel, vips=frozenset({("10.0.0.100", 80)}))
     ok = outcome_of(agent, seal(make_handoff(), KEYS), timeout=5)
-    assert (ok.committed, ok.certain) == (True, True)
+    assert (ok.ready, ok.certain) == (True, True)
+    assert ok.reply is not None and ok.reply.code == "ready"
     agent = make_agent(kernel, vips=frozenset({("10.0.0.100", 443)}))
     refused = outcome_of(agent, seal(make_handoff(), KEYS), timeout=5)
-    assert (refused.committed, refused.certain) == (False, True)
+    assert (refused.ready, refused.certain) == (False, True)
     assert refused.reply is not None and refused.reply.code == "vip_not_served"
 
 
@@ -744,19 +918,39 @@ def test_hand_off_that_times_out_while_installing_is_aborted_and_undone() -> Non
     kernel = FakeKernel(slow={"decap_add": 0.2})
     agent = make_agent(kernel)
     outcome = outcome_of(agent, seal(make_handoff(), KEYS), timeout=0.05)
-    assert (outcome.committed, outcome.certain) == (False, True)
+    assert (outcome.ready, outcome.certain) == (False, True)
     assert "no reply" in outcome.detail and "will not be" in outcome.detail
-    assert "hand_over" not in kernel.calls
-    assert kernel.decap == {} and agent.live_flows() == {}
+    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert kernel.decap == {} and agent.ready_flows() == {}
 
 
-def test_hand_off_that_times_out_during_the_hand_over_is_committed() -> None:
-    kernel = FakeKernel(slow={"hand_over": 0.2})
+def test_hand_off_whose_ready_answer_is_late_is_aborted_and_withdrawn() -> None:
+    kernel = FakeKernel(slow={"restore": 0.2})
     agent = make_agent(kernel)
     outcome = outcome_of(agent, seal(make_handoff(), KEYS), timeout=0.05)
-    assert (outcome.committed, outcome.certain) == (True, True)
-    assert outcome.reply is not None and outcome.reply.code == "committed"
-    assert len(agent.live_flows()) == 1
+    assert (outcome.ready, outcome.certain) == (False, True)
+    assert kernel.app_sockets == [] and kernel.decap == {} and agent.ready_flows() == {}
+
+
+def test_commit_over_the_network_hands_over_and_a_lost_answer_is_asked_again() -> None:
+    kernel = FakeKernel(slow={"hand_over": 0.2})
+    agent = make_agent(kernel)
+    blob = seal(make_handoff(), KEYS)
+
+    async def body(client: AgentClient) -> tuple[HandoffOutcome, Reply]:
+        ready = await client.hand_off(
+            blob, flow_id=0x00010002, forwarder_ip=FORWARDER, keys=KEYS, timeout=5
+        )
+        # The first commit's answer comes after the timeout: the retry
+        # (sealed afresh, so no replay) waits for it and is answered OK.
+        reply = await client.commit(
+            blob, flow_id=0x00010002, forwarder_ip=FORWARDER, keys=KEYS, timeout=0.15
+        )
+        return ready, reply
+
+    ready, reply = serve(agent, body)
+    assert ready.ready and reply.ok, reply
+    assert kernel.calls.count("hand_over") == 1 and len(agent.live_flows()) == 1
     kernel.close()
 
 
@@ -773,7 +967,7 @@ def test_hand_off_to_a_dead_agent_is_certainly_not_committed() -> None:
             )  # fmt: skip
 
     outcome = run(go())
-    assert (outcome.committed, outcome.certain) == (False, True)
+    assert (outcome.ready, outcome.certain) == (False, True)
     assert outcome.detail.startswith("not sent: cannot connect")
 
 
@@ -793,7 +987,7 @@ def test_hand_off_to_an_agent_that_never_answers_is_uncertain() -> None:
             srv.close()
 
     outcome = run(go())
-    assert (outcome.committed, outcome.certain) == (False, False)
+    assert (outcome.ready, outcome.certain) == (False, False)
     assert "abort failed" in outcome.detail
 
 
@@ -818,12 +1012,16 @@ def test_oversized_frame_is_refused_before_it_is_read(kernel: FakeKernel) -> Non
 
 def test_metrics_are_exposed_in_prometheus_format(kernel: FakeKernel) -> None:
     agent = make_agent(kernel)
-    ask(agent, seal(make_handoff(), KEYS))
+    hand_off(agent, make_handoff())
     ask(agent, b"junk")
     text = generate_latest(agent.registry).decode()
     assert 'p4handoff_agent_requests_total{kind="handoff",status="200"} 1.0' in text
+    assert 'p4handoff_agent_requests_total{kind="commit",status="200"} 1.0' in text
     assert 'p4handoff_agent_rejections_total{reason="bad_magic"} 1.0' in text
     assert "p4handoff_agent_handoff_seconds_bucket" in text
+    assert "p4handoff_agent_commit_seconds_bucket" in text
+    assert "p4handoff_agent_ready_sockets 0.0" in text
+    assert "p4handoff_agent_commit_timeouts_total 0.0" in text
 
 
 def test_socket_reaches_an_application_through_controller_handover(tmp_path: Any) -> None:
@@ -852,7 +1050,9 @@ def test_socket_reaches_an_application_through_controller_handover(tmp_path: Any
         listener = AsyncMigratedSocketListener(path)
         await listener.start()
         try:
-            reply = await agent.handle(seal(make_handoff(flow_id=42), KEYS), PEER)
+            blob = seal(make_handoff(flow_id=42), KEYS)
+            assert (await agent.handle(blob, PEER)).code == "ready"
+            reply = await agent.handle(commit_for(blob), PEER)
             app_sock, flow = await listener.accept_flow()
             assert flow.flow_id == 42 and flow.vip == state_vip[0]
             with app_sock:
@@ -963,16 +1163,18 @@ def test_agent_moves_a_live_connection_between_namespaces(lab: Lab, tmp_path: An
             state = tcprepair.freeze(conn, already_read=already_read)
             blob = seal(Handoff(flow_id, FORWARDER, state), KEYS)
 
-            async def send() -> HandoffOutcome:
+            async def send() -> tuple[HandoffOutcome, Reply]:
+                sealed = {"flow_id": flow_id, "forwarder_ip": FORWARDER, "keys": KEYS}
                 async with AgentClient(backend_ip, port) as agent_client:
-                    return await agent_client.hand_off(
-                        blob, flow_id=flow_id, forwarder_ip=FORWARDER, keys=KEYS, timeout=5
-                    )
+                    outcome = await agent_client.hand_off(blob, timeout=5, **sealed)
+                    assert outcome.ready and outcome.certain, outcome.detail
+                    # The route stands in for the switch entry, written between the phases.
+                    lab.ip(ns["router"], "route", "replace", f"{VIP}/32", "via", backend_ip)
+                    return outcome, await agent_client.commit(blob, timeout=5, **sealed)
 
             with lab.enter(ns["classifier"]):
-                outcome = asyncio.run(send())
-            assert outcome.committed and outcome.certain, outcome.detail
-            lab.ip(ns["router"], "route", "replace", f"{VIP}/32", "via", backend_ip)
+                _, committed = asyncio.run(send())
+            assert committed.ok, committed
             tcprepair.close_silently(conn)
 
         response = client.recv(1000)

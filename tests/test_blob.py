@@ -15,8 +15,10 @@ from handoff_samples import FORWARDER, KEY, KEY_ID, KEYS, make_handoff
 from controller.blob import (
     HEADER_LEN,
     MAC_LEN,
+    VERSION,
     Abort,
     BlobError,
+    Commit,
     Envelope,
     Kind,
     Message,
@@ -103,6 +105,28 @@ def test_abort_round_trips_and_names_the_handoff_by_its_nonce() -> None:
     assert unseal(blob, KEYS).message == abort
 
 
+def test_commit_round_trips_and_names_the_handoff_by_its_nonce() -> None:
+    handoff_blob = seal(make_handoff(), KEYS)
+    commit = Commit(flow_id=5, forwarder_ip=FORWARDER, handoff_nonce=sealed_nonce(handoff_blob))
+    blob = sealed(commit)
+    assert blob[5] == 5 and len(blob) == HEADER_LEN + 10 + 16 + MAC_LEN
+    assert unseal(blob, KEYS).message == commit
+    # The same body as an abort: only the authenticated kind tells them apart.
+    as_abort = sealed(Abort(flow_id=5, forwarder_ip=FORWARDER, handoff_nonce=commit.handoff_nonce))
+    assert blob[HEADER_LEN:-MAC_LEN] == as_abort[HEADER_LEN:-MAC_LEN]
+    assert reason_of(blob[:5] + b"\x03" + blob[6:]) is Reason.BAD_MAC
+
+
+def test_commit_with_a_short_nonce_or_body_is_malformed() -> None:
+    with pytest.raises(BlobError, match="handoff_nonce"):
+        sealed(Commit(flow_id=5, forwarder_ip=FORWARDER, handoff_nonce=b"short"))
+    blob = sealed(Commit(flow_id=5, forwarder_ip=FORWARDER, handoff_nonce=NONCE))
+    body = blob[HEADER_LEN:-MAC_LEN]
+    assert reason_of(rebuild(blob, body=body[:-1])) is Reason.MALFORMED_FIELD
+    assert reason_of(rebuild(blob, body=body + b"\0")) is Reason.MALFORMED_FIELD
+    assert reason_of(rebuild(blob, body=body[:5] + b"\x01" + body[6:])) is Reason.MALFORMED_FIELD
+
+
 def test_ping_is_an_envelope_without_a_body() -> None:
     blob = sealed(Ping())
     assert blob[5] == 4 and len(blob) == HEADER_LEN + MAC_LEN
@@ -127,7 +151,7 @@ def test_layout_matches_the_documented_offsets() -> None:
     handoff = make_handoff(flow_id=0x01020304, receive=b"R", send_unacked=b"UU", send_unsent=b"N")
     blob = sealed(handoff)
     assert blob[0:4] == b"P4HO"
-    assert blob[4] == 1 and blob[5] == 1
+    assert blob[4] == 2 == VERSION and blob[5] == 1
     assert blob[6:8] == KEY_ID.to_bytes(2, "big")
     assert int.from_bytes(blob[8:12], "big") == len(blob) == HEADER_LEN + 70 + 4 + MAC_LEN
     assert blob[12:28] == NONCE
@@ -209,7 +233,7 @@ def test_queues_filling_the_maximum_exactly_round_trip_and_one_more_byte_is_too_
 
 def test_declared_length_is_refused_before_reading_the_rest() -> None:
     """A header claiming 4 GiB is refused as too large from its 36 bytes alone."""
-    head = struct.pack(">4sBBHI16sQ", b"P4HO", 1, 1, KEY_ID, U32_MAX, NONCE, CREATED)
+    head = struct.pack(">4sBBHI16sQ", b"P4HO", VERSION, 1, KEY_ID, U32_MAX, NONCE, CREATED)
     assert reason_of(head, max_size=1 << 20) is Reason.TOO_LARGE
 
 
@@ -298,7 +322,7 @@ def test_key_id_is_authenticated() -> None:
 
 
 def test_downgrade_to_an_older_version_is_refused_even_with_a_valid_mac() -> None:
-    downgraded = rebuild(sealed(make_handoff()), version=0)
+    downgraded = rebuild(sealed(make_handoff()), version=VERSION - 1)
     with pytest.raises(BlobError, match="older than") as info:
         unseal(downgraded, KEYS)
     assert info.value.reason is Reason.BAD_VERSION
@@ -306,7 +330,7 @@ def test_downgrade_to_an_older_version_is_refused_even_with_a_valid_mac() -> Non
 
 def test_newer_version_and_unknown_kind_are_refused() -> None:
     blob = sealed(make_handoff())
-    assert reason_of(rebuild(blob, version=2)) is Reason.BAD_VERSION
+    assert reason_of(rebuild(blob, version=VERSION + 1)) is Reason.BAD_VERSION
     assert reason_of(rebuild(blob, kind=max(Kind) + 1)) is Reason.BAD_KIND
     assert reason_of(rebuild(blob, kind=0)) is Reason.BAD_KIND
 

@@ -26,8 +26,10 @@ from hypothesis import strategies as st
 from controller.blob import (
     HEADER_LEN,
     MAC_LEN,
+    VERSION,
     Abort,
     BlobError,
+    Commit,
     Handoff,
     Message,
     Ping,
@@ -53,6 +55,7 @@ def corpus() -> list[bytes]:
         Release(flow_id=1, forwarder_ip=FORWARDER),
         Release(flow_id=2**32 - 1, forwarder_ip="2001:db8::1"),
         Abort(flow_id=3, forwarder_ip=FORWARDER, handoff_nonce=rng.randbytes(16)),
+        Commit(flow_id=4, forwarder_ip="2001:db8::1", handoff_nonce=rng.randbytes(16)),
         Ping(),
     ]
     return [seal(m, KEYS, max_size=MAX_SIZE) for m in messages]
@@ -185,13 +188,14 @@ def test_arbitrary_bytes_raise_only_blob_error(data: bytes) -> None:
 
 
 @FAST
-@given(st.sampled_from([1, 2, 3, 4]), st.binary(max_size=200))
+@given(st.sampled_from([1, 2, 3, 4, 5]), st.binary(max_size=200))
 def test_arbitrary_authentic_bodies_raise_only_blob_error(kind: int, body: bytes) -> None:
     """A key holder sending nonsense still only gets BlobError (or a valid message)."""
-    head = struct.pack(">4sBBHI16sQ", b"P4HO", 1, kind, 7, 0, bytes(16), 0)
+    head = struct.pack(">4sBBHI16sQ", b"P4HO", VERSION, kind, 7, 0, bytes(16), 0)
     data = resign(bytearray(head + body))
     try:
         envelope = unseal(data, KEYS)
     except BlobError:
         return
-    assert isinstance(envelope.message, {1: Handoff, 2: Release, 3: Abort, 4: Ping}[kind])
+    kinds = {1: Handoff, 2: Release, 3: Abort, 4: Ping, 5: Commit}
+    assert isinstance(envelope.message, kinds[kind])

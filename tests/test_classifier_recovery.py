@@ -2,9 +2,9 @@
 thaw and silent close) in a network namespace of their own, with scripted
 agents speaking the real protocol and a recording controller. When the agent
 refuses, never answers, or is dead, the client's connection is thawed and
-answered with a clean 503 and FIN; when it accepts, the flow is installed
-and the classifier's copy disappears without a FIN or RST. Needs root;
-skips otherwise."""
+answered with a clean 503 and FIN; when it is ready, the flow is installed,
+then committed, and the classifier's copy disappears without a FIN or RST.
+Needs root; skips otherwise."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from classifier_support import (
     CATCH_ALL,
+    FORWARDER,
     FakeAgent,
     FakeController,
     LoopThread,
@@ -30,6 +31,7 @@ from classifier_support import (
 )
 from kernel_lab import Lab, lab_fixture  # noqa: F401  (the `lab` fixture)
 
+from controller.agent_protocol import Reply, Status
 from controller.classifier import Classifier
 from controller.classifier_io import Endpoint, Kernel, kernel_steps
 from controller.nft import FlowLock, Nft
@@ -68,7 +70,7 @@ def make(lab: Lab, tmp_path: Path) -> Iterator[object]:
         loop = LoopThread(ns)
         kernel = loop.call(kernel_steps)
         controller = FakeController()
-        agent = FakeAgent(behaviour)  # type: ignore[arg-type]
+        agent = FakeAgent(behaviour, journal=controller.calls)  # type: ignore[arg-type]
         where = loop.run(agent.start)
         classifier, address = loop.run(
             lambda: build_classifier(
@@ -145,18 +147,62 @@ def test_dead_agent_leaves_the_connection_usable_and_its_pool(make: object) -> N
     assert setup.classifier.agents.live() == set()
 
 
-def test_accepted_handoff_installs_and_drops_the_copy_silently(make: object) -> None:
+def send_get(setup: Setup) -> socket.socket:
+    conn = setup.client()
+    conn.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+    conn.settimeout(1.0)
+    return conn
+
+
+def assert_dropped_silently(conn: socket.socket) -> None:
+    with pytest.raises(TimeoutError):
+        conn.recv(1)  # no answer, no FIN, no RST: the connection lives elsewhere (or nowhere)
+
+
+def test_ready_handoff_is_installed_then_committed_and_the_copy_dropped_silently(
+    make: object,
+) -> None:
     setup = make(accept)  # type: ignore[operator]
     setup.controller.install_failures = 2  # a controller failing over: InstallFlow is retried
-    with setup.client() as conn:
-        conn.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
-        conn.settimeout(1.0)
-        with pytest.raises(TimeoutError):
-            conn.recv(1)  # no answer, no FIN, no RST: the connection lives elsewhere
+    with send_get(setup) as conn:
+        assert_dropped_silently(conn)
         wait_outcome(setup.classifier, "handed_off")
-    assert setup.controller.kinds() == ["allocate", "install", "install", "install"]
+    # The commit goes only after the switch entry is written.
+    assert setup.controller.kinds() == ["allocate", "install", "install", "install", "commit"]
     assert setup.locked() == set()
     (handoff,) = setup.agent.handoffs
     assert handoff.state.receive == b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
+    (commit,) = setup.agent.commits
+    assert (commit.flow_id, commit.forwarder_ip) == (handoff.flow_id, FORWARDER)
     steps = {s.step for s in setup.classifier.latencies.summaries()}
-    assert {"allocate", "freeze", "agent", "decision_to_ack", "install"} <= steps
+    assert {
+        "allocate", "freeze", "agent", "decision_to_ready", "install", "commit",
+        "decision_to_handover", "decision_to_switchover",
+    } <= steps  # fmt: skip
+
+
+def test_switch_entry_never_written_aborts_the_ready_backend(make: object) -> None:
+    """The back-end's application never gets a socket the switch does not steer to."""
+    setup = make(accept, install_deadline_s=0.3)  # type: ignore[operator]
+    setup.controller.install_failures = 1000
+    with send_get(setup) as conn:
+        assert_dropped_silently(conn)
+        wait_outcome(setup.classifier, "install_failed")
+    assert setup.agent.commits == []
+    (abort,) = setup.agent.aborts
+    assert abort.flow_id == setup.agent.handoffs[0].flow_id
+    _, reason, release_agent = setup.controller.calls[-1][1]  # type: ignore[misc]
+    assert setup.controller.kinds()[-1] == "remove" and reason == "install failed"
+    assert not release_agent  # the abort already withdrew it
+    assert setup.locked() == set()
+
+
+def test_refused_commit_gives_the_flow_back(make: object) -> None:
+    setup = make(accept)  # type: ignore[operator]
+    setup.agent.commit_answer = Reply(Status.CONFLICT, "not_ready: timed out")
+    with send_get(setup) as conn:
+        assert_dropped_silently(conn)
+        wait_outcome(setup.classifier, "commit_failed")
+    assert setup.controller.kinds() == ["allocate", "install", "commit", "remove"]
+    _, reason, release_agent = setup.controller.calls[-1][1]  # type: ignore[misc]
+    assert reason.startswith("commit failed: not_ready") and release_agent

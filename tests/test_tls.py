@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import socket
 import ssl
@@ -20,7 +19,7 @@ from handoff_samples import FORWARDER, KEYS, make_handoff
 
 from controller.agent import Agent, Backends
 from controller.agent_protocol import AgentClient, AgentUnavailable, encode_frame
-from controller.blob import Abort, Handoff, seal
+from controller.blob import Commit, Handoff, Ping, seal, sealed_nonce
 from controller.lab.netns import LabNames
 from controller.lab.switch import switch_argv
 from controller.lab.topology import load_topology
@@ -95,26 +94,29 @@ async def _serving_agent(
 
 
 def _probe() -> bytes:
-    return seal(Abort(0, FORWARDER, os.urandom(16)), KEYS)
+    return seal(Ping(), KEYS)
 
 
 def test_classifier_with_a_lab_certificate_hands_off_over_tls(pki: dict[str, TlsFiles]) -> None:
     kernel = RecordingBackends()
 
-    async def go() -> tuple[str, str]:
+    async def go() -> tuple[str, str, str]:
         agent, port = await _serving_agent(pki["agent-b1"], kernel)
         client = AgentClient(LOOPBACK, port, ssl_context=pki["classifier-k1"].client_context())
         try:
-            handoff = await client.request(seal(make_handoff(), KEYS), timeout=5)
+            blob = seal(make_handoff(), KEYS)
+            handoff = await client.request(blob, timeout=5)
+            commit = seal(Commit(0x00010002, FORWARDER, sealed_nonce(blob)), KEYS)
+            committed = await client.request(commit, timeout=5)
             probe = await client.request(_probe(), timeout=5)
-            return handoff.reason, probe.code
+            return handoff.reason, committed.code, probe.code
         finally:
             await client.close()
             await agent.stop()
 
-    handoff, probe = run(go())
-    assert handoff.startswith("ok: flow 65538"), handoff
-    assert probe == "ok"
+    handoff, committed, probe = run(go())
+    assert handoff.startswith("ready: flow 65538"), handoff
+    assert committed == probe == "ok"
     assert kernel.installed == [(FORWARDER, 0x00010002)]
 
 
@@ -155,7 +157,7 @@ def test_plaintext_connection_is_refused_and_its_blob_never_reaches_the_agent(
     assert seen.startswith("refused"), seen
     assert installed == []
     # Not "replayed": the agent never saw the blob, so it is as fresh as new.
-    assert later.startswith("ok: flow 65538"), later
+    assert later.startswith("ready: flow 65538"), later
 
 
 def test_tls_without_a_client_certificate_is_refused(pki: dict[str, TlsFiles]) -> None:
@@ -163,7 +165,7 @@ def test_tls_without_a_client_certificate_is_refused(pki: dict[str, TlsFiles]) -
     anonymous.load_verify_locations(pki["agent-b1"].ca)
     seen, installed, later = _refused_then_accepted(pki, anonymous)
     assert seen.startswith("refused"), seen
-    assert installed == [] and later.startswith("ok:"), later
+    assert installed == [] and later.startswith("ready:"), later
 
 
 def test_certificate_from_another_ca_is_refused(pki: dict[str, TlsFiles]) -> None:
@@ -172,14 +174,14 @@ def test_certificate_from_another_ca_is_refused(pki: dict[str, TlsFiles]) -> Non
     context = TlsFiles(pki["agent-b1"].ca, rogue.cert, rogue.key).client_context()
     seen, installed, later = _refused_then_accepted(pki, context)
     assert seen.startswith("refused"), seen
-    assert installed == [] and later.startswith("ok:"), later
+    assert installed == [] and later.startswith("ready:"), later
 
 
 def test_a_server_certificate_cannot_be_used_to_connect(pki: dict[str, TlsFiles]) -> None:
     """A stolen agent key does not open other agents: its certificate is for serving."""
     seen, installed, later = _refused_then_accepted(pki, pki["agent-elsewhere"].client_context())
     assert seen.startswith("refused"), seen
-    assert installed == [] and later.startswith("ok:"), later
+    assert installed == [] and later.startswith("ready:"), later
 
 
 def test_classifier_refuses_an_agent_certified_for_another_address(
