@@ -82,7 +82,9 @@ FlowKey = tuple[str, int]  # (forwarder address, flow id)
 FourTuple = tuple[str, int, str, int]  # (client ip, client port, VIP, VIP port)
 AdoptedFlow = tuple[str, int, FourTuple]  # (forwarder, flow id, 4-tuple)
 
-DEFAULT_COMMIT_TIMEOUT_S = 5.0
+# Longer than a classifier's install deadline (10 s), which rides out a
+# controller restart between the ready answer and the switch write.
+DEFAULT_COMMIT_TIMEOUT_S = 15.0
 
 # Unsealing a large blob (megabytes of queued data) takes milliseconds of
 # HMAC; above this size it runs off the event loop.

@@ -94,8 +94,8 @@ class Settings:
     abort_timeout_s: float = 2.0
     # After the agent's "ready", InstallFlow is retried this long (a controller
     # restart or a backup taking over answers UNAVAILABLE for a moment). The
-    # commit must reach the agent before its commit timeout (default 5 s).
-    install_deadline_s: float = 3.0
+    # commit must reach the agent before its commit timeout (default 15 s).
+    install_deadline_s: float = 10.0
     # After an unsettled outcome the 4-tuple stays locked this long.
     uncertain_hold_s: float = 60.0
     drain_s: float = 5.0  # reading what the client still sends after our answer
@@ -598,9 +598,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--install-deadline",
         type=float,
-        default=3.0,
+        default=10.0,
         help="seconds for the switch write after the agent's ready; keep it below the "
-        "agents' --commit-timeout (default 3)",
+        "agents' --commit-timeout (default 10)",
     )
     p.add_argument(
         "--controller-timeout",
