@@ -220,7 +220,7 @@ class ForwarderModel:
         digests: list[tuple[str, tuple[int, ...]]] = []
         key = None
         hit = None
-        if tcp:
+        if tcp and (frame[l4 + 13] & 0x12) != 0x02:  # a bare SYN opens a connection
             sport, dport = _u(frame, l4, 2), _u(frame, l4 + 2, 2)
             hit = self.tables.encap.get((src, dst, sport, dport))
         if hit is not None:

@@ -156,6 +156,18 @@ def test_only_the_exact_four_tuple_is_encapsulated() -> None:
         assert fwd.send_one(CLIENT.port, packet)[0] in (CLASSIFIER1.port, CLASSIFIER2.port)
 
 
+def test_a_new_connection_syn_goes_to_a_classifier_despite_a_stale_entry() -> None:
+    """A client reusing the 4-tuple of a finished connection whose entry is
+    still installed must reach a classifier, not the old back-end (which
+    would answer RST)."""
+    fwd = Forwarder().lab_setup()
+    fwd.add_encap(CLIENT.ip, VIP, 40000, 80, 0x01020304, BACKEND1)
+    syn = client_tcp(40000, 80, flags="S")
+    assert fwd.send_one(CLIENT.port, syn)[0] == expected_classifier(40000, 80).port
+    for flags in ("SA", "A", "PA", "F"):
+        assert fwd.send_one(CLIENT.port, client_tcp(40000, 80, flags=flags))[0] == BACKEND1.port
+
+
 def test_deleting_the_entry_restores_the_classifier_path() -> None:
     fwd = Forwarder().lab_setup()
     packet = client_tcp(40000, 80, payload=b"data")

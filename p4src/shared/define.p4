@@ -27,7 +27,9 @@ const bit<3> IPV4_FLAG_MF = 0b001;
 const bit<4> IPV4_IHL_NO_OPTIONS = 5;
 
 const bit<8> TCP_FLAG_FIN = 0x01;
+const bit<8> TCP_FLAG_SYN = 0x02;
 const bit<8> TCP_FLAG_RST = 0x04;
+const bit<8> TCP_FLAG_ACK = 0x10;
 
 const bit<16> ARP_HTYPE_ETHERNET = 1;
 const bit<16> ARP_OPER_REQUEST   = 1;

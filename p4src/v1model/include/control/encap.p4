@@ -43,8 +43,12 @@ control Encap(inout headers_t hdr, inout forwarder_metadata_t meta) {
 
     apply {
         // Only TCP is ever encapsulated; the parser extracts TCP only from
-        // unfragmented datagrams without IPv4 options.
-        if (hdr.tcp.isValid()) {
+        // unfragmented datagrams without IPv4 options. A SYN without ACK
+        // opens a new connection: it always goes to a classifier, even while
+        // a finished connection with the same 4-tuple still has its entry
+        // (the controller replaces that entry when the new one is handed off).
+        bool opens_connection = (hdr.tcp.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+        if (hdr.tcp.isValid() && !opens_connection) {
             if (encap_map.apply().hit) {
                 if ((hdr.tcp.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) != 0) {
                     // The connection is closing: tell the controller, whose
