@@ -95,7 +95,9 @@ def up(
             f"`handoff lab down {lab.topology.source}` first"
         )
     if lab.run_dir.exists():
-        for stale in lab.run_dir.glob("*.sock"):
+        # A new lab starts with a new switch: flows of an earlier lab must not
+        # be reinstalled on it, so its flow table goes too (logs stay).
+        for stale in [*lab.run_dir.glob("*.sock"), *lab.run_dir.glob("flows.sqlite*")]:
             stale.unlink()
         (lab.run_dir / "lab.json").unlink(missing_ok=True)
     lab.run_dir.mkdir(parents=True, exist_ok=True)
