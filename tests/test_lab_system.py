@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.flowstore import FlowStore
 from controller.inspect import list_flows
 from controller.lab.lab import Lab, down, up
 from controller.lab.netns import LabNames, list_namespaces
@@ -101,7 +102,11 @@ def test_switch_entries_end_with_their_connections(lab: Lab) -> None:
 def test_lab_down_leaves_nothing_behind(tmp_path: Path) -> None:
     topology = load_topology(BASIC)
     lab = Lab(topology, LabNames(f"ld{os.getpid() % 100000}"), tmp_path / topology.name)
+    previous = FlowStore(lab.run_dir / "flows.sqlite")  # an earlier lab's flow table
+    previous.allocate("10.0.0.1", "10.0.2.11", ("10.0.1.10", 40000), (VIP, 80), "k1")
+    previous.close()
     up(lab)
+    assert list(list_flows(lab.run_dir, include_ended=True).flows) == []
     _, records = lab.table.load()
     pids = [r.pid for r in records]
     assert len(pids) == 9 and all(alive(pid) for pid in pids)
