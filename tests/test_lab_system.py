@@ -102,6 +102,7 @@ def test_switch_entries_end_with_their_connections(lab: Lab) -> None:
 def test_lab_down_leaves_nothing_behind(tmp_path: Path) -> None:
     topology = load_topology(BASIC)
     lab = Lab(topology, LabNames(f"ld{os.getpid() % 100000}"), tmp_path / topology.name)
+    lab.run_dir.mkdir(parents=True)
     previous = FlowStore(lab.run_dir / "flows.sqlite")  # an earlier lab's flow table
     previous.allocate("10.0.0.1", "10.0.2.11", ("10.0.1.10", 40000), (VIP, 80), "k1")
     previous.close()
