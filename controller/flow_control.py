@@ -49,6 +49,7 @@ from controller.stats import LATENCY_BUCKETS, LatencyLog, stats_response
 from controller.switch_state import (
     CONNECTION_END,
     ENCAP_MAP,
+    VIP_STEERING,
     Connection,
     SyncPlan,
     connection_of,
@@ -229,10 +230,18 @@ class Controller:
         else:
             self.switch.fetch_pipeline()
         entities = self.switch.entities
-        for table, desired in static_entries(self.topology, entities).items():
-            self._sync(table, desired)
+        static = static_entries(self.topology, entities)
+        # VIP steering goes in last: until encap_map holds the handed-off
+        # connections again, steering would send their segments to a
+        # classifier, whose kernel answers them with a RST.
+        steering = {t: d for t, d in static.items() if t == VIP_STEERING}
+        for table, desired in static.items():
+            if table not in steering:
+                self._sync(table, desired)
         self._configure_digest()
         self.last_reconcile = self.reconcile_flows()
+        for table, desired in steering.items():
+            self._sync(table, desired)
         self.active = True
         self.metrics.primary.set(1)
         log.info("active as primary (election id %d)", self.switch.election_id)

@@ -328,18 +328,6 @@ def test_restarted_switch_gets_everything_back_and_live_transfers_finish(
     faults.assert_nothing_leaked()
 
 
-SWITCH_RESTART_STEERS_FIRST = (
-    "flow_control.Controller.activate: on a restarted (empty) switch it writes the static "
-    "tables, VIP steering included, before reconcile_flows re-installs encap_map; for those "
-    "few milliseconds the segments of handed-off connections are steered to the classifier, "
-    "whose kernel has no socket for them and answers each with a RST whose sequence number "
-    "is the segment's ack: for a real client ACK that is the client's rcv_nxt, so the RST is "
-    "accepted and the live connection dies. Expected: encap_map re-installed before VIP "
-    "steering is written (steering last), so no such segment ever reaches the classifier."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SWITCH_RESTART_STEERS_FIRST)
 def test_restarted_switch_never_steers_a_handed_off_connection_to_the_classifier(
     faults: FaultLab, resets: ResetWatch
 ) -> None:
