@@ -96,8 +96,6 @@ class Settings:
     # restart or a backup taking over answers UNAVAILABLE for a moment). The
     # commit must reach the agent before its commit timeout (default 15 s).
     install_deadline_s: float = 10.0
-    # After an unsettled outcome the 4-tuple stays locked this long.
-    uncertain_hold_s: float = 60.0
     drain_s: float = 5.0  # reading what the client still sends after our answer
     refresh_s: float = 1.0  # least-connections counts from the controller
     backlog: int = 1024
@@ -152,7 +150,6 @@ class Classifier:
         self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
-        self._held: set[asyncio.TimerHandle] = set()
 
     # ------------------------------------------------------------ life cycle
 
@@ -183,9 +180,6 @@ class Classifier:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for handle in self._held:
-            handle.cancel()
-        self._held.clear()
 
     def reload_policy(self) -> Policy:
         """Read the policy file again; raises PolicyError and keeps the old one."""
@@ -318,25 +312,21 @@ class Classifier:
         if outcome.ready:
             self.latencies.add("decision_to_ready", ready - decided)
             return await self._switch_over(conn, peer, vip, backend, flow, blob, decided, ready)
-        if outcome.certain:
-            if outcome.reply is None:
-                self.agents.unreachable(backend, outcome.detail)
-            log.warning(
-                "handoff of %s:%d to %s failed (%s); serving it here", *peer, backend,
-                outcome.detail,
-            )  # fmt: skip
-            self._unlock(peer, vip)  # before the thaw, whose window probe must get out
-            self.kernel.thaw(conn)
-            await self._give_back(flow, f"agent: {outcome.detail}", release_agent=False)
-            await self._answer(conn, request, policy, "handoff failed")
-            return "recovered"
-        log.error(
-            "handoff of %s:%d to %s unsettled (%s): dropping the connection here", *peer,
-            backend, outcome.detail,
+        if outcome.reply is None:
+            self.agents.unreachable(backend, outcome.detail)
+        # Even when the agent's answer is unknown the connection is still
+        # ours: no switch entry was written and an agent hands a restored
+        # socket to its application only on a commit, withdrawing it silently
+        # on release or when its commit timeout passes.
+        log.warning(
+            "handoff of %s:%d to %s %s (%s); serving it here", *peer, backend,
+            "failed" if outcome.certain else "unsettled", outcome.detail,
         )  # fmt: skip
-        self._drop(conn, peer, vip)
-        await self._give_back(flow, f"unsettled: {outcome.detail}", release_agent=True)
-        return "unsettled"
+        self._unlock(peer, vip)  # before the thaw, whose window probe must get out
+        self.kernel.thaw(conn)
+        await self._give_back(flow, f"agent: {outcome.detail}", release_agent=not outcome.certain)
+        await self._answer(conn, request, policy, "handoff failed")
+        return "recovered" if outcome.certain else "recovered_unsettled"
 
     async def _switch_over(
         self,
@@ -394,15 +384,6 @@ class Classifier:
         log.error("commit of %s:%d to %s failed: %s", *peer, backend, why)
         await self._give_back(flow, f"commit failed: {why}", release_agent=True)
         return "commit_failed"
-
-    def _drop(self, conn: socket.socket, peer: Endpoint, vip: Endpoint) -> None:
-        """Close the frozen copy silently and keep the 4-tuple locked for a
-        while: whatever the client sends meanwhile gets no RST from here."""
-        self.kernel.close_silently(conn)
-        handle = asyncio.get_running_loop().call_later(
-            self.settings.uncertain_hold_s, lambda: self._unlock(peer, vip)
-        )
-        self._held.add(handle)
 
     async def _install(self, flow: FlowRef, latency_s: float) -> bool:
         """InstallFlow, retried on UNAVAILABLE, all within the install deadline."""

@@ -201,19 +201,6 @@ def test_killed_agent_costs_a_clean_503_and_its_backend_leaves_the_pools(
     faults.assert_nothing_leaked()
 
 
-AGENT_KILLED_IN_FLIGHT = (
-    "classifier (_hand_off) / agent_protocol (AgentClient.hand_off): handoffs in flight when "
-    "the agent is SIGKILLed end 'unsettled' (the request fails with 'Connection reset by "
-    "peer', both immediate aborts with 'cannot connect'), so the classifier drops each "
-    "client connection silently and keeps its 4-tuple locked for uncertain_hold_s (60 s): "
-    "the client gets no answer at all (a manual run waited 100 s). The agent never read "
-    "these blobs. Expected: the outcome settled and the connection recovered, e.g. by "
-    "retrying the abort until the restarted agent answers it ('not installed and will not "
-    "be': its kernel map has no mapping for the flow)."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=AGENT_KILLED_IN_FLIGHT)
 def test_agent_killed_with_handoffs_in_flight_they_are_recovered(
     faults: FaultLab, resets: ResetWatch
 ) -> None:
@@ -469,18 +456,6 @@ def test_backend_cut_off_leaves_the_pools_and_new_connections_go_elsewhere(
     faults.assert_nothing_leaked()
 
 
-BACKEND_CUT_OFF_UNNOTICED = (
-    "classifier/agent_protocol: a handoff to a back-end whose link just went down, before "
-    "its heartbeats failed, ends 'unsettled' (no reply within agent_timeout_s, both aborts "
-    "time out); the client's connection is dropped silently and kept locked for "
-    "uncertain_hold_s (60 s): the client hangs. The blob never left the classifier's "
-    "send queue (the agent's host never acknowledged its bytes), so the outcome is "
-    "knowable: e.g. check SIOCOUTQ/tcpi_unacked on the agent connection, reset it so "
-    "the blob can never arrive, and thaw the connection (503, or another back-end)."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=BACKEND_CUT_OFF_UNNOTICED)
 def test_backend_cut_off_before_its_heartbeats_fail_no_client_hangs(
     faults: FaultLab, resets: ResetWatch
 ) -> None:
