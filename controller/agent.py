@@ -64,6 +64,7 @@ from controller.blob import (
     now_ms,
     unseal,
 )
+from controller.cliargs import host_port
 from controller.handover import HandoverError, send_socket
 from controller.keys import KeyFileError, Keyring, load_keys
 from controller.replay import (
@@ -725,18 +726,12 @@ def kernel_backends(backend_ip: str, handover_path: str) -> tuple[Backends, list
     return backends, adopted
 
 
-def _host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="handoff agent", description="Migrator agent: accept handed-off TCP connections."
     )
-    p.add_argument("--listen", type=_host_port, default=("0.0.0.0", 7100), help="HOST:PORT")
+    p.add_argument("--listen", type=host_port, default=("0.0.0.0", 7100), help="HOST:PORT")
     p.add_argument("--keys", required=True, help="key file (see controller/keys.py)")
     p.add_argument("--handover", required=True, help="Unix socket of the application")
     p.add_argument(
@@ -748,8 +743,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--forwarder", action="append", type=_address, default=[], help="accepted forwarder"
     )
-    p.add_argument("--vip", action="append", type=_host_port, default=[], help="served VIP:PORT")
-    p.add_argument("--metrics", type=_host_port, help="HOST:PORT for Prometheus metrics")
+    p.add_argument("--vip", action="append", type=host_port, default=[], help="served VIP:PORT")
+    p.add_argument("--metrics", type=host_port, help="HOST:PORT for Prometheus metrics")
     p.add_argument("--max-blob", type=int, default=DEFAULT_MAX_SIZE, help="bytes")
     p.add_argument("--max-age-ms", type=int, default=DEFAULT_MAX_AGE_MS)
     p.add_argument("--max-skew-ms", type=int, default=DEFAULT_MAX_SKEW_MS)

@@ -67,6 +67,7 @@ from controller.classifier_io import (
     Kernel,
     kernel_steps,
 )
+from controller.cliargs import agent_override, host_port
 from controller.keys import KeyFileError, Keyring, load_keys
 from controller.lab.topology import TopologyError, load_topology
 from controller.nft import NftError
@@ -537,18 +538,6 @@ async def serve_rpc(classifier: Classifier, address: str) -> grpc.aio.Server:
 # ---------------------------------------------------------------- the process
 
 
-def _host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
-
-
-def _agent_override(text: str) -> tuple[str, tuple[str, int]]:
-    name, sep, where = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=HOST:PORT")
-    return name, _host_port(where)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -558,8 +547,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--topology", required=True, help="topology YAML file")
     p.add_argument("--name", required=True, help="this classifier's host name in the topology")
-    p.add_argument("--vip", type=_host_port, help="VIP:PORT (default: the first VIP it serves)")
-    p.add_argument("--listen", type=_host_port, help="HOST:PORT to bind instead of VIP:PORT")
+    p.add_argument("--vip", type=host_port, help="VIP:PORT (default: the first VIP it serves)")
+    p.add_argument("--listen", type=host_port, help="HOST:PORT to bind instead of VIP:PORT")
     p.add_argument("--policy", help="policy file (default: the VIP's, from the topology)")
     p.add_argument("--run-dir", default=".", help="where the controller's socket is")
     p.add_argument("--controller", help="service address (default unix:RUN_DIR/controller.sock)")
@@ -568,7 +557,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--agent",
         action="append",
-        type=_agent_override,
+        type=agent_override,
         default=[],
         help="NAME=HOST:PORT of a back-end's agent (default its address:--agent-port)",
     )
@@ -590,7 +579,7 @@ def parser() -> argparse.ArgumentParser:
         help="seconds a call waits for the controller, e.g. while it fails over (default 3)",
     )
     p.add_argument("--rpc", help="own service address (default unix:RUN_DIR/classifier-NAME.sock)")
-    p.add_argument("--metrics", type=_host_port, help="HOST:PORT for Prometheus metrics")
+    p.add_argument("--metrics", type=host_port, help="HOST:PORT for Prometheus metrics")
     add_tls_arguments(p, "its connections to agents")
     p.add_argument("-v", "--verbose", action="store_true")
     return p

@@ -32,6 +32,7 @@ import grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
 from controller.agent_release import AgentReleaser
+from controller.cliargs import agent_override, host_port
 from controller.flow_control import Controller, FlowError, Settings
 from controller.flowstore import FlowStore, FlowStoreError
 from controller.keys import KeyFileError, load_keys
@@ -176,18 +177,6 @@ class ServiceHost:
 # ---------------------------------------------------------------- the process
 
 
-def _host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
-
-
-def _agent_override(text: str) -> tuple[str, tuple[str, int]]:
-    name, sep, where = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=HOST:PORT")
-    return name, _host_port(where)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -211,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--agent",
         action="append",
-        type=_agent_override,
+        type=agent_override,
         default=[],
         help="NAME=HOST:PORT of a back-end's agent (default its address:--agent-port)",
     )
@@ -225,7 +214,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quarantine", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--pending-timeout", type=float, default=30.0, help="seconds (default 30)")
     p.add_argument("--max-batch", type=int, default=1024, help="updates per Write (default 1024)")
-    p.add_argument("--metrics", type=_host_port, help="HOST:PORT for Prometheus metrics")
+    p.add_argument("--metrics", type=host_port, help="HOST:PORT for Prometheus metrics")
     add_tls_arguments(p, "P4Runtime to the switch and release notices to agents")
     p.add_argument("-v", "--verbose", action="store_true")
     return p

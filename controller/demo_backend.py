@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from controller.cliargs import host_port
 from controller.handover import AsyncMigratedSocketListener
 
 log = logging.getLogger("p4handoff.demo_backend")
@@ -340,12 +341,6 @@ class DemoBackend:
         await writer.drain()
 
 
-def _host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 0xFFFF:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -353,7 +348,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Demo HTTP/1.1 back-end that also serves handed-off connections.",
     )
     p.add_argument("--name", required=True, help="value of the X-Backend response header")
-    p.add_argument("--listen", type=_host_port, help="HOST:PORT for ordinary connections")
+    p.add_argument("--listen", type=host_port, help="HOST:PORT for ordinary connections")
     p.add_argument("--handover", help="Unix socket path where the agent hands connections over")
     p.add_argument("-v", "--verbose", action="store_true")
     return p

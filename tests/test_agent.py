@@ -43,7 +43,6 @@ from controller.agent import (
     Agent,
     AgentConfig,
     Backends,
-    _host_port,
     hand_over_to,
     kernel_backends,
     main,
@@ -62,6 +61,7 @@ from controller.blob import (
     sealed_nonce,
     unseal,
 )
+from controller.cliargs import host_port
 from controller.handover import AsyncMigratedSocketListener, HandoverError, MigratedSocketListener
 from controller.keys import Keyring
 from controller.nft import FlowLock, Nft
@@ -1070,10 +1070,10 @@ def test_socket_reaches_an_application_through_controller_handover(tmp_path: Any
 
 
 def test_listen_address_parsing() -> None:
-    assert _host_port("0.0.0.0:7100") == ("0.0.0.0", 7100)
-    assert _host_port("[::1]:80") == ("::1", 80)
+    assert host_port("0.0.0.0:7100") == ("0.0.0.0", 7100)
+    assert host_port("[::1]:80") == ("::1", 80)
     with pytest.raises(Exception, match="HOST:PORT"):
-        _host_port("7100")
+        host_port("7100")
 
 
 def test_command_line_refuses_a_bad_key_file_before_touching_the_kernel(
