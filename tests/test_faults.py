@@ -389,8 +389,8 @@ def test_connections_that_closed_just_before_the_switch_died_release_everything(
 
 @pytest.mark.xfail(
     strict=False,
-    reason="flaky (1 run in 5): a connection b3 served when it was killed sometimes keeps its "
-    "encap_map entry, decap mapping and flow until the 120 s idle timeout instead of ending "
+    reason="flaky (2 of 6 full runs): a connection b3 served when it was killed sometimes keeps "
+    "its encap_map entry, decap mapping and flow until the 120 s idle timeout instead of ending "
     "on the client's FIN digest (seen: port 57818 -> b3, state installed); not yet explained",
 )
 def test_backend_whose_application_and_agent_die_leaves_the_pools(
