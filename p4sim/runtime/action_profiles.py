@@ -40,7 +40,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from p4sim.errors import ControlPlaneError
-from p4sim.runtime.tables import ActionCall, ActionSpec, KeySpec, Matches, MatchTable, TableEntry
+from p4sim.runtime.tables import (
+    ActionCall,
+    ActionSpec,
+    KeySpec,
+    Matches,
+    MatchTable,
+    TableEntry,
+    check_action_args,
+)
 
 MEMBER = "<member>"
 GROUP = "<group>"
@@ -204,19 +212,7 @@ class ActionProfile:
             raise ControlPlaneError(
                 "INVALID_ARGUMENT", f"{where}: action {action.action} is @defaultonly"
             )
-        if len(action.args) != len(spec.param_widths):
-            raise ControlPlaneError(
-                "INVALID_ARGUMENT",
-                f"{where}: action {action.action} takes {len(spec.param_widths)} arguments, "
-                f"got {len(action.args)}",
-            )
-        for i, (arg, width) in enumerate(zip(action.args, spec.param_widths, strict=True)):
-            if not 0 <= arg < 1 << width:
-                raise ControlPlaneError(
-                    "INVALID_ARGUMENT",
-                    f"{where}: argument {i + 1} of {action.action} ({arg:#x}) "
-                    f"does not fit in {width} bits",
-                )
+        check_action_args(where, action, spec.param_widths)
 
     # -- groups ----------------------------------------------------------
 

@@ -405,19 +405,7 @@ class MatchTable:
             raise ControlPlaneError(
                 "INVALID_ARGUMENT", f"{where}: action {call.action} is @defaultonly"
             )
-        if len(call.args) != len(spec.param_widths):
-            raise ControlPlaneError(
-                "INVALID_ARGUMENT",
-                f"{where}: action {call.action} takes {len(spec.param_widths)} arguments, "
-                f"got {len(call.args)}",
-            )
-        for i, (arg, width) in enumerate(zip(call.args, spec.param_widths, strict=True)):
-            if not 0 <= arg < 1 << width:
-                raise ControlPlaneError(
-                    "INVALID_ARGUMENT",
-                    f"{where}: argument {i + 1} of {call.action} ({arg:#x}) "
-                    f"does not fit in {width} bits",
-                )
+        check_action_args(where, call, spec.param_widths)
 
 
 class _Field(NamedTuple):
@@ -793,3 +781,19 @@ class _PriorityIndex:
 
     def entries(self) -> Iterator[TableEntry]:
         return iter(list(self.by_key.values()))
+
+
+def check_action_args(where: str, call: ActionCall, widths: Sequence[int]) -> None:
+    """The arguments of `call` are as many as its action's parameters and fit them."""
+    if len(call.args) != len(widths):
+        raise ControlPlaneError(
+            "INVALID_ARGUMENT",
+            f"{where}: action {call.action} takes {len(widths)} arguments, got {len(call.args)}",
+        )
+    for i, (arg, width) in enumerate(zip(call.args, widths, strict=True)):
+        if not 0 <= arg < 1 << width:
+            raise ControlPlaneError(
+                "INVALID_ARGUMENT",
+                f"{where}: argument {i + 1} of {call.action} ({arg:#x}) "
+                f"does not fit in {width} bits",
+            )
