@@ -41,7 +41,7 @@ clean:
 
 # p4runtime-shell (PyPI 0.0.6) pins protobuf<3.21 and p4runtime 1.4.1, which
 # cannot share a process with our protobuf 6 stack. It gets a venv of its own;
-# tests/test_p4rt_shell.py drives it as a third-party client in a subprocess.
+# tests/unit/test_p4rt_shell.py drives it as a third-party client in a subprocess.
 P4RT_SHELL_VENV  := .venv-p4rt-shell
 P4RT_SHELL_STAMP := $(P4RT_SHELL_VENV)/.installed
 
@@ -88,7 +88,7 @@ ptf: setup debs
 
 # --- the controller's gRPC API (issue 6) -------------------------------------
 # Regenerates the Python modules of controller/proto/handoff.proto; they are
-# committed, and tests/test_controller_proto.py checks they match this output.
+# committed, and tests/unit/test_controller_proto.py checks they match this output.
 .PHONY: proto
 
 proto: setup
@@ -103,8 +103,8 @@ proto: setup
 # bench/results/quick/. `make fuzz` runs every fuzz suite FUZZ_SCALE times
 # longer than `make test` does (FUZZ_SEED=n for another seed).
 FUZZ_SCALE ?= 20
-FUZZ_TESTS := tests/test_fuzz_packets.py tests/test_fuzz_p4runtime.py \
-              tests/test_fuzz_stf_and_source.py tests/test_blob_fuzz.py
+FUZZ_TESTS := tests/fuzz/test_fuzz_packets.py tests/fuzz/test_fuzz_p4runtime.py \
+              tests/fuzz/test_fuzz_stf_and_source.py tests/fuzz/test_blob_fuzz.py
 
 .PHONY: bench bench-quick fuzz
 

@@ -1,0 +1,895 @@
+"""Fault injection on a whole lab as `handoff lab up` builds it (tests/system/test_faults.py).
+
+`FaultLab` is one private lab (controller.lab.lab) on a copy of the basic
+topology whose policy lets a request pick its back-end (`X-Fault-Backend`),
+with the tools a fault test needs: signal, kill and restart any process with
+the command line lab.json recorded for it, impair a host's link, run clients
+that record what each of them saw, and the three leak checks — encap_map
+entries on the switch (P4Runtime Read), decapsulation mappings in each
+back-end (nft), flows the controller still holds.
+
+`LinkImpairment` is `tc netem` where the kernel has it. Kernels built without
+sch_netem (the one these tests were written on among them) get the same three faults from
+what they do have: a random share of frames dropped by a blackhole qdisc,
+another held in a slow HTB class (so later frames overtake them: reordering
+with a few milliseconds of delay), and an nftables `dup` for duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import yaml
+from e2e_support import body_chunks, body_sha256, get, in_thread_of, post_head, run_async_in
+from paths import ROOT
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+
+from controller.demo_backend import pattern_sha256
+from controller.inspect import classifier_stats, list_flows
+from controller.lab.lab import AGENT_PORT, Lab, down, up
+from controller.lab.netns import LabNames, in_netns, run
+from controller.lab.processes import ProcessRecord, alive, stop, wait_for_path
+from controller.lab.switch import SOCKET_NAME, RunningSwitch, wait_until_serving
+from controller.lab.topology import load_topology
+from controller.nft import DECAP_TABLE
+from controller.p4rt import P4RuntimeClient
+from controller.proto import handoff_pb2 as pb
+from controller.proto import handoff_pb2_grpc as pb_grpc
+from controller.switch_state import ENCAP_MAP, connection_of, flow_id_of
+
+BASIC = ROOT / "topologies" / "basic.yaml"
+BACKENDS = ("b1", "b2", "b3")
+PIN_HEADER = "X-Fault-Backend"
+START_TIMEOUT_S = 30.0
+
+# Round robin over every back-end, unless the request names one: then only
+# that one, and a request for a back-end that is out of its pool gets a 503.
+POLICY = {
+    "pools": {
+        "all": {"algorithm": "weighted_round_robin", "backends": list(BACKENDS)},
+        **{f"only_{b}": {"backends": [b]} for b in BACKENDS},
+    },
+    "rules": [
+        *({"headers": {PIN_HEADER.lower(): b}, "pool": f"only_{b}"} for b in BACKENDS),
+        {"path_prefix": "/", "pool": "all"},
+    ],
+    "on_no_match": "http-503",
+    "read_limit": {"bytes": 8192, "timeout_ms": 2000},
+}
+
+
+def fault_topology(directory: Path) -> Path:
+    """topologies/basic.yaml with the policy above, written to `directory`."""
+    spec = yaml.safe_load(BASIC.read_text())
+    spec["switch"]["program"] = str((BASIC.parent / spec["switch"]["program"]).resolve())
+    policy = directory / "fault-policy.yaml"
+    policy.write_text(yaml.safe_dump(POLICY, sort_keys=False))
+    for vip in spec["vips"]:
+        vip["policy"] = str(policy)
+    path = directory / "fault-topology.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `condition` (an exception counts as not yet) until it holds."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        try:
+            if condition():
+                return
+            last = ""
+        except Exception as exc:
+            last = f" (last: {type(exc).__name__}: {exc})"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{last}")
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- the lab
+
+
+@dataclass(frozen=True, order=True)
+class SwitchEntry:
+    """One encap_map entry: the client port it steers, its flow id, and the
+    idle timeout that removes it if nothing else does."""
+
+    client_port: int
+    flow_id: int
+    idle_timeout_ns: int
+
+    def __str__(self) -> str:
+        return f"port {self.client_port} -> flow {self.flow_id:#010x}"
+
+
+@dataclass(frozen=True)
+class HeldFlow:
+    """A controller flow out of quarantine."""
+
+    client_port: int
+    backend: str
+    flow_id: int
+    state: str
+    on_switch: bool
+
+    def __str__(self) -> str:
+        return f"port {self.client_port} -> {self.backend} flow {self.flow_id:#010x} {self.state}"
+
+
+@dataclass
+class Leaks:
+    """What the system still holds; all empty once every connection ended."""
+
+    entries: list[SwitchEntry] = field(default_factory=list)
+    decap: dict[str, list[int]] = field(default_factory=dict)  # back-end -> flow ids
+    flows: list[HeldFlow] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or any(self.decap.values()) or self.flows)
+
+    def __str__(self) -> str:
+        decap = {b: [f"{i:#010x}" for i in ids] for b, ids in self.decap.items() if ids}
+        return (f"encap_map entries {[str(e) for e in self.entries]}, decapsulation "
+                f"mappings {decap}, flows {[str(f) for f in self.flows]}")  # fmt: skip
+
+    def without(self, ports: set[int]) -> Leaks:
+        """What is left once the connections of client `ports` are set aside."""
+        gone = {(f.backend, f.flow_id) for f in self.flows if f.client_port in ports}
+        return Leaks(
+            [e for e in self.entries if e.client_port not in ports],
+            {b: [i for i in ids if (b, i) not in gone] for b, ids in self.decap.items()},
+            [f for f in self.flows if f.client_port not in ports],
+        )
+
+
+class FaultLab:
+    """One lab with a unique prefix in a private run directory."""
+
+    def __init__(self, run_root: Path, prefix: str) -> None:
+        topology = load_topology(fault_topology(run_root))
+        self.lab = Lab(topology, LabNames(prefix), run_root / topology.name)
+        self.vip = (str(topology.vips[0].address), topology.vips[0].port)
+
+    def up(self) -> FaultLab:
+        up(self.lab)
+        return self
+
+    def down(self) -> None:
+        down(self.lab)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.lab.run_dir
+
+    def ns(self, host: str) -> str:
+        return self.lab.names.host(host)
+
+    def address(self, host: str) -> str:
+        return str(self.lab.topology.host(host).interface.ip)
+
+    # ------------------------------------------------------------ processes
+
+    def record(self, name: str) -> ProcessRecord:
+        _, records = self.lab.table.load()
+        found = [r for r in records if r.name == name]
+        assert found, f"no process {name!r} in {self.lab.table.path}"
+        return found[-1]
+
+    def signal(self, name: str, signum: signal.Signals) -> None:
+        os.kill(self.record(name).pid, signum)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as a crash would; returns once the process is gone."""
+        record = self.record(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(record.pid, signal.SIGKILL)
+        wait_for(lambda: not alive(record.pid), 10, f"{name} to die")
+
+    def start_again(self, name: str) -> ProcessRecord:
+        """Start `name` with the namespace and command line lab.json holds for
+        it (killing what is left of it first), and record the new process in
+        lab.json in place of the old one, so `lab down` stops the new one."""
+        info, records = self.lab.table.load()
+        old = self.record(name)
+        if alive(old.pid):
+            stop([old], grace_s=0)
+        argv = old.argv[4:] if old.namespace is not None else old.argv
+        self.lab.table.save(info, [r for r in records if r.name != name])
+        return self.lab.table.start(info, name, old.namespace, argv)
+
+    def restart_switch(self) -> None:
+        socket_path = self.run_dir / SOCKET_NAME
+        socket_path.unlink(missing_ok=True)
+        record = self.start_again("switch")
+        wait_for_path(socket_path, record, START_TIMEOUT_S)
+        target = str(self.lab.table.load()[0].get("target", "p4sim"))
+        switch = RunningSwitch(record, target, f"unix:{socket_path}", socket_path, 0)
+        wait_until_serving(switch, START_TIMEOUT_S)
+
+    def restart_controller(self) -> None:
+        self.start_again("controller")
+        wait_for(self.controller_serves, START_TIMEOUT_S, "the restarted controller to serve")
+
+    def restart_backend(self, host: str) -> None:
+        """The demo application, then its agent (which adopts the mappings
+        its predecessor left in the kernel)."""
+        handover = self.lab.handover_socket(host)
+        handover.unlink(missing_ok=True)
+        app = self.start_again(f"backend-{host}")
+        wait_for_path(handover, app, START_TIMEOUT_S)
+        self.restart_agent(host)
+
+    def restart_agent(self, host: str) -> None:
+        record = self.start_again(f"agent-{host}")
+        wait_for(lambda: self.agent_listens(host) or not alive(record.pid), START_TIMEOUT_S,
+                 f"agent-{host} to listen")  # fmt: skip
+        assert alive(record.pid), f"agent-{host} exited; see {record.log}"
+
+    def link_down(self, host: str) -> None:
+        """Cut `host` off the network (its end of the link goes down)."""
+        run(in_netns(self.ns(host), ["ip", "link", "set", "eth0", "down"]))
+
+    def link_up(self, host: str) -> None:
+        """Plug `host` back in: the link, and the default route the kernel
+        removed with it."""
+        gateway = str(self.lab.topology.host(host).gateway)
+        run(in_netns(self.ns(host), ["ip", "link", "set", "eth0", "up"]))
+        run(in_netns(self.ns(host), ["ip", "route", "replace", "default", "via", gateway,
+                                     "dev", "eth0"]))  # fmt: skip
+
+    def agent_listens(self, host: str) -> bool:
+        def connects() -> bool:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.address(host), AGENT_PORT), timeout=0.5),
+            ):
+                return True
+            return False
+
+        return in_thread_of(self.ns(host), connects)
+
+    def controller_serves(self) -> bool:
+        try:
+            list_flows(self.run_dir)
+        except Exception:
+            return False
+        return True
+
+    def live_backends(self) -> set[str]:
+        """The back-ends the classifier's health checks keep in its pools."""
+        socket_path = self.lab.classifier_socket("k1")
+        with grpc.insecure_channel(f"unix:{socket_path}") as channel:
+            stub = pb_grpc.ClassifierStub(channel)  # type: ignore[no-untyped-call]
+            policy = stub.GetPolicy(pb.GetPolicyRequest(), timeout=5)
+        return {b.name for pool in policy.pools for b in pool.backends if b.live}
+
+    def wait_whole(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Every recorded process running, every back-end in the pools: what
+        the next test may assume after a fault test restored the lab."""
+        _, records = self.lab.table.load()
+        dead = [r.name for r in records if not alive(r.pid)]
+        assert not dead, f"processes not running: {dead}"
+        wait_for(lambda: self.live_backends() == set(BACKENDS), timeout,
+                 "every back-end to answer the classifier's heartbeats")  # fmt: skip
+
+    # ------------------------------------------------------------ what the system holds
+
+    def switch_entries(self) -> list[SwitchEntry]:
+        """encap_map as a short-lived backup session reads it (election id 1,
+        below the controller's: it never takes over a live controller)."""
+        client = P4RuntimeClient(f"unix:{self.run_dir / SOCKET_NAME}", election_id=1, timeout=5)
+        try:
+            client.connect()
+            client.fetch_pipeline()
+            entries = client.read_table(ENCAP_MAP)
+        finally:
+            client.close()
+        return sorted(
+            SwitchEntry(connection_of(e)[1], flow_id_of(e) or 0, e.idle_timeout_ns) for e in entries
+        )
+
+    def decap_entries(self, host: str) -> list[int]:
+        """Flow ids of the decapsulation mappings in `host`'s kernel."""
+        argv = ["nft", "-j", "list", "map", "ip", DECAP_TABLE, "flow_index"]
+        done = run(in_netns(self.ns(host), argv), check=False)
+        if done.returncode != 0:
+            return []  # no table: the agent tore it down, or never made it
+        ids = []
+        for item in json.loads(done.stdout)["nftables"]:
+            for key, _ in item.get("map", {}).get("elem", []):
+                _, _, high, low = key["concat"]
+                ids.append(int(high) << 16 | int(low))
+        return sorted(ids)
+
+    def classifier_outcomes(self) -> dict[str, int]:
+        """How the classifier's connections ended so far, by outcome
+        (handed_off, recovered, no_match, unsettled, ...)."""
+        (stats,) = classifier_stats(self.run_dir, "k1")
+        prefix = 'p4handoff_classifier_connections_total{outcome="'
+        return {
+            name[len(prefix) : -2]: int(value)
+            for name, value in stats.counters.items()
+            if name.startswith(prefix)
+        }
+
+    def backend_by_port(self) -> dict[int, str]:
+        """Client port -> the back-end its latest flow went to (ended flows too)."""
+        flows = sorted(list_flows(self.run_dir, include_ended=True).flows,
+                       key=lambda f: f.created_at)  # fmt: skip
+        return {f.connection.client_port: f.backend_name for f in flows}
+
+    def flows(self) -> list[HeldFlow]:
+        """The controller's flows out of quarantine (pending or installed)."""
+        return [
+            HeldFlow(f.connection.client_port, f.backend_name, f.ref.flow_id, f.state, f.on_switch)
+            for f in list_flows(self.run_dir).flows
+            if f.state != "quarantine"
+        ]
+
+    def end_flows(self, ports: set[int], reason: str) -> None:
+        """End the flows of client `ports` through the controller's RemoveFlow,
+        as a classifier gives a flow back (entry, mapping and id all go)."""
+        with grpc.insecure_channel(f"unix:{self.lab.controller_socket}") as channel:
+            stub = pb_grpc.ControllerStub(channel)  # type: ignore[no-untyped-call]
+            for flow in list_flows(self.run_dir).flows:
+                if flow.state != "quarantine" and flow.connection.client_port in ports:
+                    request = pb.RemoveFlowRequest(flow=flow.ref, reason=reason,
+                                                   release_agent=True)  # fmt: skip
+                    stub.RemoveFlow(request, timeout=10)
+
+    def leaks(self) -> Leaks:
+        return Leaks(
+            entries=self.switch_entries(),
+            decap={b: self.decap_entries(b) for b in BACKENDS},
+            flows=self.flows(),
+        )
+
+    def settle(self, timeout: float = 15.0) -> None:
+        """Let the flows of a test end; end through the controller those a
+        failed (or expected-to-fail) test left held, so the next test starts
+        from nothing."""
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: not self.leaks(), timeout, "the flows to end")
+        self.end_flows({f.client_port for f in self.flows()}, "test cleanup")
+
+    def assert_nothing_leaked(self, timeout: float = 20.0, idle: Collection[int] = ()) -> None:
+        """Once every connection has ended: no encap_map entry, no
+        decapsulation mapping, no flow id out of quarantine — within the
+        controller's end grace (2 s, twice if packets still came) and the
+        agents' release round trip. Connections of the client ports in `idle`
+        ended without the switch seeing a FIN or RST from the client: theirs
+        go when their entries' idle timeout fires, which must be set."""
+        deadline = time.monotonic() + timeout
+        while (left := self.leaks().without(set(idle))) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert not left, f"left behind after every connection ended: {left}"
+        waiting = [e for e in self.switch_entries() if e.client_port in idle]
+        assert all(e.idle_timeout_ns > 0 for e in waiting), [str(e) for e in waiting]
+
+
+# ---------------------------------------------------------------- impaired links
+
+
+@dataclass(frozen=True)
+class Impairment:
+    loss_pct: float = 1.0
+    duplicate_pct: float = 1.0
+    reorder_pct: float = 25.0
+    delay_ms: float = 5.0
+
+    def __str__(self) -> str:
+        return (f"loss {self.loss_pct:g}% duplicate {self.duplicate_pct:g}% "
+                f"reorder {self.reorder_pct:g}% delay {self.delay_ms:g} ms")  # fmt: skip
+
+
+def netem_available() -> bool:
+    """Whether this kernel has sch_netem (tried on a veth in a scratch namespace)."""
+    probe = f"fltnetem{os.getpid()}"
+    run(["ip", "netns", "add", probe])
+    try:
+        run(in_netns(probe, ["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"]))
+        done = run(in_netns(probe, ["tc", "qdisc", "add", "dev", "d0", "root", "netem",
+                                    "delay", "1ms"]), check=False)  # fmt: skip
+        return done.returncode == 0
+    finally:
+        run(["ip", "netns", "del", probe], check=False)
+
+
+_SKF_AD_RANDOM = 0xFFFFF000 + 56  # classic BPF ancillary load: a random u32
+
+
+def _random_share(pct: float, classid: int) -> str:
+    """Classic BPF for cls_bpf: class `classid` for a random `pct` % of frames."""
+    threshold = min(int(pct / 100 * (1 << 32)), (1 << 32) - 1)
+    # ld rand; jge threshold -> no match; ret classid; ret 0 (no match)
+    return f"4,32 0 0 {_SKF_AD_RANDOM},53 1 0 {threshold},6 0 0 {classid},6 0 0 0"
+
+
+@dataclass(frozen=True)
+class ImpairmentStats:
+    """What the impairment did to the frames it saw (None: netem does not say)."""
+
+    dropped: int
+    duplicated: int | None
+    delayed: int | None
+
+
+class LinkImpairment:
+    """Loss, duplication and reordering on what one host sends on its eth0."""
+
+    TABLE = "fault_impair"
+
+    def __init__(self, lab: FaultLab, host: str, impairment: Impairment, *, netem: bool) -> None:
+        self.namespace = lab.ns(host)
+        self.gateway = str(lab.lab.topology.host(host).gateway)
+        self.impairment = impairment
+        self.netem = netem
+
+    def _tc(self, *argv: str) -> str:
+        return run(in_netns(self.namespace, ["tc", *argv])).stdout
+
+    def __str__(self) -> str:
+        how = "tc netem" if self.netem else "tc htb/bpf/blackhole + nft dup (no sch_netem here)"
+        return f"{how}: {self.impairment}"
+
+    def __enter__(self) -> LinkImpairment:
+        i = self.impairment
+        if self.netem:
+            # netem sends reorder_pct % of the frames at once, ahead of the
+            # others, which wait delay_ms.
+            self._tc("qdisc", "add", "dev", "eth0", "root", "netem", "delay", f"{i.delay_ms}ms",
+                     "reorder", f"{i.reorder_pct}%", "loss", f"{i.loss_pct}%",
+                     "duplicate", f"{i.duplicate_pct}%")  # fmt: skip
+            return self
+        try:
+            self._emulate(i)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _emulate(self, i: Impairment) -> None:
+        # Class 1:10 sends at once; 1:20 (slow) sends a full frame per tenth
+        # of delay_ms, so its frames are overtaken: one alone is late by that,
+        # one behind a burst by up to delay_ms and more; 1:30 drops silently
+        # (a blackhole tells the sender nothing, like a lost frame).
+        slow_rate = int(1514 * 8 / (i.delay_ms / 10_000))
+        tc = self._tc
+        tc("qdisc", "add", "dev", "eth0", "root", "handle", "1:", "htb", "default", "10")
+        for classid, rate in (("1:10", "10gbit"), ("1:30", "10gbit")):
+            tc("class", "add", "dev", "eth0", "parent", "1:", "classid", classid, "htb",
+               "rate", rate, "quantum", "60000")  # fmt: skip
+        tc("class", "add", "dev", "eth0", "parent", "1:", "classid", "1:20", "htb",
+           "rate", f"{slow_rate}bit", "burst", "1514", "cburst", "1514")  # fmt: skip
+        tc("qdisc", "add", "dev", "eth0", "parent", "1:20", "handle", "20:", "pfifo",
+           "limit", "100")  # fmt: skip
+        tc("qdisc", "add", "dev", "eth0", "parent", "1:30", "handle", "30:", "blackhole")
+        for prio, pct, target in (("1", i.loss_pct, 0x10030), ("2", i.reorder_pct, 0x10020)):
+            tc("filter", "add", "dev", "eth0", "parent", "1:", "prio", prio, "bpf", "bytecode",
+               _random_share(pct, target))  # fmt: skip
+        t = f"ip {self.TABLE}"
+        nft_script(self.namespace, [
+            f"add table {t}",
+            f"add counter {t} duplicated",
+            f"add chain {t} out {{ type filter hook postrouting priority 0; }}",
+            f'add rule {t} out oifname "eth0" numgen random mod 10000 < '
+            f'{int(i.duplicate_pct * 100)} counter name "duplicated" dup to {self.gateway}'
+            ' device "eth0"',
+        ])  # fmt: skip
+
+    def stats(self) -> ImpairmentStats:
+        qdiscs = json.loads(self._tc("-s", "-j", "qdisc", "show", "dev", "eth0"))
+        if self.netem:
+            (netem,) = [q for q in qdiscs if q["kind"] == "netem"]
+            return ImpairmentStats(netem["drops"], None, None)
+        by_handle = {q["handle"]: q for q in qdiscs}
+        return ImpairmentStats(
+            dropped=by_handle["30:"]["drops"],
+            duplicated=nft_counter(self.namespace, self.TABLE, "duplicated"),
+            delayed=by_handle["20:"]["packets"],
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        run(in_netns(self.namespace, ["tc", "qdisc", "del", "dev", "eth0", "root"]), check=False)
+        run(in_netns(self.namespace, ["nft", "delete", "table", "ip", self.TABLE]), check=False)
+
+
+def nft_script(namespace: str, lines: list[str]) -> None:
+    """Apply nft commands in `namespace` as one transaction."""
+    done = subprocess.run(in_netns(namespace, ["nft", "-f", "-"]), input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, f"nft in {namespace}: {done.stderr}"
+
+
+def nft_counter(namespace: str, table: str, name: str) -> int:
+    done = run(in_netns(namespace, ["nft", "-j", "list", "counter", "ip", table, name]))
+    for item in json.loads(done.stdout)["nftables"]:
+        if "counter" in item:
+            packets: int = item["counter"]["packets"]
+            return packets
+    raise AssertionError(f"no counter {name} in table {table} of {namespace}")
+
+
+# ---------------------------------------------------------------- clients
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One client connection: an upload (POST /sha256) then a download
+    (GET /bytes/N) on the same keep-alive connection, then a clean close."""
+
+    upload: int = 64 * 1024
+    download: int = 64 * 1024
+    backend: str | None = None  # pin it (X-Fault-Backend), else round robin
+    seed: int = 0
+    pause_s: float = 0.0  # between the two requests: the connection idles, handed off
+    hold: threading.Event | None = None  # and, if given, until this is set
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one client saw. `kind`: ok (every byte right), wrong_bytes,
+    refused (a clean HTTP error answer, e.g. the classifier's 503), closed
+    (FIN before an answer), reset, timeout (no answer in time: a hang)."""
+
+    kind: str
+    backend: str = ""
+    status: int = 0
+    detail: str = ""
+    seconds: float = 0.0
+    client_port: int = 0
+
+
+async def _response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], str, bytes]:
+    """Status, headers, SHA-256 of the body and the body itself when short."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    status = int(head[0].split(" ")[1])
+    headers = {}
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        if name:
+            headers[name.strip().lower()] = value.strip()
+    if status == 100:
+        return await _response(reader)
+    length = int(headers.get("content-length", "0"))
+    digest = hashlib.sha256()
+    short = bytearray()
+    while length:
+        chunk = await reader.read(min(length, 1 << 16))
+        if not chunk:
+            raise asyncio.IncompleteReadError(b"", length)
+        digest.update(chunk)
+        if len(short) < 4096:
+            short += chunk[: 4096 - len(short)]
+        length -= len(chunk)
+    return status, headers, digest.hexdigest(), bytes(short)
+
+
+@dataclass
+class _Seen:
+    port: int = 0
+    backend: str = ""
+    status: int = 0
+
+
+async def exchange(
+    vip: tuple[str, int],
+    plan: Exchange,
+    timeout: float,
+    first_answer: Callable[[], None] = lambda: None,
+) -> Outcome:
+    """Run `plan` on a new connection to `vip`; never raises, never takes
+    longer than `timeout` (then the outcome is a timeout). `first_answer` is
+    called when the first response head arrived: the handoff is over."""
+    started = time.monotonic()
+    seen = _Seen()
+    writer: asyncio.StreamWriter | None = None
+
+    def outcome(kind: str, detail: str = "") -> Outcome:
+        return Outcome(kind, seen.backend, seen.status, detail, time.monotonic() - started,
+                       seen.port)  # fmt: skip
+
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(*vip)
+            seen.port = writer.get_extra_info("sockname")[1]
+            kind, detail = await _converse(reader, writer, plan, seen, first_answer)
+            return outcome(kind, detail)
+    except TimeoutError:
+        if writer is not None:
+            _give_up(writer)
+        return outcome("timeout", f"no answer within {timeout:g} s")
+    except ConnectionResetError as exc:
+        return outcome("reset", str(exc))
+    except (asyncio.IncompleteReadError, OSError) as exc:
+        return outcome("closed", f"{type(exc).__name__}: {exc}")
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _give_up(writer: asyncio.StreamWriter) -> None:
+    """Reset the connection, as a client that stops waiting does: nothing of
+    it (a FIN retransmitted for minutes) reaches a later test."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def _converse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    plan: Exchange,
+    seen: _Seen,
+    first_answer: Callable[[], None],
+) -> tuple[str, str]:
+    pin = {PIN_HEADER.replace("-", "_"): plan.backend} if plan.backend else {}
+    body = b"".join(body_chunks(plan.upload, seed=plan.seed))
+    writer.write(post_head("/sha256", plan.upload, **pin) + body)
+    seen.status, headers, _, answer = await _response(reader)
+    first_answer()
+    seen.backend = headers.get("x-backend", headers.get("x-handoff-classifier", ""))
+    if seen.status != 200:
+        await _close(reader, writer)
+        return "refused", answer.decode(errors="replace").strip()
+    # POST /sha256 answers with the hex digest of the body that arrived.
+    uploaded_ok = answer.decode().strip() == body_sha256(plan.upload, seed=plan.seed)
+    await asyncio.sleep(plan.pause_s)
+    while plan.hold is not None and not plan.hold.is_set():
+        await asyncio.sleep(0.01)
+    writer.write(get(f"/bytes/{plan.download}"))
+    seen.status, headers, digest, _ = await _response(reader)
+    downloaded_ok = seen.status == 200 and digest == pattern_sha256(plan.download)
+    await _close(reader, writer)
+    if uploaded_ok and downloaded_ok:
+        return "ok", ""
+    return "wrong_bytes", f"upload digest right: {uploaded_ok}, download: {downloaded_ok}"
+
+
+async def _close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Half-close, read to the server's FIN, close: no RST from our side."""
+    writer.write_eof()
+    while await reader.read(1 << 16):
+        pass
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+def clients(lab: FaultLab, plans: list[Exchange], timeout: float) -> list[Outcome]:
+    """Run every exchange at once from c1; one Outcome per plan, in order."""
+
+    async def everything() -> list[Outcome]:
+        return list(await asyncio.gather(*(exchange(lab.vip, p, timeout) for p in plans)))
+
+    return run_async_in(lab.ns("c1"), everything, timeout + 30)
+
+
+class ClientBatch:
+    """`clients` on a thread of its own, so the test can inject a fault while
+    they run; `outcomes()` waits for them."""
+
+    def __init__(self, lab: FaultLab, plans: list[Exchange], timeout: float) -> None:
+        self._result: list[Outcome] = []
+        self._error: BaseException | None = None
+        self._timeout = timeout
+
+        def body() -> None:
+            try:
+                self._result = clients(lab, plans, timeout)
+            except BaseException as exc:
+                self._error = exc
+
+        self._thread = threading.Thread(target=body, daemon=True)
+
+    def __enter__(self) -> ClientBatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join(self._timeout + 60)
+
+    def outcomes(self) -> list[Outcome]:
+        self._thread.join(self._timeout + 60)
+        assert not self._thread.is_alive(), "the clients did not end"
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class ClientStream:
+    """`workers` clients from c1 doing exchange after exchange until stopped,
+    so a fault lands while connections are being handed off. `quiesce` holds
+    new connections back until none is waiting for its first answer (so no
+    handoff is in flight); `resume` lets them go again."""
+
+    def __init__(
+        self, lab: FaultLab, make: Callable[[int], Exchange], workers: int, timeout: float
+    ) -> None:
+        self.lab = lab
+        self.make = make
+        self.workers = workers
+        self.timeout = timeout
+        self.outcomes: list[tuple[float, Outcome]] = []  # (monotonic start, outcome)
+        self._stop = threading.Event()
+        self._open = threading.Event()
+        self._open.set()
+        self._unanswered = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> ClientStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._open.set()
+        self._stop.set()
+        self._thread.join(self.timeout + 30)
+
+    def quiesce(self, timeout: float = 20.0) -> None:
+        self._open.clear()
+        wait_for(lambda: self._unanswered == 0, timeout, "every started handoff to settle")
+
+    def resume(self) -> None:
+        self._open.set()
+
+    def stop(self) -> list[tuple[float, Outcome]]:
+        self.__exit__()
+        assert not self._thread.is_alive(), "the client stream did not end"
+        if self._error is not None:
+            raise self._error
+        return self.outcomes
+
+    def _run(self) -> None:
+        counter = iter(range(1 << 30))
+
+        async def one(index: int) -> None:
+            started = time.monotonic()
+            self._unanswered += 1
+            answered = False
+
+            def first_answer() -> None:
+                nonlocal answered
+                if not answered:
+                    answered = True
+                    self._unanswered -= 1
+
+            outcome = await exchange(self.lab.vip, self.make(index), self.timeout, first_answer)
+            first_answer()
+            self.outcomes.append((started, outcome))
+
+        async def worker() -> None:
+            while not self._stop.is_set():
+                if self._open.is_set():
+                    await one(next(counter))
+                else:
+                    await asyncio.sleep(0.01)
+
+        async def all_workers() -> None:
+            await asyncio.gather(*(worker() for _ in range(self.workers)))
+
+        try:
+            run_async_in(self.lab.ns("c1"), all_workers, 3600)
+        except BaseException as exc:
+            self._error = exc
+
+
+def summary(outcomes: list[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        key = f"{outcome.kind}:{outcome.backend or '-'}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+# ---------------------------------------------------------------- resets on the wire
+
+
+class ResetWatch:
+    """Counts the RSTs that matter, in the kernel (nft counters), so none is missed.
+
+    On the client: RSTs that reach a connection before its server's FIN
+    (`during`: the connection was broken) and after it (`after_fin`: a late
+    duplicate or reordered segment reached a socket the server had already
+    closed, which any TCP answers with a RST, handoff or not; the client has
+    its whole answer by then). On the classifier: RSTs it sends (`classifier`),
+    which for a handed-off connection can only come from the handoff.
+    """
+
+    TABLE = "fault_resets"
+
+    def __init__(self, lab: FaultLab, client: str = "c1", classifier: str = "k1") -> None:
+        self.client, self.classifier = lab.ns(client), lab.ns(classifier)
+        t = f"ip {self.TABLE}"
+        key = "ip saddr . tcp sport . ip daddr . tcp dport"
+        nft_script(self.client, [
+            f"add table {t}",
+            f"add set {t} finished {{ type ipv4_addr . inet_service . ipv4_addr . inet_service;"
+            " flags dynamic, timeout; timeout 5m; }",
+            f"add counter {t} during", f"add counter {t} after_fin", f"add counter {t} sent",
+            f"add chain {t} in {{ type filter hook prerouting priority raw; }}",
+            f"add chain {t} out {{ type filter hook output priority raw; }}",
+            f"add rule {t} in tcp flags fin add @finished {{ {key} }}",
+            f'add rule {t} in tcp flags rst {key} @finished counter name "after_fin"',
+            f'add rule {t} in tcp flags rst {key} != @finished counter name "during"',
+            f'add rule {t} out tcp flags rst counter name "sent"',
+        ])  # fmt: skip
+        nft_script(self.classifier, [
+            f"add table {t}", f"add counter {t} sent",
+            f"add chain {t} out {{ type filter hook output priority raw; }}",
+            f'add rule {t} out tcp flags rst counter name "sent"',
+        ])  # fmt: skip
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "during": nft_counter(self.client, self.TABLE, "during"),
+            "after_fin": nft_counter(self.client, self.TABLE, "after_fin"),
+            "client_sent": nft_counter(self.client, self.TABLE, "sent"),
+            "classifier_sent": nft_counter(self.classifier, self.TABLE, "sent"),
+        }
+
+    def close(self) -> None:
+        for namespace in (self.client, self.classifier):
+            run(in_netns(namespace, ["nft", "delete", "table", "ip", self.TABLE]), check=False)
+
+
+# ---------------------------------------------------------------- a client that keeps sending
+
+
+class AckStream:
+    """ACK segments of one client connection (its 4-tuple) sent from the
+    client's eth0 every `interval_s` while it runs, as a busy client keeps
+    sending. Their sequence and acknowledgement numbers lie far outside the
+    connection's window, so wherever they land they cannot disturb it; what
+    matters is where the switch sends them."""
+
+    def __init__(self, lab: FaultLab, client_port: int, interval_s: float = 0.0005) -> None:
+        client = lab.lab.topology.host("c1")
+        packet = (
+            Ether(src=client.mac, dst=lab.lab.topology.switch.mac)
+            / IP(src=str(client.interface.ip), dst=lab.vip[0])
+            / TCP(sport=client_port, dport=lab.vip[1], flags="A", seq=0x12345, ack=0x6789A)
+        )
+        self.frame = bytes(packet)
+        self.interval_s = interval_s
+        self.sent = 0
+        self._socket = in_thread_of(
+            lab.ns("c1"), lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        )
+        self._socket.bind(("eth0", 0))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):  # e.g. ENOBUFS while the switch is down
+                self._socket.send(self.frame)
+                self.sent += 1
+            time.sleep(self.interval_s)
+
+    def __enter__(self) -> AckStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._socket.close()
