@@ -281,6 +281,15 @@ class TypeExpr(Expr):
     target: TypeRef
 
 
+@dataclass(eq=False)
+class LValueRead(Expr):
+    """The value of a compound assignment's target (`x` in `x += 1`): the
+    code generator reads what it already evaluated for the target, so side
+    effects in the target (`a[f()] += 1`) happen once."""
+
+    target: Expr
+
+
 # Keyset expressions, legal in `select` cases and in table entries only.
 
 

@@ -365,6 +365,14 @@ class IRBuilder(Transformer_NonRecursive[Token, Any]):
     def assignment(self, meta: Meta, children: list[Any]) -> ir.AssignStmt:
         return ir.AssignStmt(self._pos(meta), children[0], children[1])
 
+    def compound_assignment(self, meta: Meta, children: list[Any]) -> ir.AssignStmt:
+        """`x op= e` is `x = x op e` with `x` evaluated once: the right-hand
+        side reads the target through an LValueRead of the same node."""
+        lhs, rhs = children[0], children[-1]
+        op = ">>" if len(children) == 4 else str(children[1])[:-1]
+        pos = self._pos(meta)
+        return ir.AssignStmt(pos, lhs, ir.Binary(pos, op, ir.LValueRead(lhs.pos, lhs), rhs))
+
     def call_statement(self, meta: Meta, children: list[Any]) -> ir.CallStmt:
         pos = self._pos(meta)
         return ir.CallStmt(pos, ir.Call(pos, children[0], _opt(children[1])))

@@ -96,6 +96,8 @@ class ExprGen:
         self.const_env: dict[Sym, object] = {}
         self.in_parser = False
         self.depth = 0  # expressions and statements being generated, inlined ones included
+        # Compound assignment targets -> the Python source already evaluated for them.
+        self.lvalue_reads: dict[ir.Expr, str] = {}
 
     def error_code(self, name: str) -> int:
         return self.facts.error_codes.get(name, 0)
@@ -287,6 +289,9 @@ class ExprGen:
 
     def _ex_Call(self, e: ir.Call) -> str:
         return self.call_value(e)
+
+    def _ex_LValueRead(self, e: ir.LValueRead) -> str:
+        return self.lvalue_reads[e.target]
 
     def _ex_ListExpr(self, e: ir.ListExpr) -> str:
         if isinstance(strip_newtype(e.type), StackT):

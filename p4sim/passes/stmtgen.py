@@ -175,10 +175,15 @@ class StmtGen(ExprGen):
     # ---------------------------------------------------------- assignment
 
     def assign(self, lhs: ir.Expr, rhs: ir.Expr) -> None:
+        compound = isinstance(rhs, ir.Binary) and isinstance(rhs.left, ir.LValueRead)
         if isinstance(lhs, ir.Slice):
+            if compound:
+                self.lvalue_reads[lhs] = self.ex(lhs)
             self.store(lhs, self.ex(rhs))
             return
         target = self.ex(lhs)
+        if compound:
+            self.lvalue_reads[lhs] = target
         self.store_expr(target, lhs.type, rhs)
         if isinstance(strip_newtype(lhs.type), HeaderT):
             self.union_exclusive(lhs, only_if_valid=True)

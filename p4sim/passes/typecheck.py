@@ -566,6 +566,11 @@ class ExprChecker:
             types.append(self.check(value, scope, hint.type if hint else None))
         return self._set(e, StructInitT(tuple(n for n, _ in e.fields), tuple(types)))
 
+    def _check_LValueRead(self, e: ir.LValueRead, scope: Scope, expected: Type | None
+                          ) -> Type:
+        # The target was checked (as an lvalue) just before its assignment's rhs.
+        return self._set(e, e.target.type)
+
     def _check_Mask(self, e: ir.Mask, scope: Scope, expected: Type | None) -> Type:
         raise TypeCheckError(e.pos, "&&& is only allowed in select cases and table entries")
 
