@@ -4,11 +4,9 @@ unification, and the implicit conversions P4_16 allows."""
 from __future__ import annotations
 
 from p4sim.runtime.types import (
-    BitT,
     EnumT,
     ExternT,
     NamedT,
-    NewT,
     SetT,
     StackT,
     TupleT,
@@ -78,15 +76,3 @@ def serializable_base(t: Type) -> Type:
     if isinstance(t, EnumT) and t.underlying is not None:
         return t.underlying
     return t
-
-
-def is_integral(t: Type) -> bool:
-    return isinstance(t, BitT)
-
-
-def underlying_bits(t: Type) -> BitT | None:
-    while isinstance(t, NewT):
-        t = t.base
-    if isinstance(t, EnumT):
-        return t.underlying
-    return t if isinstance(t, BitT) else None

@@ -39,9 +39,3 @@ def decode(value: bytes, bitwidth: int, what: str) -> int:
 def encode(number: int) -> bytes:
     """The canonical (shortest) byte string of a non-negative int."""
     return number.to_bytes(max(1, (number.bit_length() + 7) >> 3), "big")
-
-
-def encode_width(number: int, bitwidth: int) -> bytes:
-    """`number` padded to the full byte width of a `bitwidth`-bit field, as
-    header bytes on the wire need."""
-    return number.to_bytes((bitwidth + 7) >> 3, "big")
