@@ -1,7 +1,7 @@
 """The project's P4Runtime client: names and readable values in, typed
 entities out. See `client.P4RuntimeClient` and `entities.EntityFactory`."""
 
-from controller.p4rt.client import P4RuntimeClient, pipeline_cookie
+from controller.p4rt.client import P4RuntimeClient, grpc_tls_options, pipeline_cookie
 from controller.p4rt.entities import (
     Action,
     CounterData,
@@ -59,6 +59,7 @@ __all__ = [
     "UpdateFailure",
     "ValueFormatError",
     "WriteError",
+    "grpc_tls_options",
     "load_p4info",
     "pipeline_cookie",
 ]

@@ -11,6 +11,7 @@ queues, and every call returns or raises a `P4RuntimeError`.
 from __future__ import annotations
 
 import hashlib
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -42,12 +43,22 @@ from controller.p4rt.messages import (
     write_failures,
 )
 from controller.p4rt.p4info import P4InfoIndex
-from controller.tls import grpc_tls_options
 
 _MAX_MESSAGE = 256 * 1024 * 1024  # bmv2 JSON and P4Info of big programs exceed gRPC's 4 MiB
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 T = TypeVar("T")
+
+log = logging.getLogger("p4handoff.p4rt")
+
+
+def grpc_tls_options(address: str) -> list[tuple[str, str]]:
+    """Channel options for a TLS channel to `address`. gRPC checks a `unix:`
+    address's server against the socket's path, which no certificate names;
+    a local socket's server is `localhost`, as the lab's switch certificate says."""
+    if address.startswith("unix:"):
+        return [("grpc.ssl_target_name_override", "localhost")]
+    return []
 
 
 class P4RuntimeClient:
@@ -97,7 +108,6 @@ class P4RuntimeClient:
         self._packets: queue.Queue[p4r.PacketIn] = queue.Queue()
         self._digests: queue.Queue[p4r.DigestList] = queue.Queue()
         self._idle: queue.Queue[p4r.IdleTimeoutNotification] = queue.Queue()
-        self._stream_errors: queue.Queue[p4r.StreamError] = queue.Queue()
 
     # ------------------------------------------------------------ session
 
@@ -339,13 +349,6 @@ class P4RuntimeClient:
         message = _get(self._idle, timeout)
         return None if message is None else self._require_codec().decode_idle_timeout(message)
 
-    def receive_stream_error(self, timeout: float | None = None) -> str | None:
-        """The next StreamError the switch reported (e.g. a refused packet-out)."""
-        message = _get(self._stream_errors, timeout)
-        if message is None:
-            return None
-        return f"{code_name(message.canonical_code)}: {message.message}"
-
     # ------------------------------------------------------------ internals
 
     def _adopt(self, p4info: p4i.P4Info | P4InfoIndex) -> None:
@@ -411,8 +414,12 @@ class P4RuntimeClient:
             self._digests.put(digest)
         elif kind == "idle_timeout_notification":
             self._idle.put(response.idle_timeout_notification)
-        elif kind == "error":
-            self._stream_errors.put(response.error)
+        elif kind == "error":  # e.g. a refused packet-out; nothing waits for it
+            error = response.error
+            log.warning(
+                "stream error from %s: %s: %s", self.address,
+                code_name(error.canonical_code), error.message,
+            )  # fmt: skip
 
     def _set_primary(self, is_primary: bool) -> None:
         with self._lock:

@@ -288,18 +288,6 @@ class EntityFactory:
         call = self._action_call(spec, action, params)
         return TableEntry(spec.name, fields, call, priority, idle_timeout_ns, metadata)
 
-    def default_entry(
-        self,
-        table: str,
-        action: str | Action,
-        params: Mapping[str, values.Readable] | None = None,
-    ) -> TableEntry:
-        """The table's default entry, for MODIFY (set the default action) or Read."""
-        spec = self.index.table(table)
-        return TableEntry(
-            spec.name, action=self._action_call(spec, action, params), is_default=True
-        )
-
     def table_query(self, table: str | None = None) -> TableEntry:
         """A Read request for every entry of `table` (of every table when None)."""
         return TableEntry(self.index.table(table).name if table else "")

@@ -98,10 +98,6 @@ def get_pipeline_request(device_id: int) -> p4r.GetForwardingPipelineConfigReque
     )
 
 
-def capabilities_request() -> p4r.CapabilitiesRequest:
-    return p4r.CapabilitiesRequest()
-
-
 def arbitration_outcome(update: p4r.MasterArbitrationUpdate) -> tuple[bool, int, str]:
     """(this client is primary, the election id the switch announces, status text)."""
     is_primary = update.status.code == rpc_code.OK

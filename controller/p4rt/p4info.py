@@ -308,11 +308,6 @@ class P4InfoIndex:
             ),
         )
 
-    @classmethod
-    def from_file(cls, path: str | Path) -> P4InfoIndex:
-        """Reads P4Info from a text-format (`.txt`, `.txtpb`, `.pb.txt`) or binary file."""
-        return cls(load_p4info(path))
-
     def table(self, name: str) -> TableSpec:
         return self.tables.lookup(name)
 
