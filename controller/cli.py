@@ -19,14 +19,14 @@ from collections.abc import Sequence
 # subcommand -> (module, one-line help); each module has main(argv) -> int
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("controller.lab.cli", "build, inspect and remove a lab topology"),
-    "flows": ("controller.inspect", "show handed-off connections with switch counters"),
-    "stats": ("controller.inspect", "show controller, classifier and agent counters"),
-    "policy": ("controller.inspect", "show or reload a classifier policy"),
+    "flows": ("controller.lab.query", "show handed-off connections with switch counters"),
+    "stats": ("controller.lab.query", "show controller, classifier and agent counters"),
+    "policy": ("controller.lab.query", "show or reload a classifier policy"),
     "shell": ("controller.lab.shell", "open p4runtime-shell on the lab switch"),
-    "controller": ("controller.controller", "run the controller (P4Runtime primary)"),
-    "classifier": ("controller.classifier", "run a classifier on a VIP"),
-    "agent": ("controller.agent", "run the migrator agent of a back-end"),
-    "backend": ("controller.demo_backend", "run the demo HTTP back-end application"),
+    "controller": ("controller.switch.main", "run the controller (P4Runtime primary)"),
+    "classifier": ("controller.classifier.main", "run a classifier on a VIP"),
+    "agent": ("controller.agent.main", "run the migrator agent of a back-end"),
+    "backend": ("controller.examples.demo_backend", "run the demo HTTP back-end application"),
 }
 
 
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"handoff: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(SUBCOMMANDS[command][0])
-    if module.__name__ == "controller.inspect":
+    if module.__name__ == "controller.lab.query":
         rest = [command, *rest]
     result: int = module.main(rest)
     return result

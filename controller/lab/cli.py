@@ -15,9 +15,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from controller.config.topology import TARGETS, TopologyError
 from controller.lab.lab import Lab, down, require_tools, status, up
 from controller.lab.netns import LabError
-from controller.lab.topology import TARGETS, TopologyError
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -22,8 +22,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from controller import inspect
-from controller.demo_backend import pattern_sha256
+from controller.examples.demo_backend import pattern_sha256
+from controller.lab import query
 from controller.lab.lab import Lab, down, require_tools, up
 from controller.lab.netns import LabError, in_netns
 
@@ -104,12 +104,12 @@ def run_demo(console: Console, lab: Lab) -> None:
         if re.search(r"Requests/sec|Latency|requests in|Non-2xx|Socket errors", line):
             console.print(f"  {line.strip()}")
 
-    for stats in inspect.classifier_stats(lab.run_dir):
-        console.print(inspect.stats_table(stats))
-    flows = inspect.list_flows(lab.run_dir, True)
-    console.print(inspect.flows_summary_table(flows))
+    for stats in query.classifier_stats(lab.run_dir):
+        console.print(query.stats_table(stats))
+    flows = query.list_flows(lab.run_dir, True)
+    console.print(query.flows_summary_table(flows))
     del flows.flows[8:]
-    console.print(inspect.flows_table(flows, time.time()))
+    console.print(query.flows_table(flows, time.time()))
     console.print("(the first 8 flows; `handoff flows` lists all of them)")
 
 
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stopped, removed = down(lab)
             console.print(f"[bold]•[/] lab down: stopped {len(stopped)} processes, removed "
                           f"{len(removed)} namespaces; logs in {lab.run_dir}/logs")
-    except (LabError, DemoError, inspect.InspectError, subprocess.TimeoutExpired) as error:
+    except (LabError, DemoError, query.InspectError, subprocess.TimeoutExpired) as error:
         print(f"make demo: {error}", file=sys.stderr)
         return 1
     return 0

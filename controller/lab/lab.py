@@ -7,7 +7,7 @@ works from the run directory and the namespace prefix alone, so it also
 cleans up after an `up` that crashed or a machine that rebooted mid-run.
 
 `up(tls=True)` makes a CA and one certificate per process in RUN_DIR/tls
-(controller.tls) and runs P4Runtime and every agent connection over mutual
+(controller.handoff.tls) and runs P4Runtime and every agent connection over mutual
 TLS; `down` deletes those keys with the processes that used them.
 """
 
@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.config.topology import Host, Topology, load_topology
+from controller.handoff.tls import Identity, TlsConfigError, TlsFiles, issue_certificates
 from controller.lab.netns import LabError, LabNames, create, destroy, in_netns, list_namespaces
 from controller.lab.processes import (
     ProcessRecord,
@@ -32,8 +34,6 @@ from controller.lab.processes import (
     wait_for_path,
 )
 from controller.lab.switch import SwitchTls, start_switch
-from controller.lab.topology import Host, Topology, load_topology
-from controller.tls import Identity, TlsConfigError, TlsFiles, issue_certificates
 
 AGENT_PORT = 7100
 KEY_ID = 1
@@ -179,10 +179,10 @@ def _start_backend(
     namespace = lab.names.host(host.name)
     handover = lab.handover_socket(host.name)
     app = lab.table.start(info, f"backend-{host.name}", namespace, _python(
-        "controller.demo_backend", "--name", host.name, "--handover", str(handover)))
+        "controller.cli", "backend", "--name", host.name, "--handover", str(handover)))
     wait_for_path(handover, app, START_TIMEOUT_S)
     argv = _python(
-        "controller.agent", "--listen", f"{host.interface.ip}:{AGENT_PORT}",
+        "controller.cli", "agent", "--listen", f"{host.interface.ip}:{AGENT_PORT}",
         "--keys", str(lab.keys), "--handover", str(handover),
         "--forwarder", str(lab.topology.switch.forwarder_address),
         "--backend-address", str(host.interface.ip),

@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from controller.lab.topology import Host, Topology
+from controller.config.topology import Host, Topology
 
 OFFLOADS = ("rx", "tx", "tso", "gso", "gro")
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from controller.inspect import InspectError, find_run_dir
+from controller.lab.query import InspectError, find_run_dir
 from controller.lab.switch import SOCKET_NAME
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,32 +15,21 @@ on a hardware switch.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from finsy.proto import p4i
 
+from controller.config.topology import TARGETS, Topology
+from controller.handoff.tls import TlsFiles
 from controller.lab.netns import LabError, LabNames
 from controller.lab.processes import ProcessRecord, ProcessTable, alive, stop, wait_for_path
-from controller.lab.topology import TARGETS, Topology
-from controller.p4rt import load_p4info
-from controller.tls import TlsFiles, grpc_tls_options
+from controller.p4rt import grpc_tls_options
+from controller.switch.pipeline import missing_tools
 
 SOCKET_NAME = "p4runtime.sock"
-BMV2_TOOLS = ("p4c", "simple_switch_grpc")
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    """What SetForwardingPipelineConfig carries for one target."""
-
-    p4info: p4i.P4Info
-    device_config: bytes
 
 
 @dataclass(frozen=True)
@@ -60,13 +49,6 @@ class RunningSwitch:
     socket_path: Path
     device_id: int
     credentials: grpc.ChannelCredentials | None = None  # for P4RuntimeClient when it serves TLS
-
-
-def missing_tools(target: str) -> list[str]:
-    """The programs `target` needs that are not on PATH (p4sim needs none)."""
-    if target == "bmv2":
-        return [tool for tool in BMV2_TOOLS if shutil.which(tool) is None]
-    return []
 
 
 def switch_argv(
@@ -105,29 +87,6 @@ def switch_argv(
         # simple_switch_grpc wants its target options after a bare `--`.
         return ["simple_switch_grpc", *common, "--", *target_options]
     return [sys.executable, "-m", "p4sim.cli", *common, *target_options]
-
-
-def build_pipeline(program: Path, target: str, out_dir: Path) -> Pipeline:
-    """P4Info and device config of `program` for `target`: p4sim's own compiler,
-    or p4c's bmv2 JSON and P4Info (written under `out_dir`)."""
-    if target == "bmv2":
-        missing = missing_tools(target)
-        if missing:
-            raise LabError(f"target bmv2 needs {' and '.join(missing)} on PATH")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        p4info_path = out_dir / f"{program.stem}.p4info.txtpb"
-        argv = [
-            "p4c", "--target", "bmv2", "--arch", "v1model",
-            "--p4runtime-files", str(p4info_path), "-o", str(out_dir), str(program),
-        ]  # fmt: skip
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise LabError(f"`{' '.join(argv)}` failed ({done.returncode}): {done.stderr.strip()}")
-        return Pipeline(load_p4info(p4info_path), (out_dir / f"{program.stem}.json").read_bytes())
-    from p4sim.compiler import compile_file
-
-    compiled = compile_file(program)
-    return Pipeline(compiled.p4info, compiled.device_config)
 
 
 def start_switch(

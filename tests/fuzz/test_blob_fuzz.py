@@ -23,7 +23,7 @@ from handoff_samples import FORWARDER, KEY, KEYS, make_handoff
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.blob import (
+from controller.handoff.blob import (
     HEADER_LEN,
     MAC_LEN,
     VERSION,
@@ -37,7 +37,7 @@ from controller.blob import (
     seal,
     unseal,
 )
-from controller.tcpstate import ConnectionState, RepairWindow, TcpOptions
+from controller.handoff.tcpstate import ConnectionState, RepairWindow, TcpOptions
 
 FUZZ_INPUTS = 120_000 * int(os.environ.get("FUZZ_SCALE", "1"))
 MAX_SIZE = 64 * 1024

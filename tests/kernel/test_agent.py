@@ -37,17 +37,12 @@ from kernel_lab import (
 )
 from prometheus_client import generate_latest
 
-from controller import tcprepair
-from controller.agent import (
-    Agent,
-    AgentConfig,
-    Backends,
-    hand_over_to,
-    kernel_backends,
-    main,
-)
-from controller.agent_protocol import AgentClient, HandoffOutcome, Reply, Status
-from controller.blob import (
+from controller.agent.core import Agent, AgentConfig, Backends
+from controller.agent.kernel import hand_over_to, kernel_backends
+from controller.agent.main import main
+from controller.handoff import tcprepair
+from controller.handoff.agent_protocol import AgentClient, HandoffOutcome, Reply, Status
+from controller.handoff.blob import (
     HEADER_LEN,
     MAC_LEN,
     Abort,
@@ -60,11 +55,15 @@ from controller.blob import (
     sealed_nonce,
     unseal,
 )
-from controller.cliargs import host_port
-from controller.handover import AsyncMigratedSocketListener, HandoverError, MigratedSocketListener
-from controller.keys import Keyring
-from controller.nft import FlowLock, Nft
-from controller.tcpstate import ConnectionState
+from controller.handoff.cliargs import host_port
+from controller.handoff.handover import (
+    AsyncMigratedSocketListener,
+    HandoverError,
+    MigratedSocketListener,
+)
+from controller.handoff.keys import Keyring
+from controller.handoff.nft import FlowLock, Nft
+from controller.handoff.tcpstate import ConnectionState
 
 PEER = "10.0.3.10:50000"
 

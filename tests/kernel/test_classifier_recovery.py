@@ -31,10 +31,10 @@ from classifier_support import (
 )
 from kernel_lab import Lab
 
-from controller.agent_protocol import Reply, Status
-from controller.classifier import Classifier
-from controller.classifier_io import Endpoint, Kernel, kernel_steps
-from controller.nft import FlowLock, Nft
+from controller.classifier.core import Classifier
+from controller.classifier.kernel import Endpoint, Kernel, kernel_steps
+from controller.handoff.agent_protocol import Reply, Status
+from controller.handoff.nft import FlowLock, Nft
 
 HEAD = b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 20000\r\n\r\n"
 BODY = bytes(range(256)) * 78 + b"\x00" * 32  # 20000 bytes

@@ -22,9 +22,9 @@ from kernel_lab import (
     rst_watch,
 )
 
-from controller import handover, tcprepair
-from controller.demo_backend import DemoBackend, main, pattern_bytes, pattern_sha256
-from controller.nft import FlowLock, Nft
+from controller.examples.demo_backend import DemoBackend, main, pattern_bytes, pattern_sha256
+from controller.handoff import handover, tcprepair
+from controller.handoff.nft import FlowLock, Nft
 
 
 @pytest.fixture

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from kernel_lab import Lab
 
-from controller import handover, tcprepair
-from controller.handover import (
+from controller.handoff import handover, tcprepair
+from controller.handoff.handover import (
     AsyncMigratedSocketListener,
     HandoverError,
     HandoverSender,
     MigratedFlow,
     MigratedSocketListener,
 )
-from controller.tcpstate import ConnectionState, RepairWindow, TcpOptions
+from controller.handoff.tcpstate import ConnectionState, RepairWindow, TcpOptions
 
 
 @pytest.fixture

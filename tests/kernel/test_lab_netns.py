@@ -7,10 +7,10 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from controller.lab.topology import load_topology
 from needs import skip_reason
 from paths import BASIC_TOPOLOGY
 
+from controller.config.topology import load_topology
 from controller.lab.netns import LabError, LabNames, create, destroy, list_namespaces
 
 SKIP_REASON = skip_reason("ip", "ethtool")

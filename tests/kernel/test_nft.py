@@ -10,9 +10,9 @@ import pytest
 from kernel_lab import Lab, run
 from scapy.layers.inet import IP, TCP
 
-from controller import tcprepair
-from controller.nft import DecapEntry, DecapMap, FlowLock, Nft, NftError
-from controller.tcpstate import ConnectionState, RepairWindow, TcpOptions
+from controller.handoff import tcprepair
+from controller.handoff.nft import DecapEntry, DecapMap, FlowLock, Nft, NftError
+from controller.handoff.tcpstate import ConnectionState, RepairWindow, TcpOptions
 
 VIP = "10.0.0.100"
 

@@ -28,9 +28,9 @@ from kernel_lab import (
     tcp_settings,
 )
 
-from controller import tcprepair
-from controller.nft import DecapEntry, DecapMap, FlowLock, Nft
-from controller.tcprepair import RepairError
+from controller.handoff import tcprepair
+from controller.handoff.nft import DecapEntry, DecapMap, FlowLock, Nft
+from controller.handoff.tcprepair import RepairError
 
 FORWARDER = "10.0.3.254"  # the switch's address on the back-end side (never assigned)
 

@@ -19,14 +19,15 @@ import grpc
 from kernel_lab import netns
 from prometheus_client import CollectorRegistry
 
-from controller.agent_pool import AgentPool
-from controller.agent_protocol import Reply, Status, serve_frames
-from controller.blob import Abort, Commit, Handoff, Ping, unseal
-from controller.classifier import Classifier, Settings
-from controller.classifier_io import ControllerError, Endpoint, FlowRef, Kernel
-from controller.keys import Keyring
-from controller.policy import load_policy
-from controller.stats import flatten
+from controller.classifier.agent_pool import AgentPool
+from controller.classifier.controller_client import ControllerError, FlowRef
+from controller.classifier.core import Classifier, Settings
+from controller.classifier.kernel import Endpoint, Kernel
+from controller.classifier.policy import load_policy
+from controller.handoff.agent_protocol import Reply, Status, serve_frames
+from controller.handoff.blob import Abort, Commit, Handoff, Ping, unseal
+from controller.handoff.keys import Keyring
+from controller.handoff.stats import flatten
 
 T = TypeVar("T")
 KEYS = Keyring({1: bytes(range(32))})

@@ -14,11 +14,11 @@ from paths import ROOT
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from controller.flow_control import Controller, Settings
-from controller.flowstore import FlowStore
-from controller.lab.switch import Pipeline
-from controller.lab.topology import Topology, load_topology
+from controller.config.topology import Topology, load_topology
 from controller.p4rt import P4RuntimeClient
+from controller.switch.core import Controller, Settings
+from controller.switch.flowstore import FlowStore
+from controller.switch.pipeline import Pipeline
 from p4sim.compiler import CompiledProgram, compile_file
 from p4sim.ports.memory import MemoryPort
 from p4sim.server.server import ServerThread

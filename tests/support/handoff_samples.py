@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from controller.blob import Handoff
-from controller.keys import Keyring
-from controller.tcpstate import ConnectionState, RepairWindow, TcpOptions
+from controller.handoff.blob import Handoff
+from controller.handoff.keys import Keyring
+from controller.handoff.tcpstate import ConnectionState, RepairWindow, TcpOptions
 
 KEY_ID = 7
 KEY = bytes(range(32))

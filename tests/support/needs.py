@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from controller.lab.switch import missing_tools
+from controller.switch.pipeline import missing_tools
 
 DEBIAN_PACKAGE = {
     "ip": "iproute2",

@@ -39,18 +39,18 @@ from paths import ROOT
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from controller.demo_backend import pattern_sha256
-from controller.inspect import classifier_stats, list_flows
+from controller.config.topology import load_topology
+from controller.examples.demo_backend import pattern_sha256
+from controller.handoff.nft import DECAP_TABLE
 from controller.lab.lab import AGENT_PORT, Lab, down, up
 from controller.lab.netns import LabNames, in_netns, run
 from controller.lab.processes import ProcessRecord, alive, stop, wait_for_path
+from controller.lab.query import classifier_stats, list_flows
 from controller.lab.switch import SOCKET_NAME, RunningSwitch, wait_until_serving
-from controller.lab.topology import load_topology
-from controller.nft import DECAP_TABLE
 from controller.p4rt import P4RuntimeClient
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
-from controller.switch_state import ENCAP_MAP, connection_of, flow_id_of
+from controller.switch.tables import ENCAP_MAP, connection_of, flow_id_of
 
 BASIC = ROOT / "topologies" / "basic.yaml"
 BACKENDS = ("b1", "b2", "b3")

@@ -27,10 +27,10 @@ from controller_support import TOPOLOGY, wait_for
 from kernel_lab import netns
 from needs import skip_reason
 
+from controller.config.topology import Topology, load_topology
 from controller.lab.netns import LabNames, create, destroy
 from controller.lab.processes import ProcessRecord, ProcessTable, stop, wait_for_path
 from controller.lab.switch import RunningSwitch, start_switch, stop_switch
-from controller.lab.topology import Topology, load_topology
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
 
@@ -73,12 +73,12 @@ class System:
         vip = self.topology.vips[0]
         for host in self.topology.hosts_with_role("backend"):
             app = self.run_dir / f"{host.name}.app.sock"
-            self.spawn(f"backend-{host.name}", host.name, "controller.demo_backend",
+            self.spawn(f"backend-{host.name}", host.name, "controller.examples.demo_backend",
                        "--name", host.name, "--handover", str(app))  # fmt: skip
             wait_for_path(app, self.processes[f"backend-{host.name}"], 20)
             address = str(host.interface.ip)
             self.spawn(
-                f"agent-{host.name}", host.name, "controller.agent",
+                f"agent-{host.name}", host.name, "controller.agent.main",
                 "--listen", f"{address}:{AGENT_PORT}", "--keys", str(self.keys),
                 "--handover", str(app), "--backend-address", address,
                 "--forwarder", str(self.topology.switch.forwarder_address),
@@ -86,14 +86,14 @@ class System:
             )  # fmt: skip
         self.start_controller()
         self.spawn(
-            "classifier", "k1", "controller.classifier", "--topology", str(TOPOLOGY),
+            "classifier", "k1", "controller.classifier.main", "--topology", str(TOPOLOGY),
             "--name", "k1", "--run-dir", str(self.run_dir), "--keys", str(self.keys), "-v",
         )  # fmt: skip
         wait_for_path(self.run_dir / "classifier-k1.sock", self.processes["classifier"], 30)
 
     def start_controller(self) -> None:
         self.spawn(
-            "controller", self.management, "controller.controller", "--topology", str(TOPOLOGY),
+            "controller", self.management, "controller.switch.main", "--topology", str(TOPOLOGY),
             "--run-dir", str(self.run_dir), "--keys", str(self.keys), "--end-grace", "0.5", "-v",
         )  # fmt: skip
         wait_for(lambda: self.flows() is not None, 30, "the controller to serve")
@@ -268,7 +268,7 @@ def serving_name(system: System) -> str | None:
 
 def test_backup_controller_takes_over_from_a_killed_primary(system: System) -> None:
     system.spawn(
-        "backup", system.management, "controller.controller", "--topology", str(TOPOLOGY),
+        "backup", system.management, "controller.switch.main", "--topology", str(TOPOLOGY),
         "--run-dir", str(system.run_dir), "--keys", str(system.keys), "--election-id", "5",
         "--end-grace", "0.5", "-v",
     )  # fmt: skip

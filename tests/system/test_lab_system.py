@@ -12,15 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controller.flowstore import FlowStore
-from controller.inspect import list_flows
-from controller.lab.topology import load_topology
 from needs import skip_reason
 from paths import BASIC_TOPOLOGY
 
+from controller.config.topology import load_topology
 from controller.lab.lab import Lab, down, up
 from controller.lab.netns import LabNames, list_namespaces
 from controller.lab.processes import alive
+from controller.lab.query import list_flows
+from controller.switch.flowstore import FlowStore
 
 SKIP_REASON = skip_reason("ip", "nft", "ethtool", "curl", "ab")
 pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")

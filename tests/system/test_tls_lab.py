@@ -15,18 +15,18 @@ from pathlib import Path
 
 import grpc
 import pytest
-from controller.blob import Abort, Handoff, seal, sealed_nonce
-from controller.inspect import list_flows
-from controller.keys import load_keys
-from controller.lab.topology import load_topology
-from controller.nft import DECAP_TABLE
-from controller.tcpstate import ConnectionState, RepairWindow, TcpOptions
-from controller.tls import Identity, TlsFiles, issue_certificates
 from needs import skip_reason
 from paths import BASIC_TOPOLOGY
 
+from controller.config.topology import load_topology
+from controller.handoff.blob import Abort, Handoff, seal, sealed_nonce
+from controller.handoff.keys import load_keys
+from controller.handoff.nft import DECAP_TABLE
+from controller.handoff.tcpstate import ConnectionState, RepairWindow, TcpOptions
+from controller.handoff.tls import Identity, TlsFiles, issue_certificates
 from controller.lab.lab import AGENT_PORT, Lab, down, up
 from controller.lab.netns import LabNames, in_netns
+from controller.lab.query import list_flows
 from controller.lab.switch import SOCKET_NAME
 from controller.p4rt import P4RuntimeClient, RpcError
 

@@ -15,8 +15,8 @@ import json
 import ssl
 from pathlib import Path
 
-from controller.agent_protocol import AgentClient, AgentError
-from controller.tls import TlsFiles
+from controller.handoff.agent_protocol import AgentClient, AgentError
+from controller.handoff.tls import TlsFiles
 
 
 def _context(args: argparse.Namespace) -> ssl.SSLContext | None:

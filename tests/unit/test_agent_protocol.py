@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from controller.agent_protocol import (
+from controller.handoff.agent_protocol import (
     MAX_REASON,
     AgentClient,
     AgentTimeout,

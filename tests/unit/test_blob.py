@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from handoff_samples import FORWARDER, KEY, KEY_ID, KEYS, make_handoff
 
-from controller.blob import (
+from controller.handoff.blob import (
     HEADER_LEN,
     MAC_LEN,
     VERSION,
@@ -29,8 +29,8 @@ from controller.blob import (
     sealed_nonce,
     unseal,
 )
-from controller.keys import KeyFileError, Keyring, load_keys, parse_keys
-from controller.replay import ReplayWindow
+from controller.handoff.keys import KeyFileError, Keyring, load_keys, parse_keys
+from controller.handoff.replay import ReplayWindow
 
 NONCE = bytes(range(100, 116))
 CREATED = 1_790_000_000_123

@@ -27,8 +27,9 @@ from classifier_support import (
     write_policy,
 )
 
-from controller.classifier import Classifier, serve_rpc
-from controller.classifier_io import Endpoint
+from controller.classifier.core import Classifier
+from controller.classifier.kernel import Endpoint
+from controller.classifier.service import serve_rpc
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
 

@@ -26,11 +26,11 @@ from controller_support import (
     wait_for,
 )
 
-from controller.flow_control import Controller, FlowError
-from controller.flowstore import INSTALLED, PENDING, QUARANTINE, Flow
+from controller.handoff.stats import flatten
 from controller.p4rt import Exact, Lpm, P4RuntimeClient, TableEntry
-from controller.stats import flatten
-from controller.switch_state import connection_of, flow_id_of
+from controller.switch.core import Controller, FlowError
+from controller.switch.flowstore import INSTALLED, PENDING, QUARANTINE, Flow
+from controller.switch.tables import connection_of, flow_id_of
 
 
 @pytest.fixture

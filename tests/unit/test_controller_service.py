@@ -1,4 +1,4 @@
-"""The `handoff controller` process logic (`controller.controller.run`) on
+"""The `handoff controller` process logic (`controller.switch.main.run`) on
 p4sim's P4Runtime server over a Unix socket: the gRPC service classifiers
 and the CLI use, and a backup controller with a lower election id taking
 over when the primary goes away, with the flow table and the switch entries
@@ -29,10 +29,10 @@ from controller_support import (
     wait_for,
 )
 
-from controller.controller import load_pipeline, parser, run
-from controller.lab.topology import load_topology
+from controller.config.topology import load_topology
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
+from controller.switch.main import load_pipeline, parser, run
 
 
 @dataclass

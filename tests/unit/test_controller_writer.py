@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from controller.flow_writer import FlowWriter, WriterStopped
 from controller.p4rt import RpcError, TableEntry, Update, UpdateFailure, WriteError
+from controller.switch.flow_writer import FlowWriter, WriterStopped
 
 
 def update(n: int) -> Update:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.flowstore import INSTALLED, QUARANTINE, FlowStore, FlowStoreError, usable_id
+from controller.switch.flowstore import INSTALLED, QUARANTINE, FlowStore, FlowStoreError, usable_id
 
 FWD = "10.0.0.1"
 

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from controller import cli
-from controller.inspect import (
+from controller.lab.query import (
     InspectError,
     find_run_dir,
     flows_summary_table,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from paths import ROOT
 
-from controller.policy import PolicyError, load_policy
-from controller.request import Request, RequestIncomplete, parse_request
+from controller.classifier.policy import load_policy
+from controller.classifier.request import Request, RequestIncomplete, parse_request
+from controller.config.policy import PolicyError
 
 POLICIES = ROOT / "topologies" / "policies"
 ALL = {"b1", "b2", "b3"}

@@ -18,15 +18,12 @@ import pytest
 from handoff_samples import FORWARDER, KEYS, make_handoff
 from paths import BASIC_TOPOLOGY
 
-from controller.agent import Agent, Backends
-from controller.agent_protocol import AgentClient, AgentUnavailable, encode_frame
-from controller.blob import Commit, Handoff, Ping, seal, sealed_nonce
-from controller.lab.netns import LabNames
-from controller.lab.switch import switch_argv
-from controller.lab.topology import load_topology
-from controller.p4rt import P4RuntimeClient, RpcError
-from controller.tcpstate import ConnectionState
-from controller.tls import (
+from controller.agent.core import Agent, Backends
+from controller.config.topology import load_topology
+from controller.handoff.agent_protocol import AgentClient, AgentUnavailable, encode_frame
+from controller.handoff.blob import Commit, Handoff, Ping, seal, sealed_nonce
+from controller.handoff.tcpstate import ConnectionState
+from controller.handoff.tls import (
     Identity,
     TlsConfigError,
     TlsFiles,
@@ -34,6 +31,9 @@ from controller.tls import (
     issue_certificates,
     tls_files,
 )
+from controller.lab.netns import LabNames
+from controller.lab.switch import switch_argv
+from controller.p4rt import P4RuntimeClient, RpcError
 from p4sim.server.main import parse_args as p4sim_args
 from p4sim.server.server import ServerThread
 from p4sim.server.tls import server_credentials

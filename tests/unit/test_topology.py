@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from paths import TOPOLOGIES
 
-from controller.lab.topology import TopologyError, load_topology
+from controller.config.topology import TopologyError, load_topology
 
 GOOD = """
 name: t

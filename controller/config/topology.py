@@ -1,4 +1,4 @@
-"""Lab topologies: the YAML file a user writes, checked into typed values.
+"""Topologies: the YAML file a user writes, checked into typed values.
 
 A topology is one switch and the hosts on its ports. Every mistake a user can
 make in the file (unknown key, duplicate port, address outside the host's
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from controller.config.yaml_reader import YamlReader, load_yaml
 
 ROLES = ("client", "classifier", "backend", "controller")
 TARGETS = ("p4sim", "bmv2")
@@ -75,56 +75,6 @@ class Topology:
         return found[0] if found else None
 
 
-class _Reader:
-    """Walks the parsed YAML and names `file: key.path` in every error."""
-
-    def __init__(self, source: Path) -> None:
-        self.source = source
-
-    def fail(self, where: str, message: str) -> TopologyError:
-        return TopologyError(f"{self.source}: {where}: {message}")
-
-    def mapping(
-        self, value: Any, where: str, required: set[str], optional: set[str]
-    ) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
-        unknown = sorted(set(value) - required - optional)
-        if unknown:
-            allowed = ", ".join(sorted(required | optional))
-            raise self.fail(where, f"unknown key {unknown[0]!r} (allowed: {allowed})")
-        missing = sorted(required - set(value))
-        if missing:
-            raise self.fail(where, f"missing key {missing[0]!r}")
-        return value
-
-    def string(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not value:
-            raise self.fail(where, f"expected a non-empty string, got {value!r}")
-        return value
-
-    def integer(self, value: Any, where: str, low: int, high: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(where, f"expected an integer in {low}..{high}, got {value!r}")
-        return value
-
-    def address(self, value: Any, where: str) -> ipaddress.IPv4Address:
-        try:
-            return ipaddress.IPv4Address(self.string(value, where))
-        except ipaddress.AddressValueError:
-            raise self.fail(where, f"expected an IPv4 address, got {value!r}") from None
-
-    def interface(self, value: Any, where: str) -> ipaddress.IPv4Interface:
-        text = self.string(value, where)
-        expected = f"expected ADDRESS/PREFIX such as 10.0.1.10/24, got {text!r}"
-        if "/" not in text:
-            raise self.fail(where, expected)
-        try:
-            return ipaddress.IPv4Interface(text)
-        except ValueError:
-            raise self.fail(where, expected) from None
-
-
 def _mac_for(index: int, kind: int) -> str:
     """Locally administered, stable MACs: 02:<kind>:00:00:<index>."""
     return f"02:{kind:02x}:00:00:{index >> 8 & 0xFF:02x}:{index & 0xFF:02x}"
@@ -132,13 +82,8 @@ def _mac_for(index: int, kind: int) -> str:
 
 def load_topology(path: str | Path) -> Topology:
     source = Path(path)
-    try:
-        document = yaml.safe_load(source.read_text())
-    except OSError as error:
-        raise TopologyError(f"{source}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise TopologyError(f"{source}: not valid YAML: {error}") from None
-    read = _Reader(source)
+    document = load_yaml(source, TopologyError)
+    read = YamlReader(source, TopologyError)
     top = read.mapping(document, "top level", {"name", "switch", "hosts", "vips"}, set())
     name = read.string(top["name"], "name")
     switch = _read_switch(read, top["switch"], source.parent)
@@ -147,7 +92,7 @@ def load_topology(path: str | Path) -> Topology:
     return Topology(name, source, switch, hosts, vips)
 
 
-def _read_switch(read: _Reader, value: Any, base: Path) -> Switch:
+def _read_switch(read: YamlReader, value: Any, base: Path) -> Switch:
     spec = read.mapping(value, "switch", {"program", "forwarder_address"}, {"target", "cpu_port"})
     target = spec.get("target", "p4sim")
     if target not in TARGETS:
@@ -158,7 +103,7 @@ def _read_switch(read: _Reader, value: Any, base: Path) -> Switch:
     return Switch(target, program, cpu_port, forwarder, _mac_for(0, 0xAA))
 
 
-def _read_hosts(read: _Reader, value: Any, switch: Switch) -> tuple[Host, ...]:
+def _read_hosts(read: YamlReader, value: Any, switch: Switch) -> tuple[Host, ...]:
     if not isinstance(value, list) or not value:
         raise read.fail("hosts", "expected a non-empty list of hosts")
     hosts: list[Host] = []
@@ -196,7 +141,9 @@ def _read_hosts(read: _Reader, value: Any, switch: Switch) -> tuple[Host, ...]:
     return tuple(hosts)
 
 
-def _read_vips(read: _Reader, value: Any, hosts: tuple[Host, ...], base: Path) -> tuple[Vip, ...]:
+def _read_vips(
+    read: YamlReader, value: Any, hosts: tuple[Host, ...], base: Path
+) -> tuple[Vip, ...]:
     if not isinstance(value, list) or not value:
         raise read.fail("vips", "expected a non-empty list of VIPs")
     roles = {host.name: host.role for host in hosts}

@@ -1,13 +1,13 @@
 """The classifier's connections to the back-ends' agents, and which agents are alive.
 
-Each agent gets one persistent, pipelining connection (controller.agent_protocol)
-shared by every handoff to it, and a heartbeat on that same connection: a
-sealed `Ping` (controller.blob), which changes nothing on the agent; an OK
-answer proves the agent is up, reads frames, checks MACs with our key, finds
-our clock fresh and answers in time. A back-end whose agent misses
-`failures_to_down` heartbeats in a row, or answers with anything but OK,
-leaves its pools until a heartbeat succeeds again; an agent that cannot even
-be connected to during a handoff leaves at once.
+Each agent gets one persistent, pipelining connection
+(controller.handoff.agent_protocol) shared by every handoff to it, and a
+heartbeat on that same connection: a sealed `Ping` (controller.handoff.blob),
+which changes nothing on the agent; an OK answer proves the agent is up, reads
+frames, checks MACs with our key, finds our clock fresh and answers in time. A
+back-end whose agent misses `failures_to_down` heartbeats in a row, or answers
+with anything but OK, leaves its pools until a heartbeat succeeds again; an
+agent that cannot even be connected to during a handoff leaves at once.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from controller.agent_protocol import AgentClient, AgentError
-from controller.blob import Ping, seal
-from controller.keys import Keyring
+from controller.handoff.agent_protocol import AgentClient, AgentError
+from controller.handoff.blob import Ping, seal
+from controller.handoff.keys import Keyring
 
 log = logging.getLogger("p4handoff.classifier")
 

@@ -2,13 +2,13 @@
 
 When the controller removes a flow's switch entry, the back-end's agent must
 drop the decapsulation mapping too, or (forwarder, flow id) stays mapped to a
-dead connection and the next handoff that reuses the id is refused. The
-notice is a sealed `Release` over the agent protocol (controller.blob,
-controller.agent_protocol), one persistent connection per agent, sent from
-an asyncio loop on a thread of its own so the controller's threads never
-wait for an agent. An agent that cannot be reached is retried with backoff
-for `retry_for_s` (the id's quarantine: after that a reuse would be refused
-by the agent as a live id, which is safe).
+dead connection and the next handoff that reuses the id is refused. The notice
+is a sealed `Release` over the agent protocol (controller.handoff.blob,
+controller.handoff.agent_protocol), one persistent connection per agent, sent
+from an asyncio loop on a thread of its own so the controller's threads never
+wait for an agent. An agent that cannot be reached is retried with backoff for
+`retry_for_s` (the id's quarantine: after that a reuse would be refused by the
+agent as a live id, which is safe).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
-from controller.agent_protocol import AgentClient, AgentError, Status
-from controller.blob import Release, seal
-from controller.keys import Keyring
+from controller.handoff.agent_protocol import AgentClient, AgentError, Status
+from controller.handoff.blob import Release, seal
+from controller.handoff.keys import Keyring
 
 log = logging.getLogger("p4handoff.controller")
 

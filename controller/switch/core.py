@@ -1,7 +1,7 @@
 """The controller's flow logic: what it does while it is the switch's primary.
 
 It keeps the switch in the state the topology and the flow table call for
-(controller.switch_state), answers the service calls (allocate, install,
+(controller.switch.tables), answers the service calls (allocate, install,
 remove, list, stats) and ends flows: when the switch reports a FIN or RST
 through the `connection_end_t` digest (after a grace period during which
 the entry must see no more packets, so the last ACKs of a closing
@@ -10,11 +10,11 @@ when a classifier gives a flow id back, or when a pending id was never
 installed. Ending a flow deletes its switch entry, tells the back-end's
 agent to drop its decapsulation mapping and puts the id in quarantine.
 
-Flow ids live in SQLite (controller.flowstore), so a restarted controller,
+Flow ids live in SQLite (controller.switch.flowstore), so a restarted controller,
 or a backup that takes over, reconciles the switch against the same table
 (`activate`): entries it does not know are deleted, entries the switch lost
-are written again. Putting this on the wire and following primacy is
-controller.controller's job.
+are written again. Putting this on the wire and following primacy is the
+job of controller.switch.service and controller.switch.main.
 """
 
 from __future__ import annotations
@@ -32,11 +32,8 @@ from dataclasses import dataclass
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from controller.agent_release import Releaser
-from controller.flow_writer import FlowWriter
-from controller.flowstore import INSTALLED, PENDING, QUARANTINE, Flow, FlowStore, FlowStoreError
-from controller.lab.switch import Pipeline
-from controller.lab.topology import Topology
+from controller.config.topology import Topology
+from controller.handoff.stats import LATENCY_BUCKETS, LatencyLog, stats_response
 from controller.p4rt import (
     P4RuntimeClient,
     P4RuntimeError,
@@ -45,8 +42,18 @@ from controller.p4rt import (
     WriteError,
 )
 from controller.proto import handoff_pb2 as pb
-from controller.stats import LATENCY_BUCKETS, LatencyLog, stats_response
-from controller.switch_state import (
+from controller.switch.agent_release import Releaser
+from controller.switch.flow_writer import FlowWriter
+from controller.switch.flowstore import (
+    INSTALLED,
+    PENDING,
+    QUARANTINE,
+    Flow,
+    FlowStore,
+    FlowStoreError,
+)
+from controller.switch.pipeline import Pipeline
+from controller.switch.tables import (
     CONNECTION_END,
     ENCAP_MAP,
     VIP_STEERING,
@@ -165,7 +172,7 @@ class _Metrics:
 
 
 class Controller:
-    """The controller's logic (controller.controller puts it on the wire).
+    """The controller's logic (controller.switch.service puts it on the wire).
 
     `switch` must be connected; `activate` is called when it becomes the
     primary and `deactivate` when it stops being one. Service calls raise

@@ -93,15 +93,6 @@ class TlsFiles:
         return context
 
 
-def grpc_tls_options(address: str) -> list[tuple[str, str]]:
-    """Channel options for a TLS channel to `address`. gRPC checks a `unix:`
-    address's server against the socket's path, which no certificate names;
-    a local socket's server is `localhost`, as the lab's switch certificate says."""
-    if address.startswith("unix:"):
-        return [("grpc.ssl_target_name_override", "localhost")]
-    return []
-
-
 def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()

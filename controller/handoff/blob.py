@@ -20,7 +20,7 @@ leaving the size limits, the field ranges and the MAC placement to us.
 every length against the configured maximum before slicing anything, checks the
 MAC (constant time) before it reads any body field, and never trusts a length
 it has not bounded. Freshness (nonce seen before, creation time too old or in
-the future) is the job of `controller.replay.ReplayWindow`, applied by the
+the future) is the job of `controller.handoff.replay.ReplayWindow`, applied by the
 caller after `unseal` so that only authentic messages reach its memory.
 """
 
@@ -35,8 +35,8 @@ import time
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from controller.keys import Keyring
-from controller.tcpstate import ConnectionState, RepairWindow, TcpOptions
+from controller.handoff.keys import Keyring
+from controller.handoff.tcpstate import ConnectionState, RepairWindow, TcpOptions
 
 MAGIC = b"P4HO"
 # 2: a handoff is answered "ready" and handed to the application on a commit.

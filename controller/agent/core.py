@@ -21,38 +21,35 @@ the application's hands the agent never undoes it, because the classifier
 resuming it too would make two senders on one connection. Pings
 (heartbeats) are answered and change nothing.
 
-The kernel work lives in other modules (controller.nft, controller.tcprepair,
-controller.handover) and reaches the agent through `Backends`, a set of plain
-callables, so tests run the whole agent with fakes. Those calls block, so they
+The kernel work lives in the handoff library (controller.handoff.nft,
+.tcprepair, .handover) and reaches the agent through `Backends`, a set of
+plain callables (controller.agent.kernel makes the real ones), so tests run
+the whole agent with fakes; controller.agent.main is the process. Those calls block, so they
 run on a worker thread (one by default: the back-ends need not be
 thread-safe), and the event loop keeps reading and checking other blobs.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
 import ipaddress
 import logging
-import signal
 import socket
 import ssl
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 from typing import TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from controller import nft, tcprepair
-from controller.agent_protocol import Reply, Status, serve_frames
-from controller.blob import (
+from controller.handoff.agent_protocol import Reply, Status, serve_frames
+from controller.handoff.blob import (
     DEFAULT_MAX_SIZE,
     Abort,
     BlobError,
@@ -64,17 +61,15 @@ from controller.blob import (
     now_ms,
     unseal,
 )
-from controller.cliargs import host_port
-from controller.handover import HandoverError, send_socket
-from controller.keys import KeyFileError, Keyring, load_keys
-from controller.replay import (
+from controller.handoff.handover import HandoverError
+from controller.handoff.keys import Keyring
+from controller.handoff.replay import (
     DEFAULT_CAPACITY,
     DEFAULT_MAX_AGE_MS,
     DEFAULT_MAX_SKEW_MS,
     ReplayWindow,
 )
-from controller.tcpstate import ConnectionState
-from controller.tls import add_tls_arguments, tls_files
+from controller.handoff.tcpstate import ConnectionState
 
 log = logging.getLogger("p4handoff.agent")
 
@@ -607,7 +602,7 @@ class Agent:
         self, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
     ) -> tuple[str, int]:
         """Listen for classifiers; returns the bound address (port 0 picks one).
-        With `ssl_context` (controller.tls.TlsFiles.server_context) a peer that
+        With `ssl_context` (controller.handoff.tls.TlsFiles.server_context) a peer that
         does not complete mutual TLS never gets a frame read."""
         self._server = await asyncio.start_server(self._serve, host, port, ssl=ssl_context)
         bound = self._server.sockets[0].getsockname()
@@ -672,144 +667,3 @@ def _four_tuple(s: ConnectionState) -> FourTuple:
 
 def _show(four: FourTuple) -> str:
     return f"{four[0]}:{four[1]} -> {four[2]}:{four[3]}"
-
-
-# ---------------------------------------------------------------- command line
-
-
-def hand_over_to(path: str, timeout: float = 5.0) -> Callable[[socket.socket, Handoff], None]:
-    """`Backends.hand_over` for an application listening on the Unix socket `path`
-    (controller.handover: SCM_RIGHTS, acknowledged, one connection reused)."""
-
-    def hand_over(sock: socket.socket, h: Handoff) -> None:
-        send_socket(path, sock, h.flow_id, timeout)
-
-    return hand_over
-
-
-def kernel_backends(backend_ip: str, handover_path: str) -> tuple[Backends, list[AdoptedFlow]]:
-    """The real back-ends: nftables decapsulation to `backend_ip` (this host's
-    address on the forwarder's side), TCP_REPAIR restore, SCM_RIGHTS hand-over
-    to the application listening on `handover_path`; plus the mappings already
-    in the kernel from a previous run, for `Agent.adopt`."""
-    decap = nft.DecapMap(nft.Nft())
-    decap.setup()
-
-    def decap_add(forwarder: str, flow_id: int, s: ConnectionState) -> None:
-        decap.add(
-            nft.DecapEntry(
-                forwarder=forwarder,
-                backend=backend_ip,
-                flow_id=flow_id,
-                client_ip=s.client_ip,
-                client_port=s.client_port,
-                vip_ip=s.vip_ip,
-                vip_port=s.vip_port,
-            )
-        )
-
-    def decap_remove(forwarder: str, flow_id: int) -> None:
-        decap.remove(forwarder, backend_ip, flow_id)
-
-    backends = Backends(
-        decap_add=decap_add,
-        decap_remove=decap_remove,
-        restore=tcprepair.restore,
-        close_silently=tcprepair.close_silently,
-        hand_over=hand_over_to(handover_path),
-    )
-    adopted = [
-        (e.forwarder, e.flow_id, (e.client_ip, e.client_port, e.vip_ip, e.vip_port))
-        for e in decap.entries()
-        if e.backend == backend_ip
-    ]
-    return backends, adopted
-
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="handoff agent", description="Migrator agent: accept handed-off TCP connections."
-    )
-    p.add_argument("--listen", type=host_port, default=("0.0.0.0", 7100), help="HOST:PORT")
-    p.add_argument("--keys", required=True, help="key file (see controller/keys.py)")
-    p.add_argument("--handover", required=True, help="Unix socket of the application")
-    p.add_argument(
-        "--backend-address",
-        required=True,
-        type=_address,
-        help="this back-end's address: the destination of the forwarder's tunnelled packets",
-    )
-    p.add_argument(
-        "--forwarder", action="append", type=_address, default=[], help="accepted forwarder"
-    )
-    p.add_argument("--vip", action="append", type=host_port, default=[], help="served VIP:PORT")
-    p.add_argument("--metrics", type=host_port, help="HOST:PORT for Prometheus metrics")
-    p.add_argument("--max-blob", type=int, default=DEFAULT_MAX_SIZE, help="bytes")
-    p.add_argument("--max-age-ms", type=int, default=DEFAULT_MAX_AGE_MS)
-    p.add_argument("--max-skew-ms", type=int, default=DEFAULT_MAX_SKEW_MS)
-    p.add_argument(
-        "--commit-timeout",
-        type=float,
-        default=DEFAULT_COMMIT_TIMEOUT_S,
-        help="seconds a restored socket waits for the classifier's commit "
-        f"(default {DEFAULT_COMMIT_TIMEOUT_S:g})",
-    )
-    add_tls_arguments(p, "classifiers and controllers connecting (certificate required)")
-    p.add_argument("-v", "--verbose", action="store_true")
-    return p
-
-
-def _address(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
-
-
-async def _run_agent(args: argparse.Namespace) -> None:
-    config = AgentConfig(
-        max_blob=args.max_blob,
-        max_age_ms=args.max_age_ms,
-        max_skew_ms=args.max_skew_ms,
-        forwarders=frozenset(args.forwarder),
-        vips=frozenset(args.vip),
-        commit_timeout_s=args.commit_timeout,
-    )
-    keys = load_keys(args.keys)  # before touching the kernel: a bad key file changes nothing
-    tls = tls_files(args)
-    server_tls = None if tls is None else tls.server_context()
-    backends, adopted = kernel_backends(args.backend_address, args.handover)
-    agent = Agent(keys, backends, config)
-    agent.adopt(adopted)
-    if args.metrics:
-        start_http_server(args.metrics[1], args.metrics[0], registry=agent.registry)
-    host, port = await agent.start(*args.listen, ssl_context=server_tls)
-    log.info("agent listening on %s:%d with %d adopted flows", host, port, len(adopted))
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    try:
-        await stopping.wait()
-    finally:
-        await agent.stop()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`handoff agent`: run until SIGTERM or SIGINT, then finish running requests."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    try:
-        asyncio.run(_run_agent(args))
-    except (KeyFileError, nft.NftError, tcprepair.RepairError, OSError) as exc:
-        print(f"handoff agent: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

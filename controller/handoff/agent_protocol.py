@@ -6,7 +6,7 @@ so every frame carries a request id and replies may come back in any order
 
     u32 length   bytes that follow this field (request id + payload), big endian
     u32 request  chosen by the client, echoed in the reply
-    payload      request: one sealed message (controller.blob)
+    payload      request: one sealed message (controller.handoff.blob)
                  reply:   u16 status, then the reason as UTF-8 (<= 1024 bytes)
 
 The length is checked against a maximum before the payload is read, so a
@@ -38,8 +38,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from controller.blob import DEFAULT_MAX_SIZE, Abort, Commit, seal, sealed_nonce
-from controller.keys import Keyring
+from controller.handoff.blob import DEFAULT_MAX_SIZE, Abort, Commit, seal, sealed_nonce
+from controller.handoff.keys import Keyring
 
 log = logging.getLogger("p4handoff.agent_protocol")
 
@@ -214,7 +214,8 @@ class AgentClient:
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
-        self.ssl_context = ssl_context  # TLS when given (controller.tls.TlsFiles.client_context)
+        # TLS when given (controller.handoff.tls.TlsFiles.client_context)
+        self.ssl_context = ssl_context
         self._conn: _Connection | None = None
         self._connecting = asyncio.Lock()
         self._next_id = 0

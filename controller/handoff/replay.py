@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 
-from controller.blob import BlobError, Reason
+from controller.handoff.blob import BlobError, Reason
 
 DEFAULT_MAX_AGE_MS = 10_000
 DEFAULT_MAX_SKEW_MS = 2_000

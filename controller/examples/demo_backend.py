@@ -1,8 +1,8 @@
 """Demo back-end application: a small HTTP/1.1 server that also takes migrated connections.
 
 It serves the same handler on an ordinary TCP listener and on the handover
-Unix socket (`controller.handover`), so a connection behaves the same whether
-it was accepted here or handed off by the classifier — which is what the
+Unix socket (`controller.handoff.handover`), so a connection behaves the same
+whether it was accepted here or handed off by the classifier — which is what the
 end-to-end tests check. Routes, all answering with `X-Backend: <name>`:
 
 * `GET /` — a short text naming the back-end.
@@ -29,8 +29,8 @@ from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controller.cliargs import host_port
-from controller.handover import AsyncMigratedSocketListener
+from controller.handoff.cliargs import host_port
+from controller.handoff.handover import AsyncMigratedSocketListener
 
 log = logging.getLogger("p4handoff.demo_backend")
 
@@ -344,7 +344,7 @@ class DemoBackend:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m controller.demo_backend",
+        prog="handoff backend",
         description="Demo HTTP/1.1 back-end that also serves handed-off connections.",
     )
     p.add_argument("--name", required=True, help="value of the X-Backend response header")

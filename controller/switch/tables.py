@@ -18,9 +18,9 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from controller.flowstore import Flow
-from controller.lab.topology import Topology
+from controller.config.topology import Topology
 from controller.p4rt import EntityFactory, Exact, TableEntry, Update
+from controller.switch.flowstore import Flow
 
 ROUTES = "routes"
 GATEWAY_ARP = "gateway_arp"

@@ -4,12 +4,12 @@ The classifier freezes a connection it accepted and dumps everything the
 back-end needs (`freeze`), then either gives it back to itself (`thaw`) or
 drops it without telling the client (`close_silently`). The back-end builds an
 identical socket from the dump (`restore`). Nothing here touches packets: the
-caller keeps the 4-tuple locked (see `controller.nft.FlowLock`) from before
+caller keeps the 4-tuple locked (see `controller.handoff.nft.FlowLock`) from before
 `freeze` until after `thaw` or `close_silently`, because a socket in repair mode
 still processes incoming segments and may answer them.
 
 Kernel orderings this module relies on (checked on Linux 6.x, see
-tests/test_tcprepair.py):
+tests/kernel/test_tcprepair.py):
 
 * Repair mode is entered before `bind`: it forces address reuse, so the new
   socket may share VIP:port with a listener (`SO_REUSEADDR` set afterwards
@@ -49,7 +49,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from controller.tcpstate import U32, ConnectionState, RepairWindow, TcpOptions
+from controller.handoff.tcpstate import U32, ConnectionState, RepairWindow, TcpOptions
 
 # <linux/tcp.h> socket options (level IPPROTO_TCP).
 TCP_MAXSEG = 2
@@ -270,10 +270,20 @@ def thaw(sock: socket.socket) -> None:
     once, so whatever it sent while the flow was locked is retransmitted
     without waiting for its RTO. Release the lock first or the probe and its
     answer are dropped.
+
+    Leaving repair mode also clears the socket's address reuse (the kernel
+    sets it to "no reuse"); it is set again, or what remains of the
+    connection after its close (FIN_WAIT, TIME_WAIT) would keep a restarted
+    classifier from binding the VIP for a minute (EADDRINUSE).
     """
     where = _describe(sock)
     _step("select no queue", where, lambda: _set_int(sock, TCP_REPAIR_QUEUE, TCP_NO_QUEUE))
     _step("leave repair mode", where, lambda: _set_int(sock, TCP_REPAIR, TCP_REPAIR_OFF))
+    _step(
+        "allow address reuse",
+        where,
+        lambda: sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1),
+    )
 
 
 def close_silently(sock: socket.socket) -> None:

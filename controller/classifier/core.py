@@ -3,8 +3,8 @@
 For every connection the classifier reads the first request bytes (no more
 than the policy's size limit, no longer than its time limit), lets the
 policy pick a back-end among those whose agents answer heartbeats, and then
-moves the live connection there, in the order of DESIGN.md "One handoff,
-packet by packet":
+moves the live connection there, in the order of docs/blob-format.md "One
+handoff, message by message":
 
     AllocateFlow -> lock the 4-tuple -> freeze (TCP_REPAIR) -> sealed handoff
     to the back-end's agent -> on its "ready": InstallFlow -> sealed commit
@@ -30,61 +30,44 @@ entry cannot be written, the ready copy on the back-end is aborted and the
 connection is dropped (the entry may exist after all, and thawing could lose
 bytes the back-end acknowledged meanwhile).
 
-The kernel steps (controller.nft.FlowLock, controller.tcprepair) and the
-controller's API reach the classifier through `Kernel` and `ControllerApi`
-(controller.classifier_io), so tests can run it with fakes; `main` wires the
-real ones.
+The kernel steps (controller.handoff.nft.FlowLock, controller.handoff.tcprepair)
+and the controller's API reach the classifier through `Kernel`
+(controller.classifier.kernel) and `ControllerApi`
+(controller.classifier.controller_client), so tests can run it with fakes;
+controller.classifier.main wires the real ones, and
+controller.classifier.service serves its gRPC API.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
-import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from controller import tcprepair
-from controller.agent_pool import AgentPool
-from controller.agent_protocol import AgentError
-from controller.blob import Handoff, seal
-from controller.classifier_io import (
-    ControllerApi,
-    ControllerError,
-    Endpoint,
-    FlowRef,
-    GrpcController,
-    Kernel,
-    kernel_steps,
-)
-from controller.cliargs import agent_override, host_port
-from controller.keys import KeyFileError, Keyring, load_keys
-from controller.lab.topology import TopologyError, load_topology
-from controller.nft import NftError
-from controller.policy import Policy, PolicyError, load_policy
+from controller.classifier.agent_pool import AgentPool
+from controller.classifier.controller_client import ControllerApi, ControllerError, FlowRef
+from controller.classifier.kernel import Endpoint, Kernel
+from controller.classifier.policy import Policy, load_policy
+from controller.classifier.request import Request, RequestIncomplete, parse_request
+from controller.handoff import tcprepair
+from controller.handoff.agent_protocol import AgentError
+from controller.handoff.blob import Handoff, seal
+from controller.handoff.keys import Keyring
+from controller.handoff.nft import NftError
+from controller.handoff.stats import LATENCY_BUCKETS, LatencyLog, stats_response
 from controller.proto import handoff_pb2 as pb
-from controller.proto import handoff_pb2_grpc as pb_grpc
-from controller.request import Request, RequestIncomplete, parse_request
-from controller.stats import LATENCY_BUCKETS, LatencyLog, stats_response
-from controller.tls import add_tls_arguments, tls_files
 
 log = logging.getLogger("p4handoff.classifier")
 
-DEFAULT_AGENT_PORT = 7100
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
-
-
-# ---------------------------------------------------------------- the classifier
 
 
 @dataclass(frozen=True)
@@ -501,175 +484,3 @@ class Classifier:
                 for pool in policy.pools.values()
             ],
         )
-
-
-class ClassifierService(pb_grpc.ClassifierServicer):
-    def __init__(self, classifier: Classifier) -> None:
-        self.classifier = classifier
-
-    async def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
-        return self.classifier.stats()
-
-    async def GetPolicy(self, request: pb.GetPolicyRequest, context: Any) -> pb.PolicyResponse:
-        return self.classifier.describe_policy()
-
-    async def ReloadPolicy(
-        self, request: pb.ReloadPolicyRequest, context: Any
-    ) -> pb.PolicyResponse:
-        try:
-            self.classifier.reload_policy()
-        except PolicyError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return self.classifier.describe_policy()
-
-
-async def serve_rpc(classifier: Classifier, address: str) -> grpc.aio.Server:
-    server = grpc.aio.server()
-    pb_grpc.add_ClassifierServicer_to_server(  # type: ignore[no-untyped-call]
-        ClassifierService(classifier), server
-    )
-    if address.startswith("unix:"):
-        Path(address.removeprefix("unix:")).unlink(missing_ok=True)
-    server.add_insecure_port(address)
-    await server.start()
-    return server
-
-
-# ---------------------------------------------------------------- the process
-
-
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="handoff classifier",
-        description="Accept connections on a VIP and hand each to a back-end.",
-    )
-    p.add_argument("--topology", required=True, help="topology YAML file")
-    p.add_argument("--name", required=True, help="this classifier's host name in the topology")
-    p.add_argument("--vip", type=host_port, help="VIP:PORT (default: the first VIP it serves)")
-    p.add_argument("--listen", type=host_port, help="HOST:PORT to bind instead of VIP:PORT")
-    p.add_argument("--policy", help="policy file (default: the VIP's, from the topology)")
-    p.add_argument("--run-dir", default=".", help="where the controller's socket is")
-    p.add_argument("--controller", help="service address (default unix:RUN_DIR/controller.sock)")
-    p.add_argument("--keys", required=True, help="agent key file")
-    p.add_argument("--agent-port", type=int, default=DEFAULT_AGENT_PORT)
-    p.add_argument(
-        "--agent",
-        action="append",
-        type=agent_override,
-        default=[],
-        help="NAME=HOST:PORT of a back-end's agent (default its address:--agent-port)",
-    )
-    p.add_argument("--agent-timeout", type=float, default=2.0, help="seconds (default 2)")
-    p.add_argument("--abort-timeout", type=float, default=2.0, help="seconds (default 2)")
-    p.add_argument("--heartbeat-interval", type=float, default=1.0, help="seconds (default 1)")
-    p.add_argument("--heartbeat-failures", type=int, default=2, help="misses before down")
-    p.add_argument(
-        "--install-deadline",
-        type=float,
-        default=10.0,
-        help="seconds for the switch write after the agent's ready; keep it below the "
-        "agents' --commit-timeout (default 10)",
-    )
-    p.add_argument(
-        "--controller-timeout",
-        type=float,
-        default=3.0,
-        help="seconds a call waits for the controller, e.g. while it fails over (default 3)",
-    )
-    p.add_argument("--rpc", help="own service address (default unix:RUN_DIR/classifier-NAME.sock)")
-    p.add_argument("--metrics", type=host_port, help="HOST:PORT for Prometheus metrics")
-    add_tls_arguments(p, "its connections to agents")
-    p.add_argument("-v", "--verbose", action="store_true")
-    return p
-
-
-async def run(args: argparse.Namespace) -> None:
-    topology = load_topology(args.topology)
-    if topology.host(args.name).role != "classifier":
-        raise TopologyError(f"{topology.source}: host {args.name!r} is not a classifier")
-    served = [v for v in topology.vips if args.name in v.classifiers]
-    if args.vip:
-        served = [v for v in served if (str(v.address), v.port) == args.vip]
-    if not served:
-        raise TopologyError(f"{topology.source}: {args.name} serves no VIP {args.vip or ''}")
-    vip = served[0]
-    policy_path = args.policy or vip.policy
-    if policy_path is None:
-        raise TopologyError(f"{topology.source}: VIP {vip.address} has no policy; pass --policy")
-    backends = {h.name: str(h.interface.ip) for h in topology.hosts_with_role("backend")}
-    policy = load_policy(policy_path, backends.keys())
-    keys = load_keys(args.keys)
-    tls = tls_files(args)
-    run_dir = Path(args.run_dir)
-    overrides = dict(args.agent)
-    registry = CollectorRegistry()
-    agents = AgentPool(
-        {n: overrides.get(n, (addr, args.agent_port)) for n, addr in backends.items()},
-        keys,
-        registry,
-        interval_s=args.heartbeat_interval,
-        failures_to_down=args.heartbeat_failures,
-        ssl_context=None if tls is None else tls.client_context(),
-    )
-    settings = Settings(
-        name=args.name,
-        vip=args.listen or (str(vip.address), vip.port),
-        agent_timeout_s=args.agent_timeout,
-        abort_timeout_s=args.abort_timeout,
-        install_deadline_s=args.install_deadline,
-    )
-    controller = GrpcController(
-        args.controller or f"unix:{run_dir / 'controller.sock'}", args.controller_timeout
-    )
-    kernel = kernel_steps()
-    classifier = Classifier(
-        settings, policy, backends, agents, controller, keys, kernel, registry=registry
-    )
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(classifier))
-    rpc: grpc.aio.Server | None = None
-    try:
-        await agents.start()
-        await classifier.start()
-        rpc = await serve_rpc(classifier, args.rpc or f"unix:{run_dir}/classifier-{args.name}.sock")
-        if args.metrics:
-            start_http_server(args.metrics[1], args.metrics[0], registry=registry)
-        await stopping.wait()
-    finally:
-        if rpc is not None:
-            await rpc.stop(1)
-        await classifier.stop()
-        await agents.stop()
-        await controller.close()
-        kernel.close()
-
-
-def _reload(classifier: Classifier) -> None:
-    try:
-        classifier.reload_policy()
-    except PolicyError as exc:
-        log.error("policy reload refused, the old policy stays: %s", exc)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`handoff classifier`: run until SIGTERM or SIGINT; SIGHUP reloads the policy."""
-    args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    try:
-        asyncio.run(run(args))
-    except (TopologyError, PolicyError, KeyFileError, NftError, OSError) as exc:
-        print(f"handoff classifier: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

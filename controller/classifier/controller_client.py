@@ -1,29 +1,21 @@
-"""What the classifier talks to: the controller's service and the kernel.
+"""The controller's service as the classifier uses it.
 
 `ControllerApi` is the part of controller/proto/handoff.proto a classifier
-uses (`GrpcController` speaks it over gRPC); `Kernel` bundles the kernel
-steps of a handoff on the classifier host (controller.nft.FlowLock and
-controller.tcprepair, `kernel_steps`). The classifier takes both by
+uses (`GrpcController` speaks it over gRPC). The classifier takes it by
 constructor, so tests run it against recording fakes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
 
-from controller import tcprepair
-from controller.nft import FlowLock, Nft
+from controller.classifier.kernel import Endpoint
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
-from controller.tcpstate import ConnectionState
-
-Endpoint = tuple[str, int]
 
 
 class ControllerError(Exception):
@@ -136,33 +128,3 @@ class GrpcController:
 
 def _ref(flow: FlowRef) -> pb.FlowRef:
     return pb.FlowRef(forwarder=flow.forwarder, backend=flow.backend, flow_id=flow.flow_id)
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """The kernel steps of a handoff on the classifier host."""
-
-    lock: Callable[[Endpoint, Endpoint], None]
-    unlock: Callable[[Endpoint, Endpoint], None]
-    freeze: Callable[[socket.socket, bytes], ConnectionState]
-    thaw: Callable[[socket.socket], None]
-    close_silently: Callable[[socket.socket], None]
-    close: Callable[[], None]
-
-
-def kernel_steps() -> Kernel:
-    """FlowLock (nftables) and TCP_REPAIR in the calling thread's namespace.
-
-    Locks left by a previous classifier are dropped: its frozen sockets died
-    with it (closed silently, in repair mode), so nothing they guard remains."""
-    flow_lock = FlowLock(Nft())
-    flow_lock.teardown()
-    flow_lock.setup()
-    return Kernel(
-        lock=flow_lock.lock,
-        unlock=flow_lock.unlock,
-        freeze=lambda sock, already_read: tcprepair.freeze(sock, already_read),
-        thaw=tcprepair.thaw,
-        close_silently=tcprepair.close_silently,
-        close=flow_lock.teardown,
-    )

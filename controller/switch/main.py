@@ -1,16 +1,13 @@
 """`handoff controller`: the P4Runtime primary of the forwarder and the flow table's owner.
 
 The process holds one P4Runtime session with the switch and follows
-primacy: while primary, its `Controller` (controller.flow_control) is active
-and the gRPC service of controller/proto/handoff.proto is served; otherwise
+primacy: while primary, its `Controller` (controller.switch.core) is active
+and the gRPC service of controller/proto/handoff.proto is served
+(controller.switch.service); otherwise
 it waits as a backup, stream open, serving nothing, until the switch
 promotes it (when the primary's session ends). A session the switch drops
 is replaced by a new one, and activation reconciles the switch again, so a
 restarted switch is rebuilt too.
-
-Serving on a Unix socket, each controller binds its own file and points the
-configured path at it with a symlink, so a demoted primary shutting its
-server down never removes the socket of its successor.
 """
 
 from __future__ import annotations
@@ -18,163 +15,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import queue
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-import grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
-from controller.agent_release import AgentReleaser
-from controller.cliargs import agent_override, host_port
-from controller.flow_control import Controller, FlowError, Settings
-from controller.flowstore import FlowStore, FlowStoreError
-from controller.keys import KeyFileError, load_keys
-from controller.lab.netns import LabError
-from controller.lab.switch import Pipeline, build_pipeline
-from controller.lab.topology import Topology, TopologyError, load_topology
+from controller.config.topology import Topology, TopologyError, load_topology
+from controller.handoff.cliargs import agent_override, host_port
+from controller.handoff.keys import KeyFileError, load_keys
+from controller.handoff.tls import add_tls_arguments, tls_files
 from controller.p4rt import P4RuntimeClient, P4RuntimeError, load_p4info
-from controller.proto import handoff_pb2 as pb
-from controller.proto import handoff_pb2_grpc as pb_grpc
-from controller.tls import add_tls_arguments, tls_files
+from controller.switch.agent_release import AgentReleaser
+from controller.switch.core import Controller, Settings
+from controller.switch.flowstore import FlowStore, FlowStoreError
+from controller.switch.pipeline import Pipeline, PipelineError, build_pipeline
+from controller.switch.service import ServiceHost
 
 log = logging.getLogger("p4handoff.controller")
 
 DEFAULT_AGENT_PORT = 7100
-
-
-# ---------------------------------------------------------------- gRPC service
-
-
-class ControllerService(pb_grpc.ControllerServicer):
-    def __init__(self, controller: Controller) -> None:
-        self.controller = controller
-
-    def _call(self, name: str, context: Any, work: Callable[[], Any]) -> Any:
-        metrics = self.controller.metrics
-        try:
-            result = work()
-        except FlowError as exc:
-            metrics.requests.labels(name, exc.code.name.lower()).inc()
-            context.abort(exc.code, str(exc))
-            raise  # abort() raised already; this tells the type checker
-        metrics.requests.labels(name, "ok").inc()
-        return result
-
-    def AllocateFlow(
-        self, request: pb.AllocateFlowRequest, context: Any
-    ) -> pb.AllocateFlowResponse:
-        c = request.connection
-
-        def work() -> pb.AllocateFlowResponse:
-            flow = self.controller.allocate(
-                (c.client_ip, c.client_port, c.vip, c.vip_port),
-                request.backend, request.classifier, request.forwarder,
-            )  # fmt: skip
-            return pb.AllocateFlowResponse(
-                flow=pb.FlowRef(
-                    forwarder=flow.forwarder, backend=flow.backend, flow_id=flow.flow_id
-                )
-            )
-
-        response: pb.AllocateFlowResponse = self._call("allocate", context, work)
-        return response
-
-    def InstallFlow(self, request: pb.InstallFlowRequest, context: Any) -> pb.InstallFlowResponse:
-        f = request.flow
-
-        def work() -> pb.InstallFlowResponse:
-            batch = self.controller.install(
-                f.forwarder, f.backend, f.flow_id, request.handoff_latency_s
-            )
-            return pb.InstallFlowResponse(batch_size=batch)
-
-        response: pb.InstallFlowResponse = self._call("install", context, work)
-        return response
-
-    def RemoveFlow(self, request: pb.RemoveFlowRequest, context: Any) -> pb.RemoveFlowResponse:
-        f = request.flow
-
-        def work() -> pb.RemoveFlowResponse:
-            removed = self.controller.remove(
-                f.forwarder, f.backend, f.flow_id, request.reason, request.release_agent
-            )
-            return pb.RemoveFlowResponse(entry_removed=removed)
-
-        response: pb.RemoveFlowResponse = self._call("remove", context, work)
-        return response
-
-    def ListFlows(self, request: pb.ListFlowsRequest, context: Any) -> pb.ListFlowsResponse:
-        def work() -> pb.ListFlowsResponse:
-            return pb.ListFlowsResponse(
-                flows=self.controller.list_flows(request.include_ended, request.counters)
-            )
-
-        response: pb.ListFlowsResponse = self._call("list", context, work)
-        return response
-
-    def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
-        return self.controller.stats()
-
-
-class ServiceHost:
-    """The gRPC server of the service, started while the controller is primary.
-
-    For `unix:PATH` it listens on `PATH.<pid>` and atomically points the
-    symlink PATH at it (see the module docstring)."""
-
-    def __init__(self, controller: Controller, listen: str, workers: int = 32) -> None:
-        self.controller = controller
-        self.listen = listen
-        self.workers = workers
-        self._server: grpc.Server | None = None
-        self._own_path: Path | None = None
-
-    def start(self) -> None:
-        if self._server is not None:
-            return
-        server = grpc.server(ThreadPoolExecutor(self.workers, thread_name_prefix="controller-rpc"))
-        pb_grpc.add_ControllerServicer_to_server(  # type: ignore[no-untyped-call]
-            ControllerService(self.controller), server
-        )
-        if self.listen.startswith("unix:"):
-            link = Path(self.listen.removeprefix("unix:"))
-            own = link.with_name(f"{link.name}.{os.getpid()}")
-            own.unlink(missing_ok=True)
-            server.add_insecure_port(f"unix:{own}")
-            server.start()
-            temporary = link.with_name(f".{link.name}.{os.getpid()}.link")
-            temporary.unlink(missing_ok=True)
-            temporary.symlink_to(own.name)
-            os.replace(temporary, link)
-            self._own_path = own
-        else:
-            server.add_insecure_port(self.listen)
-            server.start()
-        self._server = server
-        log.info("serving the controller API on %s", self.listen)
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.stop(grace=1).wait()
-        own = self._own_path
-        if own is not None:
-            link = Path(self.listen.removeprefix("unix:"))
-            with contextlib.suppress(OSError):
-                if os.readlink(link) == own.name:
-                    link.unlink()
-            own.unlink(missing_ok=True)
-
-
-# ---------------------------------------------------------------- the process
 
 
 
@@ -355,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         run(args, stop)
-    except (TopologyError, KeyFileError, FlowStoreError, LabError, OSError) as exc:
+    except (TopologyError, KeyFileError, FlowStoreError, PipelineError, OSError) as exc:
         print(f"handoff controller: error: {exc}", file=sys.stderr)
         return 1
     return 0

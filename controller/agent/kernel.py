@@ -1,0 +1,62 @@
+"""The agent's real back-ends: nftables decapsulation, TCP_REPAIR restore and
+SCM_RIGHTS hand-over to the application, as `Backends` (controller.agent.core)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from controller.agent.core import AdoptedFlow, Backends
+from controller.handoff import nft, tcprepair
+from controller.handoff.blob import Handoff
+from controller.handoff.handover import send_socket
+from controller.handoff.tcpstate import ConnectionState
+
+
+def hand_over_to(path: str, timeout: float = 5.0) -> Callable[[socket.socket, Handoff], None]:
+    """`Backends.hand_over` for an application listening on the Unix socket `path`
+    (controller.handoff.handover: SCM_RIGHTS, acknowledged, one connection reused)."""
+
+    def hand_over(sock: socket.socket, h: Handoff) -> None:
+        send_socket(path, sock, h.flow_id, timeout)
+
+    return hand_over
+
+
+def kernel_backends(backend_ip: str, handover_path: str) -> tuple[Backends, list[AdoptedFlow]]:
+    """The real back-ends: nftables decapsulation to `backend_ip` (this host's
+    address on the forwarder's side), TCP_REPAIR restore, SCM_RIGHTS hand-over
+    to the application listening on `handover_path`; plus the mappings already
+    in the kernel from a previous run, for `Agent.adopt`."""
+    decap = nft.DecapMap(nft.Nft())
+    decap.setup()
+
+    def decap_add(forwarder: str, flow_id: int, s: ConnectionState) -> None:
+        decap.add(
+            nft.DecapEntry(
+                forwarder=forwarder,
+                backend=backend_ip,
+                flow_id=flow_id,
+                client_ip=s.client_ip,
+                client_port=s.client_port,
+                vip_ip=s.vip_ip,
+                vip_port=s.vip_port,
+            )
+        )
+
+    def decap_remove(forwarder: str, flow_id: int) -> None:
+        decap.remove(forwarder, backend_ip, flow_id)
+
+    backends = Backends(
+        decap_add=decap_add,
+        decap_remove=decap_remove,
+        restore=tcprepair.restore,
+        close_silently=tcprepair.close_silently,
+        hand_over=hand_over_to(handover_path),
+    )
+    adopted = [
+        (e.forwarder, e.flow_id, (e.client_ip, e.client_port, e.vip_ip, e.vip_port))
+        for e in decap.entries()
+        if e.backend == backend_ip
+    ]
+    return backends, adopted
