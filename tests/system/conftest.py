@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from e2e_support import PIN_POLICY
@@ -21,6 +22,7 @@ from controller.lab.session import BASIC_TOPOLOGY, LabSession
 
 TARGETS = ("p4sim", "bmv2")
 LAB_TOOLS = ("ip", "nft", "ethtool", "ss")
+S = TypeVar("S", bound=LabSession)
 
 
 @pytest.fixture(scope="module", params=TARGETS)
@@ -38,19 +40,20 @@ def bring_up(
     topology: Path = BASIC_TOPOLOGY,
     policy: Mapping[str, object] | Path | None = None,
     tls: bool = False,
-) -> Iterator[LabSession]:
+    session: type[S] = LabSession,  # type: ignore[assignment]
+) -> Iterator[S]:
     """Generator body of a lab fixture: skip with the reason when this
     machine cannot run it, else up, yield, and down whatever happened."""
     reason = skip_reason(*tools, target=target)
     if reason is not None:
         pytest.skip(reason)
-    session = LabSession(topology, policy=policy, target=target, tls=tls,
-                         run_root=tmp_path_factory.mktemp(f"lab-{tag}"), tag=tag)  # fmt: skip
-    session.up()  # on failure it has removed everything itself
+    lab = session(topology, policy=policy, target=target, tls=tls,
+                  run_root=tmp_path_factory.mktemp(f"lab-{tag}"), tag=tag)  # fmt: skip
+    lab.up()  # on failure it has removed everything itself
     try:
-        yield session
+        yield lab
     finally:
-        session.down()
+        lab.down()
 
 
 @pytest.fixture(scope="module")

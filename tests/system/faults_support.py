@@ -1,12 +1,12 @@
 """Fault injection on a whole lab as `handoff lab up` builds it (tests/system/test_faults.py).
 
-`FaultLab` is one private lab (controller.lab.lab) on a copy of the basic
-topology whose policy lets a request pick its back-end (`X-Fault-Backend`),
-with the tools a fault test needs: signal, kill and restart any process with
-the command line lab.json recorded for it, impair a host's link, run clients
-that record what each of them saw, and the three leak checks — encap_map
-entries on the switch (P4Runtime Read), decapsulation mappings in each
-back-end (nft), flows the controller still holds.
+`FaultLab` is the lab harness (controller.lab.session.LabSession: the basic
+topology as `handoff lab up` builds it, with e2e_support.PIN_POLICY, so a
+request picks its back-end with `X-Handoff-To`) plus the leak assertions of
+these tests over the harness's three reads — encap_map entries on the switch
+(P4Runtime Read), decapsulation mappings in each back-end (nft), flows the
+controller still holds. Here: impairing a host's link, and clients that
+record what each of them saw.
 
 `LinkImpairment` is `tc netem` where the kernel has it. Kernels built without
 sch_netem (the one these tests were written on among them) get the same three faults from
@@ -22,343 +22,32 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import socket
 import struct
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import grpc
-import yaml
-from e2e_support import body_chunks, body_sha256, get, in_thread_of, post_head, run_async_in
-from paths import ROOT
+from e2e_support import PIN_HEADER, body_chunks, body_sha256, get, post_head
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from controller.config.topology import load_topology
 from controller.examples.demo_backend import pattern_sha256
-from controller.handoff.nft import DECAP_TABLE
-from controller.lab.lab import AGENT_PORT, Lab, down, up
-from controller.lab.netns import LabNames, in_netns, run
-from controller.lab.processes import ProcessRecord, alive, stop, wait_for_path
-from controller.lab.query import classifier_stats, list_flows
-from controller.lab.switch import SOCKET_NAME, RunningSwitch, wait_until_serving
-from controller.p4rt import P4RuntimeClient
-from controller.proto import handoff_pb2 as pb
-from controller.proto import handoff_pb2_grpc as pb_grpc
-from controller.switch.tables import ENCAP_MAP, connection_of, flow_id_of
+from controller.lab.netns import in_netns, run
+from controller.lab.session import LabSession, call_in, run_async_in, wait_for
 
-BASIC = ROOT / "topologies" / "basic.yaml"
-BACKENDS = ("b1", "b2", "b3")
-PIN_HEADER = "X-Fault-Backend"
 START_TIMEOUT_S = 30.0
 
-# Round robin over every back-end, unless the request names one: then only
-# that one, and a request for a back-end that is out of its pool gets a 503.
-POLICY = {
-    "pools": {
-        "all": {"algorithm": "weighted_round_robin", "backends": list(BACKENDS)},
-        **{f"only_{b}": {"backends": [b]} for b in BACKENDS},
-    },
-    "rules": [
-        *({"headers": {PIN_HEADER.lower(): b}, "pool": f"only_{b}"} for b in BACKENDS),
-        {"path_prefix": "/", "pool": "all"},
-    ],
-    "on_no_match": "http-503",
-    "read_limit": {"bytes": 8192, "timeout_ms": 2000},
-}
 
-
-def fault_topology(directory: Path) -> Path:
-    """topologies/basic.yaml with the policy above, written to `directory`."""
-    spec = yaml.safe_load(BASIC.read_text())
-    spec["switch"]["program"] = str((BASIC.parent / spec["switch"]["program"]).resolve())
-    policy = directory / "fault-policy.yaml"
-    policy.write_text(yaml.safe_dump(POLICY, sort_keys=False))
-    for vip in spec["vips"]:
-        vip["policy"] = str(policy)
-    path = directory / "fault-topology.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `condition` (an exception counts as not yet) until it holds."""
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
-        try:
-            if condition():
-                return
-            last = ""
-        except Exception as exc:
-            last = f" (last: {type(exc).__name__}: {exc})"
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{last}")
-        time.sleep(0.05)
-
-
-# ---------------------------------------------------------------- the lab
-
-
-@dataclass(frozen=True, order=True)
-class SwitchEntry:
-    """One encap_map entry: the client port it steers, its flow id, and the
-    idle timeout that removes it if nothing else does."""
-
-    client_port: int
-    flow_id: int
-    idle_timeout_ns: int
-
-    def __str__(self) -> str:
-        return f"port {self.client_port} -> flow {self.flow_id:#010x}"
-
-
-@dataclass(frozen=True)
-class HeldFlow:
-    """A controller flow out of quarantine."""
-
-    client_port: int
-    backend: str
-    flow_id: int
-    state: str
-    on_switch: bool
-
-    def __str__(self) -> str:
-        return f"port {self.client_port} -> {self.backend} flow {self.flow_id:#010x} {self.state}"
-
-
-@dataclass
-class Leaks:
-    """What the system still holds; all empty once every connection ended."""
-
-    entries: list[SwitchEntry] = field(default_factory=list)
-    decap: dict[str, list[int]] = field(default_factory=dict)  # back-end -> flow ids
-    flows: list[HeldFlow] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.entries or any(self.decap.values()) or self.flows)
-
-    def __str__(self) -> str:
-        decap = {b: [f"{i:#010x}" for i in ids] for b, ids in self.decap.items() if ids}
-        return (f"encap_map entries {[str(e) for e in self.entries]}, decapsulation "
-                f"mappings {decap}, flows {[str(f) for f in self.flows]}")  # fmt: skip
-
-    def without(self, ports: set[int]) -> Leaks:
-        """What is left once the connections of client `ports` are set aside."""
-        gone = {(f.backend, f.flow_id) for f in self.flows if f.client_port in ports}
-        return Leaks(
-            [e for e in self.entries if e.client_port not in ports],
-            {b: [i for i in ids if (b, i) not in gone] for b, ids in self.decap.items()},
-            [f for f in self.flows if f.client_port not in ports],
-        )
-
-
-class FaultLab:
-    """One lab with a unique prefix in a private run directory."""
-
-    def __init__(self, run_root: Path, prefix: str) -> None:
-        topology = load_topology(fault_topology(run_root))
-        self.lab = Lab(topology, LabNames(prefix), run_root / topology.name)
-        self.vip = (str(topology.vips[0].address), topology.vips[0].port)
-
-    def up(self) -> FaultLab:
-        up(self.lab)
-        return self
-
-    def down(self) -> None:
-        down(self.lab)
-
-    @property
-    def run_dir(self) -> Path:
-        return self.lab.run_dir
-
-    def ns(self, host: str) -> str:
-        return self.lab.names.host(host)
-
-    def address(self, host: str) -> str:
-        return str(self.lab.topology.host(host).interface.ip)
-
-    # ------------------------------------------------------------ processes
-
-    def record(self, name: str) -> ProcessRecord:
-        _, records = self.lab.table.load()
-        found = [r for r in records if r.name == name]
-        assert found, f"no process {name!r} in {self.lab.table.path}"
-        return found[-1]
-
-    def signal(self, name: str, signum: signal.Signals) -> None:
-        os.kill(self.record(name).pid, signum)
-
-    def kill(self, name: str) -> None:
-        """SIGKILL, as a crash would; returns once the process is gone."""
-        record = self.record(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(record.pid, signal.SIGKILL)
-        wait_for(lambda: not alive(record.pid), 10, f"{name} to die")
-
-    def start_again(self, name: str) -> ProcessRecord:
-        """Start `name` with the namespace and command line lab.json holds for
-        it (killing what is left of it first), and record the new process in
-        lab.json in place of the old one, so `lab down` stops the new one."""
-        info, records = self.lab.table.load()
-        old = self.record(name)
-        if alive(old.pid):
-            stop([old], grace_s=0)
-        argv = old.argv[4:] if old.namespace is not None else old.argv
-        self.lab.table.save(info, [r for r in records if r.name != name])
-        return self.lab.table.start(info, name, old.namespace, argv)
-
-    def restart_switch(self) -> None:
-        socket_path = self.run_dir / SOCKET_NAME
-        socket_path.unlink(missing_ok=True)
-        record = self.start_again("switch")
-        wait_for_path(socket_path, record, START_TIMEOUT_S)
-        target = str(self.lab.table.load()[0].get("target", "p4sim"))
-        switch = RunningSwitch(record, target, f"unix:{socket_path}", socket_path, 0)
-        wait_until_serving(switch, START_TIMEOUT_S)
-
-    def restart_controller(self) -> None:
-        self.start_again("controller")
-        wait_for(self.controller_serves, START_TIMEOUT_S, "the restarted controller to serve")
-
-    def restart_backend(self, host: str) -> None:
-        """The demo application, then its agent (which adopts the mappings
-        its predecessor left in the kernel)."""
-        handover = self.lab.handover_socket(host)
-        handover.unlink(missing_ok=True)
-        app = self.start_again(f"backend-{host}")
-        wait_for_path(handover, app, START_TIMEOUT_S)
-        self.restart_agent(host)
-
-    def restart_agent(self, host: str) -> None:
-        record = self.start_again(f"agent-{host}")
-        wait_for(lambda: self.agent_listens(host) or not alive(record.pid), START_TIMEOUT_S,
-                 f"agent-{host} to listen")  # fmt: skip
-        assert alive(record.pid), f"agent-{host} exited; see {record.log}"
-
-    def link_down(self, host: str) -> None:
-        """Cut `host` off the network (its end of the link goes down)."""
-        run(in_netns(self.ns(host), ["ip", "link", "set", "eth0", "down"]))
-
-    def link_up(self, host: str) -> None:
-        """Plug `host` back in: the link, and the default route the kernel
-        removed with it."""
-        gateway = str(self.lab.topology.host(host).gateway)
-        run(in_netns(self.ns(host), ["ip", "link", "set", "eth0", "up"]))
-        run(in_netns(self.ns(host), ["ip", "route", "replace", "default", "via", gateway,
-                                     "dev", "eth0"]))  # fmt: skip
-
-    def agent_listens(self, host: str) -> bool:
-        def connects() -> bool:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection((self.address(host), AGENT_PORT), timeout=0.5),
-            ):
-                return True
-            return False
-
-        return in_thread_of(self.ns(host), connects)
-
-    def controller_serves(self) -> bool:
-        try:
-            list_flows(self.run_dir)
-        except Exception:
-            return False
-        return True
-
-    def live_backends(self) -> set[str]:
-        """The back-ends the classifier's health checks keep in its pools."""
-        socket_path = self.lab.classifier_socket("k1")
-        with grpc.insecure_channel(f"unix:{socket_path}") as channel:
-            stub = pb_grpc.ClassifierStub(channel)  # type: ignore[no-untyped-call]
-            policy = stub.GetPolicy(pb.GetPolicyRequest(), timeout=5)
-        return {b.name for pool in policy.pools for b in pool.backends if b.live}
-
-    def wait_whole(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Every recorded process running, every back-end in the pools: what
-        the next test may assume after a fault test restored the lab."""
-        _, records = self.lab.table.load()
-        dead = [r.name for r in records if not alive(r.pid)]
-        assert not dead, f"processes not running: {dead}"
-        wait_for(lambda: self.live_backends() == set(BACKENDS), timeout,
-                 "every back-end to answer the classifier's heartbeats")  # fmt: skip
-
-    # ------------------------------------------------------------ what the system holds
-
-    def switch_entries(self) -> list[SwitchEntry]:
-        """encap_map as a short-lived backup session reads it (election id 1,
-        below the controller's: it never takes over a live controller)."""
-        client = P4RuntimeClient(f"unix:{self.run_dir / SOCKET_NAME}", election_id=1, timeout=5)
-        try:
-            client.connect()
-            client.fetch_pipeline()
-            entries = client.read_table(ENCAP_MAP)
-        finally:
-            client.close()
-        return sorted(
-            SwitchEntry(connection_of(e)[1], flow_id_of(e) or 0, e.idle_timeout_ns) for e in entries
-        )
-
-    def decap_entries(self, host: str) -> list[int]:
-        """Flow ids of the decapsulation mappings in `host`'s kernel."""
-        argv = ["nft", "-j", "list", "map", "ip", DECAP_TABLE, "flow_index"]
-        done = run(in_netns(self.ns(host), argv), check=False)
-        if done.returncode != 0:
-            return []  # no table: the agent tore it down, or never made it
-        ids = []
-        for item in json.loads(done.stdout)["nftables"]:
-            for key, _ in item.get("map", {}).get("elem", []):
-                _, _, high, low = key["concat"]
-                ids.append(int(high) << 16 | int(low))
-        return sorted(ids)
-
-    def classifier_outcomes(self) -> dict[str, int]:
-        """How the classifier's connections ended so far, by outcome
-        (handed_off, recovered, no_match, unsettled, ...)."""
-        (stats,) = classifier_stats(self.run_dir, "k1")
-        prefix = 'p4handoff_classifier_connections_total{outcome="'
-        return {
-            name[len(prefix) : -2]: int(value)
-            for name, value in stats.counters.items()
-            if name.startswith(prefix)
-        }
+class FaultLab(LabSession):
+    """The harness's lab with the leak checks of the fault tests."""
 
     def backend_by_port(self) -> dict[int, str]:
         """Client port -> the back-end its latest flow went to (ended flows too)."""
-        flows = sorted(list_flows(self.run_dir, include_ended=True).flows,
-                       key=lambda f: f.created_at)  # fmt: skip
+        flows = sorted(self.flows(include_ended=True), key=lambda f: f.created_at)
         return {f.connection.client_port: f.backend_name for f in flows}
-
-    def flows(self) -> list[HeldFlow]:
-        """The controller's flows out of quarantine (pending or installed)."""
-        return [
-            HeldFlow(f.connection.client_port, f.backend_name, f.ref.flow_id, f.state, f.on_switch)
-            for f in list_flows(self.run_dir).flows
-            if f.state != "quarantine"
-        ]
-
-    def end_flows(self, ports: set[int], reason: str) -> None:
-        """End the flows of client `ports` through the controller's RemoveFlow,
-        as a classifier gives a flow back (entry, mapping and id all go)."""
-        with grpc.insecure_channel(f"unix:{self.lab.controller_socket}") as channel:
-            stub = pb_grpc.ControllerStub(channel)  # type: ignore[no-untyped-call]
-            for flow in list_flows(self.run_dir).flows:
-                if flow.state != "quarantine" and flow.connection.client_port in ports:
-                    request = pb.RemoveFlowRequest(flow=flow.ref, reason=reason,
-                                                   release_agent=True)  # fmt: skip
-                    stub.RemoveFlow(request, timeout=10)
-
-    def leaks(self) -> Leaks:
-        return Leaks(
-            entries=self.switch_entries(),
-            decap={b: self.decap_entries(b) for b in BACKENDS},
-            flows=self.flows(),
-        )
 
     def settle(self, timeout: float = 15.0) -> None:
         """Let the flows of a test end; end through the controller those a
@@ -366,7 +55,7 @@ class FaultLab:
         from nothing."""
         with contextlib.suppress(AssertionError):
             wait_for(lambda: not self.leaks(), timeout, "the flows to end")
-        self.end_flows({f.client_port for f in self.flows()}, "test cleanup")
+        self.end_flows({f.client_port for f in self.held_flows()}, "test cleanup")
 
     def assert_nothing_leaked(self, timeout: float = 20.0, idle: Collection[int] = ()) -> None:
         """Once every connection has ended: no encap_map entry, no
@@ -437,7 +126,7 @@ class LinkImpairment:
 
     def __init__(self, lab: FaultLab, host: str, impairment: Impairment, *, netem: bool) -> None:
         self.namespace = lab.ns(host)
-        self.gateway = str(lab.lab.topology.host(host).gateway)
+        self.gateway = str(lab.topology.host(host).gateway)
         self.impairment = impairment
         self.netem = netem
 
@@ -862,16 +551,16 @@ class AckStream:
     matters is where the switch sends them."""
 
     def __init__(self, lab: FaultLab, client_port: int, interval_s: float = 0.0005) -> None:
-        client = lab.lab.topology.host("c1")
+        client = lab.topology.host("c1")
         packet = (
-            Ether(src=client.mac, dst=lab.lab.topology.switch.mac)
+            Ether(src=client.mac, dst=lab.topology.switch.mac)
             / IP(src=str(client.interface.ip), dst=lab.vip[0])
             / TCP(sport=client_port, dport=lab.vip[1], flags="A", seq=0x12345, ack=0x6789A)
         )
         self.frame = bytes(packet)
         self.interval_s = interval_s
         self.sent = 0
-        self._socket = in_thread_of(
+        self._socket = call_in(
             lab.ns("c1"), lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
         )
         self._socket.bind(("eth0", 0))

@@ -1,7 +1,8 @@
 """Fault injection on the whole system as `handoff lab up` builds it.
 
-One lab for the module (tests/faults_support.FaultLab: the basic topology, with
-a policy that lets a request pick its back-end). Each test injects one fault
+One lab for the module (tests/system/faults_support.FaultLab over the lab harness
+controller.lab.session: the basic topology, with a policy that lets a
+request pick its back-end). Each test injects one fault
 while connections are being handed off, restores the lab, and asserts:
 
 * what each client saw: its upload and download complete with the right
@@ -18,15 +19,15 @@ test's docstring says so. Needs root, iproute2 (ip, tc), nftables and ethtool.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from conftest import bring_up
+from e2e_support import BACKENDS, PIN_POLICY
 from faults_support import (
-    BACKENDS,
     AckStream,
     ClientBatch,
     ClientStream,
@@ -39,31 +40,23 @@ from faults_support import (
     clients,
     netem_available,
     summary,
-    wait_for,
 )
-from needs import skip_reason
 
 from controller.lab.processes import alive
+from controller.lab.session import wait_for
 
 KB, MB = 1 << 10, 1 << 20
 
 
-SKIP_REASON = skip_reason("ip", "tc", "nft", "ethtool", "ss")
+FAULT_TOOLS = ("ip", "tc", "nft", "ethtool", "ss")
 
-pytestmark = [
-    pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or ""),
-    pytest.mark.timeout(120),
-]
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultLab]:
-    built = FaultLab(tmp_path_factory.mktemp("faults"), f"fi{os.getpid() % 100000}")
-    try:
-        built.up()
-        yield built
-    finally:
-        built.down()
+def lab(tmp_path_factory: pytest.TempPathFactory, target: str) -> Iterator[FaultLab]:
+    yield from bring_up(tmp_path_factory, target, tag="f", tools=FAULT_TOOLS,
+                        policy=PIN_POLICY, session=FaultLab)  # fmt: skip
 
 
 @pytest.fixture
@@ -100,7 +93,7 @@ def unexpected(outcomes: list[Outcome], allowed: set[str]) -> list[Outcome]:
 
 
 def pending_or_installed(lab: FaultLab, count: int) -> bool:
-    return len(lab.flows()) == count
+    return len(lab.held_flows()) == count
 
 
 def resume_or_restart_agent(lab: FaultLab, host: str) -> None:
@@ -169,7 +162,7 @@ def test_killed_agent_costs_a_clean_503_and_its_backend_leaves_the_pools(
     without a handoff attempt, the others go to b2 and b3. Restarted with its
     lab.json command line, the agent is back in the pools and takes
     handoffs again."""
-    before = faults.classifier_outcomes()
+    before = faults.outcomes()
     faults.kill("agent-b1")
     time.sleep(SEE_CLOSE_S)
     try:
@@ -184,7 +177,7 @@ def test_killed_agent_costs_a_clean_503_and_its_backend_leaves_the_pools(
     pinned, free = outcomes[0::2], outcomes[1::2]
     assert [(o.kind, o.status, o.backend) for o in pinned] == [("refused", 503, "k1")] * 4
     assert [o.kind for o in free] == ["ok"] * 4 and {o.backend for o in free} == {"b2", "b3"}
-    assert changes(before, faults.classifier_outcomes()) == {
+    assert changes(before, faults.outcomes()) == {
         "recovered": 1, "no_match": 3, "handed_off": 4,
     }  # fmt: skip
     faults.wait_whole()
@@ -240,21 +233,21 @@ def test_controller_killed_between_blob_and_switch_write_is_restarted_and_reconc
             wait_for(lambda: pending_or_installed(faults, 3), 5, "three flows allocated")
             faults.signal("controller", signal.SIGSTOP)
             faults.signal("agent-b1", signal.SIGCONT)
-            wait_for(lambda: len(faults.decap_entries("b1")) == 3, 10, "b1 to take the three")
+            wait_for(lambda: len(faults.decap_flow_ids("b1")) == 3, 10, "b1 to take the three")
             assert faults.switch_entries() == []  # the blobs are in, the entries are not
             faults.kill("controller")
             faults.restart_controller()
 
             def installed() -> bool:
-                flows = faults.flows()
+                flows = faults.held_flows()
                 return len(flows) == 3 and all(
                     f.state == "installed" and f.on_switch for f in flows
                 )
 
             wait_for(installed, 15, "the new controller to install the three flows")
-            flow_ids = sorted(f.flow_id for f in faults.flows())
+            flow_ids = sorted(f.flow_id for f in faults.held_flows())
             assert [e.flow_id for e in faults.switch_entries()] == flow_ids
-            assert faults.decap_entries("b1") == flow_ids
+            assert faults.decap_flow_ids("b1") == flow_ids
         outcomes = batch.outcomes()
     finally:
         resume_or_restart_agent(faults, "b1")
@@ -285,7 +278,7 @@ def test_restarted_switch_gets_everything_back_and_live_transfers_finish(
     with ClientBatch(faults, plans, timeout=60) as batch:
 
         def installed() -> bool:
-            flows = faults.flows()
+            flows = faults.held_flows()
             return len(flows) == 3 and all(f.state == "installed" for f in flows)
 
         wait_for(installed, 15, "three flows installed")
@@ -322,8 +315,10 @@ def test_restarted_switch_never_steers_a_handed_off_connection_to_the_classifier
     plans = [Exchange(upload=KB, download=KB, seed=30, hold=hold)]
     with ClientBatch(faults, plans, timeout=60) as batch:
         try:
-            wait_for(lambda: [f.state for f in faults.flows()] == ["installed"], 10, "one flow")
-            (flow,) = faults.flows()
+            wait_for(
+                lambda: [f.state for f in faults.held_flows()] == ["installed"], 10, "one flow"
+            )
+            (flow,) = faults.held_flows()
             with AckStream(faults, flow.client_port) as acks:
                 for _ in range(4):
                     time.sleep(0.1)
