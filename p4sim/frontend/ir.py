@@ -365,6 +365,27 @@ class SwitchStmt(Stmt):
 
 
 @dataclass(eq=False)
+class ForStmt(Stmt):
+    """`for (init; cond; updates) body`: init declares in the loop's scope;
+    a missing cond is true."""
+
+    init: list[Stmt]
+    cond: Expr | None
+    updates: list[Stmt]
+    body: Stmt
+
+
+@dataclass(eq=False)
+class BreakStmt(Stmt):
+    pass
+
+
+@dataclass(eq=False)
+class ContinueStmt(Stmt):
+    pass
+
+
+@dataclass(eq=False)
 class ExitStmt(Stmt):
     pass
 

@@ -37,19 +37,7 @@ _TYPE_END_KEYWORDS = frozenset(
 _TYPE_ARG_KEYWORDS = frozenset(
     ["bit", "int", "varbit", "bool", "string", "error", "tuple", "void", "match_kind", "_"]
 )
-# P4_16 1.2.5 statements p4sim does not run, refused by name.
-_REFUSED_STATEMENTS = {"for": "for loop", "break": "break statement",
-                       "continue": "continue statement"}
 _LOOKAHEAD_LIMIT = 64
-
-
-class Refusal(Exception):
-    """A construct refused while lexing; the parser driver reports it at `token`."""
-
-    def __init__(self, token: Token, message: str) -> None:
-        super().__init__(message)
-        self.token = token
-        self.message = message
 
 
 def _is_keyword(token: Token | None, *words: str) -> bool:
@@ -143,10 +131,6 @@ class _Classifier:
         name = token.value
         nxt = self.peek(1)
         nxt_value = nxt.value if nxt is not None else None
-        if name in _REFUSED_STATEMENTS and self.braces > 0 and (
-            self.prev is None or self.prev.value in (";", "{", "}")
-        ) and nxt_value in ("(", ";"):
-            raise Refusal(token, _REFUSED_STATEMENTS[name])
         if self.declares_type(nxt_value):
             # The declared name itself stays an IDENTIFIER (a redeclaration,
             # `extern X;` then `extern X<T> {...}`, must parse the same way).

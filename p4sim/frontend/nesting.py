@@ -20,7 +20,7 @@ _EXPRESSIONS = frozenset([
     "ternary", "binary", "shift_right", "unary", "cast", "member", "index", "slice", "call",
     "generic_call", "ctor_call", "list_expr", "struct_init", "mask_keyset", "range_keyset",
 ])
-_STATEMENTS = frozenset(["if_statement", "switch_statement"])
+_STATEMENTS = frozenset(["if_statement", "switch_statement", "for_statement"])
 _TYPES = frozenset(["specialized_type", "tuple_type", "header_stack_type"])
 # A block is a statement of its own only inside a statement list; as the
 # body of an if, a case, an action or an apply it belongs to its owner.

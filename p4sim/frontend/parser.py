@@ -20,9 +20,9 @@ from lark.exceptions import (
     VisitError,
 )
 
-from p4sim.errors import P4SimError, ParseError, SourcePos, UnsupportedError
+from p4sim.errors import P4SimError, ParseError, SourcePos
 from p4sim.frontend import ir
-from p4sim.frontend.lexer import Refusal, TypeNameClassifier
+from p4sim.frontend.lexer import TypeNameClassifier
 from p4sim.frontend.nesting import check_nesting
 from p4sim.frontend.preprocess import PreprocessedSource
 from p4sim.frontend.transform import IRBuilder, Locate
@@ -69,8 +69,6 @@ def _parse(text: str, start: str, locate: Locate) -> Tree[Token]:
     parser = _lark()
     try:
         return parser.parse(text, start=start)
-    except Refusal as refusal:
-        raise UnsupportedError(_token_pos(refusal.token, locate), refusal.message) from None
     except UnexpectedInput as error:
         raise _syntax_error(error, text, locate) from None
 

@@ -389,6 +389,26 @@ class IRBuilder(Transformer_NonRecursive[Token, Any]):
         callee = ir.Member(pos, target, "apply")
         return ir.CallStmt(pos, ir.Call(pos, callee, _opt(children[3])))
 
+    def for_statement(self, meta: Meta, children: list[Any]) -> ir.ForStmt:
+        init, cond, updates, body = children
+        return ir.ForStmt(self._pos(meta), _opt(init), cond, _opt(updates), body)
+
+    def for_in_statement(self, meta: Meta, children: list[Any]) -> ir.Stmt:
+        raise UnsupportedError(self._pos(meta), "for-in loop")
+
+    def for_items(self, meta: Meta, children: list[ir.Stmt]) -> list[ir.Stmt]:
+        return children
+
+    def for_var(self, meta: Meta, children: list[Any]) -> ir.VarDecl:
+        type_ref, name, init = children
+        return ir.VarDecl(self._pos(meta), name.text, type_ref, init)
+
+    def break_statement(self, meta: Meta, children: list[Any]) -> ir.BreakStmt:
+        return ir.BreakStmt(self._pos(meta))
+
+    def continue_statement(self, meta: Meta, children: list[Any]) -> ir.ContinueStmt:
+        return ir.ContinueStmt(self._pos(meta))
+
     def if_statement(self, meta: Meta, children: list[Any]) -> ir.IfStmt:
         return ir.IfStmt(self._pos(meta), children[0], children[1], children[2])
 

@@ -7,7 +7,7 @@ and checking parser states, control bodies, actions, functions and tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from p4sim import limits
 from p4sim.errors import TypeCheckError, UnsupportedError
@@ -112,6 +112,7 @@ class _Ctx:
 
     kind: str  # "control", "action", "function", "parser"
     return_type: Type = field(default_factory=VoidT)
+    in_loop: bool = False  # `break` and `continue` are legal
 
 
 class Checker(ExprChecker):
@@ -720,6 +721,19 @@ class Checker(ExprChecker):
             self.check_block(s, Scope(scope, "block"), ctx)
         elif isinstance(s, ir.SwitchStmt):
             self._check_switch(s, scope, ctx)
+        elif isinstance(s, ir.ForStmt):
+            inner = Scope(scope, "for")
+            for part in s.init:
+                self.check_stmt(part, inner, ctx)
+            if s.cond is not None:
+                self.check_value(s.cond, inner, BoolT(), "for condition")
+            for part in s.updates:
+                self.check_stmt(part, inner, ctx)
+            self.check_stmt(s.body, Scope(inner, "for body"), replace(ctx, in_loop=True))
+        elif isinstance(s, ir.BreakStmt | ir.ContinueStmt):
+            if not ctx.in_loop:
+                word = "break" if isinstance(s, ir.BreakStmt) else "continue"
+                raise TypeCheckError(s.pos, f"{word} outside a for loop")
         elif isinstance(s, ir.ExitStmt):
             if ctx.kind not in ("control", "action"):
                 raise TypeCheckError(s.pos, f"exit is not allowed in a {ctx.kind}")

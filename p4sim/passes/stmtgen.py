@@ -44,6 +44,8 @@ def _contains(stmts: list[ir.Stmt], kind: type) -> bool:
             for case in s.cases:
                 if case.body is not None and _contains(case.body.stmts, kind):
                     return True
+        if isinstance(s, ir.ForStmt) and _contains([*s.init, *s.updates, s.body], kind):
+            return True
     return False
 
 
@@ -60,6 +62,9 @@ class StmtGen(ExprGen):
         self.applied: dict[ir.Call, tuple[str, str]] = {}
         self.entry_var: str | None = None
         self.direct_meter_sym: Sym | None = None
+        # Per enclosing P4 for loop of the body being inlined: the flag its
+        # `return` sets (see for_loop), None when the body's return needs none.
+        self.loop_returns: list[str | None] = []
 
     def fresh(self, sym: Sym) -> str:
         name = self.em.tmp("v")
@@ -91,6 +96,12 @@ class StmtGen(ExprGen):
             self.stmts(s.stmts)
         elif isinstance(s, ir.SwitchStmt):
             self.switch(s)
+        elif isinstance(s, ir.ForStmt):
+            self.for_loop(s)
+        elif isinstance(s, ir.BreakStmt):
+            em.line("break")
+        elif isinstance(s, ir.ContinueStmt):
+            em.line("continue")
         elif isinstance(s, ir.ExitStmt):
             em.line("raise ExitSignal()")
         elif isinstance(s, ir.ReturnStmt):
@@ -116,6 +127,37 @@ class StmtGen(ExprGen):
         else:
             self.stmt(s)
 
+    def for_loop(self, s: ir.ForStmt) -> None:
+        """A Python `while True` whose first step skips the updates, so P4's
+        `break` and `continue` are Python's. In an inlined body whose
+        `return` is a Python `break` out of `for _ in ONCE`, a return inside
+        the loop sets a flag that each enclosing loop passes on with a break."""
+        flag = None
+        if self.ret_stack and self.ret_stack[-1][0] == "loop" and _contains([s.body],
+                                                                            ir.ReturnStmt):
+            flag = self.loop_returns[-1] if self.loop_returns else None
+            if flag is None:
+                flag = self.em.tmp("returned")
+                self.em.line(f"{flag} = False")
+        self.stmts(s.init)
+        first = self.em.tmp("first")
+        if s.updates:
+            self.em.line(f"{first} = True")
+        self.loop_returns.append(flag)
+        with self.em.block("while True:"):
+            if s.updates:
+                with self.em.block(f"if not {first}:"):
+                    self.stmts(s.updates)
+                self.em.line(f"{first} = False")
+            if s.cond is not None:
+                with self.em.block(f"if not {self.ex(s.cond)}:"):
+                    self.em.line("break")
+            self.branch(s.body)
+        self.loop_returns.pop()
+        if flag is not None:
+            with self.em.block(f"if {flag}:"):
+                self.em.line("break")
+
     def declare_var(self, sym: Sym, init: ir.Expr | None) -> None:
         assert sym.type is not None
         name = self.fresh(sym)
@@ -134,6 +176,8 @@ class StmtGen(ExprGen):
             else:
                 self.em.line(f"{result} = {self.ex(s.value)}")
         if mode == "loop":
+            if self.loop_returns and self.loop_returns[-1] is not None:
+                self.em.line(f"{self.loop_returns[-1]} = True")
             self.em.line("break")
         elif mode == "function":
             self.em.line(f"return {self.function_outs}")
@@ -359,6 +403,7 @@ class StmtGen(ExprGen):
                 if direction in ("out", "inout"):
                     copyouts.append((a, tmp))
         self.enter(body.pos)  # the body's nesting adds to the caller's
+        saved_loops, self.loop_returns = self.loop_returns, []
         loop = _has_early_return(body.stmts)
         self.ret_stack.append(("loop" if loop else "tail", result))
         guarded = bool(copyouts) and _contains(body.stmts, ir.ExitStmt)
@@ -381,6 +426,7 @@ class StmtGen(ExprGen):
             self.em.line("pass")
             self.em.indent -= 1
         self.ret_stack.pop()
+        self.loop_returns = saved_loops
         self.env = saved_env
         self.depth -= 1
 

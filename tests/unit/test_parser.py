@@ -1028,8 +1028,8 @@ def test_defines_reach_the_program(tmp_path: Path) -> None:
             "e.p4:1:19: error: syntax error: unexpected keyword 'out'",
         ),
         (
-            "control c() {\n  apply {\n    for (i = 0; i < 3; i = i + 1) { }\n  }\n}",
-            "e.p4:3:5: unsupported: for loop",
+            "control c() {\n  apply {\n    for (bit<8> i in 0 .. 3) { }\n  }\n}",
+            "e.p4:3:5: unsupported: for-in loop",
         ),
         ("control c() { apply { this.x = 1; } }", "e.p4:1:23: unsupported: 'this'"),
         ("header h<T> { T a; }", "e.p4:1:1: unsupported: generic header type 'h'"),
