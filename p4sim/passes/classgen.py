@@ -84,26 +84,44 @@ def is_composite(t: Type) -> bool:
     return isinstance(strip_newtype(t), StructLikeT | StackT)
 
 
+def _leaves(t: StructLikeT, prefix: str = "self") -> list[tuple[str, Type]]:
+    """The scalar fields of a header in wire order, as Python attribute paths:
+    a struct-typed field (P4_16 7.2.2) contributes its own fields in place."""
+    out: list[tuple[str, Type]] = []
+    for f in t.fields:
+        ft = strip_newtype(f.type)
+        if isinstance(ft, StructLikeT):
+            out.extend(_leaves(ft, f"{prefix}.f_{f.name}"))
+        else:
+            out.append((f"{prefix}.f_{f.name}", f.type))
+    return out
+
+
 def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
     name = names(t)
     fields = [f"f_{f.name}" for f in t.fields]
+    nested = {f"f_{f.name}" for f in t.fields if is_composite(f.type)}
+    leaves = _leaves(t)
     slots = ", ".join(repr(s) for s in ["_v", *fields])
     nbytes = t.width // 8
     lines = [f"class {name}:", f"    __slots__ = ({slots},)", ""]
     lines.append("    def __init__(self):")
     lines.append("        self._v = False")
     for f in t.fields:
-        lines.append(f"        self.f_{f.name} = {'False' if _is_bool(f.type) else '0'}")
+        lines.append(f"        self.f_{f.name} = {names.default_value(f.type, 0)}")
     lines.append("")
     lines.append("    def copy(self):")
     lines.append(f"        n = {name}.__new__({name})")
     for s in ["_v", *fields]:
-        lines.append(f"        n.{s} = self.{s}")
+        lines.append(f"        n.{s} = self.{s}{'.copy()' if s in nested else ''}")
     lines.append("        return n")
     lines.append("")
     lines.append("    def assign(self, o):")
     for s in ["_v", *fields]:
-        lines.append(f"        self.{s} = o.{s}")
+        if s in nested:
+            lines.append(f"        self.{s}.assign(o.{s})")
+        else:
+            lines.append(f"        self.{s} = o.{s}")
     lines.append("")
     lines.append("    def invalidate(self):")
     lines.append("        self._v = False")
@@ -111,8 +129,8 @@ def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
     # bmv2's add_header zeroes a header that becomes valid.
     lines.append("    def setValid(self):")
     lines.append("        if not self._v:")
-    for f in t.fields:
-        lines.append(f"            self.f_{f.name} = {'False' if _is_bool(f.type) else '0'}")
+    for path, ft in leaves:
+        lines.append(f"            {path} = {'False' if _is_bool(ft) else '0'}")
     lines.append("            self._v = True")
     lines.append("")
     lines.append("    def ext(self, data, off):")
@@ -120,24 +138,24 @@ def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
     lines.append(f"            raise ParserReject({too_short})")
     lines.append(f"        v = int.from_bytes(data[off:off + {nbytes}], 'big')")
     shift = t.width
-    for f in t.fields:
-        w = width_of(f.type)
+    for path, ft in leaves:
+        w = width_of(ft)
         shift -= w
         value = f"(v >> {shift})" if shift else "v"
         if shift + w < t.width:
             value = f"({value} & {(1 << w) - 1:#x})"
-        if _is_bool(f.type):
+        if _is_bool(ft):
             value = f"bool({value})"
-        lines.append(f"        self.f_{f.name} = {value}")
+        lines.append(f"        {path} = {value}")
     lines.append("        self._v = True")
     lines.append("")
     lines.append("    def pack(self):")
     parts = []
     shift = t.width
-    for f in t.fields:
-        w = width_of(f.type)
+    for path, ft in leaves:
+        w = width_of(ft)
         shift -= w
-        src = f"int(self.f_{f.name})" if _is_bool(f.type) else f"self.f_{f.name}"
+        src = f"int({path})" if _is_bool(ft) else path
         parts.append(f"({src} << {shift})" if shift else src)
     lines.append(f"        return ({' | '.join(parts) or '0'}).to_bytes({nbytes}, 'big')")
     lines.append("")

@@ -229,11 +229,8 @@ class Checker(ExprChecker):
                 raise TypeCheckError(f.pos, f"duplicate field '{f.name}' in {owner}")
             seen.add(f.name)
             t = self.resolve_type(f.type, scope)
-            if header:
-                base = strip_newtype(t)
-                if not (isinstance(base, BitT | BoolT) or (isinstance(base, EnumT)
-                        and base.underlying is not None)):
-                    raise TypeCheckError(f.pos, f"header field '{f.name}' cannot have type {t}")
+            if header and not _fixed_width(t):
+                raise TypeCheckError(f.pos, f"header field '{f.name}' cannot have type {t}")
             result.append(Field(f.name, t, tuple(f.annotations)))
         return result
 
@@ -791,6 +788,16 @@ class Checker(ExprChecker):
                         raise TypeCheckError(label.pos, "switch labels must be constants")
             if case.body is not None:
                 self.check_block(case.body, Scope(scope, "case"), ctx)
+
+
+def _fixed_width(t: Type) -> bool:
+    """Whether `t` may be a header field: bit<W>, int<W>, bool, a serializable
+    enum, or a struct of these (P4_16 7.2.2; the struct is laid out in place)."""
+    base = strip_newtype(t)
+    if isinstance(base, StructT):
+        return all(_fixed_width(f.type) for f in base.fields)
+    return isinstance(base, BitT | BoolT) or (isinstance(base, EnumT)
+                                             and base.underlying is not None)
 
 
 def check_program(program: ir.Program) -> CheckedProgram:
