@@ -84,14 +84,14 @@ def is_composite(t: Type) -> bool:
     return isinstance(strip_newtype(t), StructLikeT | StackT)
 
 
-def _leaves(t: StructLikeT, prefix: str = "self") -> list[tuple[str, Type]]:
+def leaves(t: StructLikeT, prefix: str = "self") -> list[tuple[str, Type]]:
     """The scalar fields of a header in wire order, as Python attribute paths:
     a struct-typed field (P4_16 7.2.2) contributes its own fields in place."""
     out: list[tuple[str, Type]] = []
     for f in t.fields:
         ft = strip_newtype(f.type)
         if isinstance(ft, StructLikeT):
-            out.extend(_leaves(ft, f"{prefix}.f_{f.name}"))
+            out.extend(leaves(ft, f"{prefix}.f_{f.name}"))
         else:
             out.append((f"{prefix}.f_{f.name}", f.type))
     return out
@@ -101,7 +101,7 @@ def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
     name = names(t)
     fields = [f"f_{f.name}" for f in t.fields]
     nested = {f"f_{f.name}" for f in t.fields if is_composite(f.type)}
-    leaves = _leaves(t)
+    scalars = leaves(t)
     slots = ", ".join(repr(s) for s in ["_v", *fields])
     nbytes = t.width // 8
     lines = [f"class {name}:", f"    __slots__ = ({slots},)", ""]
@@ -129,7 +129,7 @@ def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
     # bmv2's add_header zeroes a header that becomes valid.
     lines.append("    def setValid(self):")
     lines.append("        if not self._v:")
-    for path, ft in leaves:
+    for path, ft in scalars:
         lines.append(f"            {path} = {'False' if _is_bool(ft) else '0'}")
     lines.append("            self._v = True")
     lines.append("")
@@ -138,7 +138,7 @@ def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
     lines.append(f"            raise ParserReject({too_short})")
     lines.append(f"        v = int.from_bytes(data[off:off + {nbytes}], 'big')")
     shift = t.width
-    for path, ft in leaves:
+    for path, ft in scalars:
         w = width_of(ft)
         shift -= w
         value = f"(v >> {shift})" if shift else "v"
@@ -152,7 +152,7 @@ def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
     lines.append("    def pack(self):")
     parts = []
     shift = t.width
-    for path, ft in leaves:
+    for path, ft in scalars:
         w = width_of(ft)
         shift -= w
         src = f"int({path})" if _is_bool(ft) else path
@@ -241,4 +241,4 @@ def generate_classes(names: ClassNames, too_short: int, oob_code: int) -> str:
     return "\n".join(out)
 
 
-__all__ = ["ClassNames", "generate_classes", "is_composite"]
+__all__ = ["ClassNames", "generate_classes", "is_composite", "leaves"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
-from p4sim.passes.classgen import is_composite
+from p4sim.passes.classgen import is_composite, leaves
 from p4sim.passes.stmtgen import StmtGen
 from p4sim.passes.typecheck import CallInfo
 from p4sim.runtime.algorithms import HASH_ALGORITHMS
@@ -186,11 +186,31 @@ class ExternGen(StmtGen):
         too_short = self.error_code("PacketTooShort")
         if isinstance(t, BitT):
             return f"lookahead(data, off, {t.width}, {too_short})"
+        if isinstance(t, EnumT) and t.underlying is not None:
+            return f"lookahead(data, off, {t.underlying.width}, {too_short})"
+        if isinstance(t, BoolT):
+            return f"bool(lookahead(data, off, 1, {too_short}))"
         if isinstance(t, HeaderT):
             h = self.em.tmp("la")
             self.em.line(f"{h} = {self.class_names(t)}()")
             self.em.line(f"{h}.ext(data, off)")
             return h
+        fields = leaves(t) if isinstance(t, StructT) else []
+        if fields and all(isinstance(strip_newtype(ft), BitT | BoolT | EnumT)
+                          for _, ft in fields):
+            # The struct's fields in order, as a header would lay them out.
+            assert isinstance(t, StructT)
+            width = width_of(t)
+            bits, obj = self.em.tmp("la"), self.em.tmp("la")
+            self.em.line(f"{bits} = lookahead(data, off, {width}, {too_short})")
+            self.em.line(f"{obj} = {self.class_names(t)}()")
+            for path, ft in leaves(t, obj):
+                w = width_of(ft)
+                width -= w
+                value = f"{bits} >> {width} & {(1 << w) - 1:#x}"
+                is_bool = isinstance(strip_newtype(ft), BoolT)
+                self.em.line(f"{path} = {f'bool({value})' if is_bool else value}")
+            return obj
         raise UnsupportedError(call.pos, f"lookahead of {t}")
 
     def _m_packet_in_advance(self, call: ir.Call, info: CallInfo) -> str:
