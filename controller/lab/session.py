@@ -421,6 +421,10 @@ class LabSession:
             os.killpg(record.pid, signals.SIGKILL)
         wait_for(lambda: not alive(record.pid), 10, f"{name} to die")
 
+    def argv(self, name: str) -> list[str]:
+        """The command line `up` started process `name` with (no `ip netns exec`)."""
+        return list(self._argv[name])
+
     @staticmethod
     def _own_argv(record: ProcessRecord) -> tuple[str, ...]:
         """The command line without the `ip netns exec NS` in front of it."""

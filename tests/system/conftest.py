@@ -47,8 +47,9 @@ def bring_up(
     reason = skip_reason(*tools, target=target)
     if reason is not None:
         pytest.skip(reason)
-    lab = session(topology, policy=policy, target=target, tls=tls,
-                  run_root=tmp_path_factory.mktemp(f"lab-{tag}"), tag=tag)  # fmt: skip
+    # The session's own run root (removed by down()), not pytest's tmp_path:
+    # pytest deletes old base directories, also those of a run still going.
+    lab = session(topology, policy=policy, target=target, tls=tls, tag=tag)
     lab.up()  # on failure it has removed everything itself
     try:
         yield lab

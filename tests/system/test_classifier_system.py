@@ -1,145 +1,35 @@
 """The controller and classifier processes with everything real around them:
 the basic topology as network namespaces, p4sim running the forwarder on the
 veths, demo back-ends with their migrator agents, and a client in its own
-namespace talking to the VIP. Requests are answered by the back-ends, the
+namespace talking to the VIP, all as `handoff lab up` starts them
+(controller.lab.session). Requests are answered by the back-ends, the
 flow entries go away after the connections close, a request no rule matches
 is answered by the classifier, and a controller killed mid-connection and
 started again breaks nothing. Needs root; skips otherwise."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import signal
 import socket
 import struct
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import grpc
 import pytest
-from controller_support import TOPOLOGY, wait_for
-from kernel_lab import netns
-from needs import skip_reason
+from conftest import bring_up
 
-from controller.config.topology import Topology, load_topology
-from controller.lab.netns import LabNames, create, destroy
-from controller.lab.processes import ProcessRecord, ProcessTable, stop, wait_for_path
-from controller.lab.switch import RunningSwitch, start_switch, stop_switch
+from controller.lab.session import LabSession, wait_for
 from controller.proto import handoff_pb2 as pb
-from controller.proto import handoff_pb2_grpc as pb_grpc
-
-AGENT_PORT = 7100
-
-
-SKIP_REASON = skip_reason("ip", "nft", "ethtool")
-
-pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
-
-
-@dataclass
-class System:
-    topology: Topology = field(default_factory=lambda: load_topology(TOPOLOGY))
-    names: LabNames = field(default_factory=lambda: LabNames(f"hc{os.getpid() % 10000:04d}"))
-    run_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="p4h-sys-")))
-    processes: dict[str, ProcessRecord] = field(default_factory=dict)
-    switch: RunningSwitch | None = None
-
-    def __post_init__(self) -> None:
-        self.table = ProcessTable(self.run_dir)
-        self.info: dict[str, object] = {"prefix": self.names.prefix}
-        self.keys = self.run_dir / "keys"
-
-    def ns(self, host: str) -> str:
-        return self.names.host(host)
-
-    @property
-    def management(self) -> str:
-        """Where controllers run: the topology's management host, else the
-        classifier host (either reaches the agents through the switch)."""
-        hosts = self.topology.hosts_with_role("controller")
-        return hosts[0].name if hosts else "k1"
-
-    def start(self) -> None:
-        create(self.topology, self.names)
-        self.switch = start_switch(self.table, self.info, self.topology, self.names)
-        self.keys.write_text("1 " + os.urandom(32).hex() + "\n")
-        self.keys.chmod(0o600)
-        vip = self.topology.vips[0]
-        for host in self.topology.hosts_with_role("backend"):
-            app = self.run_dir / f"{host.name}.app.sock"
-            self.spawn(f"backend-{host.name}", host.name, "controller.examples.demo_backend",
-                       "--name", host.name, "--handover", str(app))  # fmt: skip
-            wait_for_path(app, self.processes[f"backend-{host.name}"], 20)
-            address = str(host.interface.ip)
-            self.spawn(
-                f"agent-{host.name}", host.name, "controller.agent.main",
-                "--listen", f"{address}:{AGENT_PORT}", "--keys", str(self.keys),
-                "--handover", str(app), "--backend-address", address,
-                "--forwarder", str(self.topology.switch.forwarder_address),
-                "--vip", f"{vip.address}:{vip.port}", "-v",
-            )  # fmt: skip
-        self.start_controller()
-        self.spawn(
-            "classifier", "k1", "controller.classifier.main", "--topology", str(TOPOLOGY),
-            "--name", "k1", "--run-dir", str(self.run_dir), "--keys", str(self.keys), "-v",
-        )  # fmt: skip
-        wait_for_path(self.run_dir / "classifier-k1.sock", self.processes["classifier"], 30)
-
-    def start_controller(self) -> None:
-        self.spawn(
-            "controller", self.management, "controller.switch.main", "--topology", str(TOPOLOGY),
-            "--run-dir", str(self.run_dir), "--keys", str(self.keys), "--end-grace", "0.5", "-v",
-        )  # fmt: skip
-        wait_for(lambda: self.flows() is not None, 30, "the controller to serve")
-
-    def spawn(self, name: str, host: str, module: str, *args: str) -> None:
-        argv = [sys.executable, "-m", module, *args]
-        self.processes[name] = self.table.start(self.info, name, self.ns(host), argv)
-
-    def flows(self, include_ended: bool = False) -> list[pb.Flow] | None:
-        """The controller's flow list, or None while it does not serve."""
-        with grpc.insecure_channel(f"unix:{self.run_dir / 'controller.sock'}") as channel:
-            try:
-                response = pb_grpc.ControllerStub(channel).ListFlows(
-                    pb.ListFlowsRequest(include_ended=include_ended, counters=True), timeout=2
-                )
-            except grpc.RpcError:
-                return None
-        return list(response.flows)
-
-    def client(self) -> socket.socket:
-        with netns(self.ns("c1")):
-            conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        conn.settimeout(10)
-        vip = self.topology.vips[0]
-        conn.connect((str(vip.address), vip.port))
-        return conn
-
-    def log(self, name: str) -> str:
-        return Path(self.processes[name].log).read_text(errors="replace")[-3000:]
-
-    def close(self) -> None:
-        stop(list(self.processes.values()))
-        if self.switch is not None:
-            stop_switch(self.switch)
-        destroy(self.names)
-        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def system() -> Iterator[System]:
-    running = System()
-    try:
-        running.start()
-        yield running
-    finally:
-        running.close()
+def system(tmp_path_factory: pytest.TempPathFactory, target: str) -> Iterator[LabSession]:
+    """The basic lab as `handoff lab up` builds it, with its own policy
+    (topologies/policies/basic.yaml)."""
+    yield from bring_up(tmp_path_factory, target, tag="c")
+
+
+def client(system: LabSession) -> socket.socket:
+    return system.connect("c1", timeout=10)
 
 
 def get(conn: socket.socket, path: str = "/", host: str = "www.example.org") -> dict[str, str]:
@@ -162,12 +52,12 @@ def get(conn: socket.socket, path: str = "/", host: str = "www.example.org") -> 
     return headers
 
 
-def installed(system: System, port: int) -> pb.Flow:
+def installed(system: LabSession, port: int) -> pb.Flow:
     """The flow of the client port once its switch entry is written."""
     found: list[pb.Flow] = []
 
     def on_switch() -> bool:
-        found[:] = [f for f in system.flows() or [] if f.connection.client_port == port]
+        found[:] = [f for f in system.flows() if f.connection.client_port == port]
         return bool(found) and found[0].on_switch
 
     wait_for(on_switch, 10, f"the flow of client port {port} on the switch")
@@ -175,23 +65,23 @@ def installed(system: System, port: int) -> pb.Flow:
 
 
 def test_requests_are_served_by_backends_and_entries_end_with_the_connection(
-    system: System,
+    system: LabSession,
 ) -> None:
-    with system.client() as conn:
+    with client(system) as conn:
         first = get(conn)
-        assert first["status"] == "HTTP/1.1 200 OK", (first, system.log("classifier"))
+        assert first["status"] == "HTTP/1.1 200 OK", (first, system.log("classifier-k1", 3000))
         assert first["x-backend"] in ("b1", "b2")  # pool api of topologies/policies/basic.yaml
         assert get(conn)["x-backend"] == first["x-backend"]  # keep-alive: same back-end
         flow = installed(system, conn.getsockname()[1])
         assert flow.backend_name == first["x-backend"]
         port = conn.getsockname()[1]
     wait_for(lambda: not system.flows(), 10, "the entry to go after the connection closed")
-    ended = [f for f in system.flows(include_ended=True) or [] if f.connection.client_port == port]
+    ended = [f for f in system.flows(include_ended=True) if f.connection.client_port == port]
     assert [f.state for f in ended] == ["quarantine"]
     # ... and the back-end's agent was told to drop its decapsulation mapping.
-    released = f"flow {flow.ref.flow_id} from {flow.ref.forwarder} removed"
-    agent = f"agent-{flow.backend_name}"
-    wait_for(lambda: released in system.log(agent), 10, f"{agent} to release the flow")
+    backend = flow.backend_name
+    wait_for(lambda: flow.ref.flow_id not in system.decap_flow_ids(backend), 10,
+             f"agent-{backend} to release the flow")  # fmt: skip
 
 
 def close_and_count(conn: socket.socket) -> tuple[float, int]:
@@ -207,18 +97,18 @@ def close_and_count(conn: socket.socket) -> tuple[float, int]:
     return took, retransmissions
 
 
-def test_client_segments_after_the_first_answer_need_no_retransmission(system: System) -> None:
+def test_client_segments_after_the_first_answer_need_no_retransmission(system: LabSession) -> None:
     """The back-end's application gets the socket only after the switch entry
     is written (the agent waits for the classifier's commit), so the client's
     next request and its FIN, sent right after the first answer, are not
     dropped at the classifier and retransmitted 200 ms later."""
-    with system.client() as conn:
+    with client(system) as conn:
         served_by = get(conn)["x-backend"]
         started = time.perf_counter()
         assert get(conn)["x-backend"] == served_by
         round_trip = time.perf_counter() - started
         close_after_request, retransmitted = close_and_count(conn)
-    with system.client() as quick:
+    with client(system) as quick:
         get(quick)
         close_after_answer, retransmitted_too = close_and_count(quick)
     assert (retransmitted, retransmitted_too) == (0, 0)
@@ -227,62 +117,75 @@ def test_client_segments_after_the_first_answer_need_no_retransmission(system: S
     wait_for(lambda: not system.flows(), 10, "the entries to go after the connections closed")
 
 
-def test_heartbeats_keep_backends_live_without_filling_the_agent_logs(system: System) -> None:
-    time.sleep(2.5)  # at least two heartbeats per agent (one per second)
-    for host in system.topology.hosts_with_role("backend"):
-        log = system.log(f"agent-{host.name}")
-        assert "abort" not in log and "ping" not in log, log
+def heartbeats(system: LabSession, backend: str) -> int:
+    """Heartbeats the classifier's agent pool got an OK answer to."""
+    key = f'p4handoff_classifier_agent_heartbeats_total{{backend="{backend}",result="ok"}}'
+    return int(system.counters("k1").get(key, 0))
 
 
-def test_non_http_bytes_get_a_clean_close_from_the_classifier(system: System) -> None:
-    with system.client() as conn:
+def test_heartbeats_keep_backends_live_without_filling_the_agent_logs(system: LabSession) -> None:
+    backends = system.backends
+    for name in backends:  # verbose, so any line a heartbeat caused would be in the log
+        system.restart_agent(name, "-v")
+    try:
+        before = {name: heartbeats(system, name) for name in backends}
+        for name in backends:  # at least two heartbeats per agent (one per second)
+            wait_for(lambda n=name: heartbeats(system, n) >= before[n] + 2, 10,  # type: ignore[misc]
+                     f"two heartbeats answered by agent-{name}")  # fmt: skip
+        assert system.live_backends() == set(backends)
+        for name in backends:
+            log = system.log(f"agent-{name}")
+            assert "abort" not in log and "ping" not in log, log
+    finally:
+        for name in backends:
+            system.restart_agent(name)
+        system.wait_whole()
+
+
+def test_non_http_bytes_get_a_clean_close_from_the_classifier(system: LabSession) -> None:
+    with client(system) as conn:
         conn.sendall(b"HELO example\r\n")
         assert conn.recv(100) == b""  # FIN, no RST, no hang
 
 
-def test_controller_killed_and_restarted_breaks_no_connection(system: System) -> None:
-    with system.client() as conn:
+def test_controller_killed_and_restarted_breaks_no_connection(system: LabSession) -> None:
+    with client(system) as conn:
         served_by = get(conn, "/a")["x-backend"]
         port = conn.getsockname()[1]
         installed(system, port)  # the controller has recorded the installed flow
-        os.killpg(system.processes["controller"].pid, signal.SIGKILL)
+        system.kill("controller")
         assert get(conn, "/b")["x-backend"] == served_by  # the switch keeps forwarding
-        with contextlib.suppress(Exception):
-            stop([system.processes.pop("controller")], grace_s=0)
-        system.start_controller()
-        (flow,) = [f for f in system.flows() or [] if f.connection.client_port == port]
+        system.restart_controller()
+        (flow,) = [f for f in system.flows() if f.connection.client_port == port]
         assert flow.on_switch and flow.state == "installed"
         assert get(conn, "/c")["x-backend"] == served_by
     wait_for(lambda: not system.flows(), 10, "the restarted controller to remove the entry")
-    time.sleep(0.1)
 
 
-def serving_name(system: System) -> str | None:
-    with grpc.insecure_channel(f"unix:{system.run_dir / 'controller.sock'}") as channel:
-        try:
-            stats = pb_grpc.ControllerStub(channel).Stats(pb.StatsRequest(), timeout=2)
-        except grpc.RpcError:
-            return None
+def serving_name(system: LabSession) -> str | None:
+    try:
+        stats = system.controller_stats()
+    except Exception:
+        return None
     return stats.name if stats.primary else None
 
 
-def test_backup_controller_takes_over_from_a_killed_primary(system: System) -> None:
-    system.spawn(
-        "backup", system.management, "controller.switch.main", "--topology", str(TOPOLOGY),
-        "--run-dir", str(system.run_dir), "--keys", str(system.keys), "--election-id", "5",
-        "--end-grace", "0.5", "-v",
-    )  # fmt: skip
+def test_backup_controller_takes_over_from_a_killed_primary(system: LabSession) -> None:
+    management = system.record("controller").namespace
+    host = None if management is None else management[len(system.names.prefix) + 1 :]
+    # A second controller as `lab up` starts the first, with a lower election id.
+    system.spawn("backup", host, [*system.argv("controller"), "--election-id", "5", "-v"])
     wait_for(lambda: "backup (primary has election id 10)" in system.log("backup"), 30, "backup")
     assert serving_name(system) == "controller-10"
-    with system.client() as before:
+    with client(system) as before:
         get(before)  # the classifier's channel to the controller is connected
     # The primary removes that entry after its FIN; killed within the grace
     # period it would leave it to the idle timeout.
     wait_for(lambda: not system.flows(), 10, "the primary to remove the first entry")
-    os.killpg(system.processes["controller"].pid, signal.SIGKILL)
-    with system.client() as conn:
+    system.kill("controller")
+    with client(system) as conn:
         # Handed off while the backup takes over: the classifier waits for it.
-        assert get(conn)["status"] == "HTTP/1.1 200 OK", system.log("classifier")
+        assert get(conn)["status"] == "HTTP/1.1 200 OK", system.log("classifier-k1", 3000)
         installed(system, conn.getsockname()[1])
     assert serving_name(system) == "controller-5"
     wait_for(lambda: not system.flows(), 10, "the backup to remove the entry")
