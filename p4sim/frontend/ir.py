@@ -366,11 +366,12 @@ class SwitchStmt(Stmt):
 
 @dataclass(eq=False)
 class ForStmt(Stmt):
-    """`for (init; cond; updates) body`: init declares in the loop's scope;
-    a missing cond is true."""
+    """`for (init; cond; updates) body`: init declares in the loop's scope
+    (p4c also refuses to declare the same name in two loops of one block;
+    p4sim does not)."""
 
     init: list[Stmt]
-    cond: Expr | None
+    cond: Expr
     updates: list[Stmt]
     body: Stmt
 

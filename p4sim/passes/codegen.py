@@ -160,11 +160,14 @@ class BlockGen(ExternGen):
                 with em.block(f"{'if' if i == 0 else 'elif'} st == {i}:"):
                     self.stmts(state.stmts)
                     self._transition(state, index)
+        # A sub-parser with scalar out/inout parameters returns them after
+        # its error code; the caller copies them out either way.
+        outs = "" if self.function_outs == "None" else f", *{self.function_outs}"
         with em.block("except ParserReject as rej:"):
             em.line("pkt.off = off")
-            em.line("return rej.code")
+            em.line(f"return {'(rej.code' + outs + ')' if outs else 'rej.code'}")
         em.line("pkt.off = off")
-        em.line("return 0")
+        em.line(f"return {'(0' + outs + ')' if outs else '0'}")
 
     def _goto(self, name: str, index: dict[str, int]) -> None:
         if name in ("accept", "reject"):

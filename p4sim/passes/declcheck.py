@@ -722,8 +722,7 @@ class Checker(ExprChecker):
             inner = Scope(scope, "for")
             for part in s.init:
                 self.check_stmt(part, inner, ctx)
-            if s.cond is not None:
-                self.check_value(s.cond, inner, BoolT(), "for condition")
+            self.check_value(s.cond, inner, BoolT(), "for condition")
             for part in s.updates:
                 self.check_stmt(part, inner, ctx)
             self.check_stmt(s.body, Scope(inner, "for body"), replace(ctx, in_loop=True))

@@ -149,9 +149,8 @@ class StmtGen(ExprGen):
                 with self.em.block(f"if not {first}:"):
                     self.stmts(s.updates)
                 self.em.line(f"{first} = False")
-            if s.cond is not None:
-                with self.em.block(f"if not {self.ex(s.cond)}:"):
-                    self.em.line("break")
+            with self.em.block(f"if not {self.ex(s.cond)}:"):
+                self.em.line("break")
             self.branch(s.body)
         self.loop_returns.pop()
         if flag is not None:
@@ -457,13 +456,17 @@ class StmtGen(ExprGen):
                     copyouts.append(a)
         text = f"{child.py}(ctx, {', '.join(args)})"
         if is_parser:
-            if copyouts:
-                raise UnsupportedError(call.pos, "sub-parser with scalar out parameters")
-            # The sub-parser reads the shared cursor; its error ends this parser too.
+            # The sub-parser reads the shared cursor; its error ends this parser
+            # too. Scalar outs are copied out even when it rejects, as bmv2
+            # shows the writes of p4c's inlined sub-parser.
             err = self.em.tmp("perr")
+            outs = [self.em.tmp("o") for _ in copyouts]
             self.em.line("pkt.off = off")
-            self.em.line(f"{err} = {text}")
+            self.em.line(f"{''.join(x + ', ' for x in [err, *outs])}= {text}" if outs
+                         else f"{err} = {text}")
             self.em.line("off = pkt.off")
+            for lhs, tmp in zip(copyouts, outs, strict=True):
+                self.store(lhs, tmp)
             with self.em.block(f"if {err}:"):
                 self.em.line(f"raise ParserReject({err})")
             return

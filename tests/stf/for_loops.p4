@@ -1,6 +1,8 @@
 // P4_16 1.2.5 `for` loops with run-time bounds, `break`, `continue`
 // (which still runs the updates), nesting, several updates, a loop in an
-// action that also exits, and compound updates.
+// action that also exits, and compound updates. The loops are in actions:
+// written directly in an apply block, p4c 1.2.5.16's bmv2 back end does not
+// run them as written (the sum loop's body never ran there); p4sim does.
 #include <core.p4>
 #include <v1model.p4>
 
@@ -27,31 +29,30 @@ control VC(inout headers_t hdr, inout meta_t meta) { apply { } }
 
 control IG(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
     action stop_at(inout bit<8> out_n) {
-        for (bit<8> i = 0; ; i += 1) {
+        for (bit<8> i = 0; i < 255; i += 1) {
             if (i == 200) {
                 out_n = i;
                 exit;
             }
         }
     }
-    apply {
-        sm.egress_spec = 1;
+    action loops() {
         for (bit<8> i = 1; i <= hdr.d.n; i = i + 1) {
             hdr.d.sum = hdr.d.sum + i;
         }
-        for (bit<8> i = 0; i < hdr.d.n; i += 1) {
-            if (i & 1 == 0) {
+        for (bit<8> k = 0; k < hdr.d.n; k += 1) {
+            if (k & 1 == 0) {
                 continue;
             }
             hdr.d.odd = hdr.d.odd + 1;
         }
-        for (bit<8> i = 0; i < 250; i = i + 1) {
-            if (i == 5) {
+        for (bit<8> m = 0; m < 250; m = m + 1) {
+            if (m == 5) {
                 break;
             }
             hdr.d.upto5 = hdr.d.upto5 + 1;
         }
-        for (bit<8> i = 0; i < hdr.d.n; i = i + 1) {
+        for (bit<8> r = 0; r < hdr.d.n; r = r + 1) {
             for (bit<8> j = 0; j < hdr.d.n; j = j + 1) {
                 if (j == 2) {
                     break;
@@ -64,6 +65,10 @@ control IG(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm)
         for (a = 0, b = 10; a < b; a = a + 1, b = b - 1) {
             hdr.d.pair = hdr.d.pair + 1;
         }
+    }
+    apply {
+        sm.egress_spec = 1;
+        loops();
         if (hdr.d.n == 0xFE) {
             stop_at(hdr.d.n);
         }
