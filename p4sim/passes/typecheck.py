@@ -584,7 +584,8 @@ class ExprChecker:
             return
         if isinstance(e, ir.Mask):
             self.check_value(e.value, scope, key_t, "keyset value")
-            self.check_value(e.mask, scope, key_t, "keyset mask")
+            # A serializable enum's mask is a plain value of its underlying type.
+            self.check_value(e.mask, scope, serializable_base(key_t), "keyset mask")
             self._set(e, SetT(key_t))
             return
         if isinstance(e, ir.Range):
