@@ -112,6 +112,28 @@ class IRBuilder(Transformer_NonRecursive[Token, Any]):
         super().__init__(visit_tokens=False)
         self._locate = locate
         self._parse_annotation_args = parse_annotation_args
+        # `T.apply(...)` calls seen since the last parser/control declaration:
+        # (type, the NameRef the call applies), made instances by that declaration.
+        self._direct_applies: list[tuple[ir.NamedTypeRef, ir.NameRef]] = []
+
+    def _instantiate_direct_applies(self) -> list[ir.Decl]:
+        """p4c's InstantiateDirectCalls: `T.apply(...)` in a parser or control
+        applies an instance `T() T_inst;` that is named `T` for the control
+        plane; one instance per type and block here."""
+        made: dict[str, ir.InstanceDecl] = {}
+        for type_ref, ref in self._direct_applies:
+            decl = made.get(type_ref.name)
+            if decl is None:
+                pos = type_ref.pos
+                note = ir.Annotation(pos, "name", [ir.StringLit(pos, type_ref.name)],
+                                     f'"{type_ref.name}"')
+                decl = ir.InstanceDecl(pos, f"{type_ref.name}_inst", type_ref, [],
+                                       annotations=[note])
+                made[type_ref.name] = decl
+            ref.name = decl.name
+            ref.dotted = False
+        self._direct_applies = []
+        return list(made.values())
 
     # ---------------------------------------------------------------- helpers
 
@@ -386,6 +408,7 @@ class IRBuilder(Transformer_NonRecursive[Token, Any]):
         pos = self._pos(meta)
         base: ir.NamedTypeRef = children[0]
         target = ir.NameRef(base.pos, base.name, dotted=base.dotted)
+        self._direct_applies.append((base, target))
         callee = ir.Member(pos, target, "apply")
         return ir.CallStmt(pos, ir.Call(pos, callee, _opt(children[3])))
 
@@ -602,6 +625,7 @@ class IRBuilder(Transformer_NonRecursive[Token, Any]):
         annotations, name, type_params, params, ctor_params, *body = children
         states = [c for c in body if isinstance(c, ir.ParserState)]
         local_decls = [c for c in body if not isinstance(c, ir.ParserState)]
+        local_decls += self._instantiate_direct_applies()
         return ir.ParserDecl(
             self._pos(meta), name.text, _opt(type_params), _opt(params), _opt(ctor_params),
             local_decls, states, annotations=_opt(annotations),
@@ -630,6 +654,7 @@ class IRBuilder(Transformer_NonRecursive[Token, Any]):
 
     def control_decl(self, meta: Meta, children: list[Any]) -> ir.ControlDecl:
         annotations, name, type_params, params, ctor_params, *local_decls, _, body = children
+        local_decls += self._instantiate_direct_applies()
         return ir.ControlDecl(
             self._pos(meta), name.text, _opt(type_params), _opt(params), _opt(ctor_params),
             local_decls, body, annotations=_opt(annotations),

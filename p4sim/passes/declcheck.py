@@ -374,9 +374,33 @@ class Checker(ExprChecker):
                                  "constructor arguments")
         for arg, p in zip(args, decl.ctor_params, strict=True):
             t = self.resolve_type(p.type, self.top)
+            if isinstance(t, BlockT) and isinstance(t.decl, ir.ParserTypeDecl
+                                                    | ir.ControlTypeDecl):
+                self._check_block_arg(arg, p, t.decl, decl, scope)
+                continue
             self.check_value(arg.value, scope, t, f"constructor argument {p.name}")
             if arg.value not in self.facts.consts:
                 raise UnsupportedError(arg.pos, "non-constant constructor argument")
+
+    def _check_block_arg(self, arg: ir.Argument, p: ir.Param,
+                         block_type: ir.ParserTypeDecl | ir.ControlTypeDecl,
+                         decl: ir.ParserDecl | ir.ControlDecl, scope: Scope) -> None:
+        """A parser or control passed to a constructor parameter of a parser
+        or control type: an instance declared before, whose parameters match
+        the type's. The elaborator binds the parameter to that instance."""
+        from p4sim.passes.packagecheck import match_block
+
+        what = f"constructor argument {p.name} of {decl.name}"
+        e = arg.value
+        sym = scope.lookup_value(e.name, e.dotted) if isinstance(e, ir.NameRef) else None
+        if not isinstance(e, ir.NameRef) or sym is None or sym.kind != "instance" or \
+                not isinstance(sym.type, BlockT) or \
+                not isinstance(sym.type.decl, ir.ParserDecl | ir.ControlDecl):
+            raise UnsupportedError(arg.pos, f"{what}: only the name of a parser or control "
+                                   "instance declared before")
+        match_block(self, sym.type.decl, block_type, arg.pos, what)
+        self.facts.refs[e] = sym
+        e.type = sym.type
 
     def _check_constructor(self, d: ir.InstanceDecl, t: ExternT, scope: Scope) -> ExternT:
         assert t.decl is not None

@@ -116,11 +116,24 @@ class Elaborator:
         return self.checked.facts.consts[e]
 
     def _block(self, decl: ir.ParserDecl | ir.ControlDecl, args: list[ir.Argument],
-               path: str, depth: int = 1) -> BlockInst:
+               path: str, depth: int = 1, parent: BlockInst | None = None) -> BlockInst:
         ctor_values: dict[Sym, object] = {}
+        passed: dict[Sym, BlockInst] = {}
         for p, a in zip(decl.ctor_params, args, strict=False):
-            ctor_values[self.checked.decl_syms[p]] = self._const(a.value)
-        inst = BlockInst(decl, path, ctor_values, self._py("blk_"))
+            psym = self.checked.decl_syms[p]
+            if isinstance(psym.type, BlockT):
+                # A parser or control argument is the caller's instance itself
+                # (shared, with its tables and externs), applied through `p`.
+                ref = a.value
+                arg_sym = self.checked.facts.refs.get(ref) if isinstance(ref, ir.NameRef) \
+                    else None
+                if parent is None or arg_sym is None or arg_sym not in parent.children:
+                    raise UnsupportedError(a.pos, "parser or control constructor argument "
+                                           "here")
+                passed[psym] = parent.children[arg_sym]
+                continue
+            ctor_values[psym] = self._const(a.value)
+        inst = BlockInst(decl, path, ctor_values, self._py("blk_"), children=passed)
         self.all_blocks.append(inst)
         for local in decl.locals:
             if isinstance(local, ir.InstanceDecl):
@@ -136,7 +149,7 @@ class Elaborator:
                                                "levels deep")
                     inst.children[sym] = self._block(
                         child, local.args, qualify(path, local.annotations, local.name),
-                        depth + 1)
+                        depth + 1, inst)
             elif isinstance(local, ir.TableDecl):
                 inst.tables[self.checked.decl_syms[local]] = qualify(
                     path, local.annotations, local.name)

@@ -124,5 +124,15 @@ def _match_params(checker: Checker, block: Block,
                                  f"has type {actual}, {block_type.name} wants {bound}")
 
 
+def match_block(checker: Checker, block: Block,
+                block_type: ir.ParserTypeDecl | ir.ControlTypeDecl, pos: SourcePos,
+                what: str) -> None:
+    """`block` fits a parameter of type `block_type` (a constructor argument)."""
+    if _kind(block) != _kind(block_type):
+        raise TypeCheckError(pos, f"{what} must be a {_kind(block_type)} of type "
+                             f"{block_type.name}, not {_kind(block)} {block.name}")
+    _match_params(checker, block, block_type, {}, {}, pos, what)
+
+
 def _direction(p: ir.Param) -> str:
     return p.direction or "directionless"

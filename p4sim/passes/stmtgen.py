@@ -440,7 +440,9 @@ class StmtGen(ExprGen):
             raise TypeCheckError(call.pos, "a parser can only be applied from a parser")
         args = []
         copyouts = []
-        for p, a in zip(info.params, info.args, strict=True):
+        # The instance's own parameters: `info.params` may be those of the
+        # parser/control type a constructor parameter declares.
+        for p, a in zip(child.decl.params, info.args, strict=True):
             t = self.checked.decl_syms[p].type
             assert t is not None
             if a is None:

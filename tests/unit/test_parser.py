@@ -939,7 +939,12 @@ def test_direct_application_and_instance_apply() -> None:
     by_instance, direct = outer.body.stmts
     assert isinstance(by_instance, ir.CallStmt) and isinstance(direct, ir.CallStmt)
     assert member_path(by_instance.call.callee) == "i.apply"
-    assert member_path(direct.call.callee) == "inner.apply"
+    # p4c's InstantiateDirectCalls: an implicit instance named `inner` for the
+    # control plane.
+    assert member_path(direct.call.callee) == "inner_inst.apply"
+    implicit = local(outer, "inner_inst", ir.InstanceDecl)
+    assert isinstance(implicit.type, ir.NamedTypeRef) and implicit.type.name == "inner"
+    assert [(a.name, a.raw) for a in implicit.annotations] == [("name", '"inner"')]
 
 
 # ------------------------------------------------------------ annotations
