@@ -1,5 +1,5 @@
 """Mutual TLS on the agent channel and on P4Runtime, with a lab's certificates
-(controller.tls): who gets through, and that a blob on a refused connection
+(controller.handoff.tls): who gets through, and that a blob on a refused connection
 never reaches the agent."""
 
 from __future__ import annotations
