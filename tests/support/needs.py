@@ -20,11 +20,12 @@ DEBIAN_PACKAGE = {
 }
 
 
-def skip_reason(*tools: str, target: str | None = None) -> str | None:
-    """None when this process is root, every command in `tools` is on PATH
-    and, given a switch `target` (p4sim or bmv2), that target's programs are
-    installed; otherwise the first thing missing, in words."""
-    if os.geteuid() != 0:
+def skip_reason(*tools: str, target: str | None = None, root: bool = True) -> str | None:
+    """None when this process is root (unless `root` is False: the test needs
+    no privilege), every command in `tools` is on PATH and, given a switch
+    `target` (p4sim or bmv2), that target's programs are installed; otherwise
+    the first thing missing, in words."""
+    if root and os.geteuid() != 0:
         return "needs root (network namespaces, veths, TCP_REPAIR, nftables)"
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
