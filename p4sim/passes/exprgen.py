@@ -208,7 +208,14 @@ class ExprGen:
             if self.has_effects(e.right):
                 return self._short_circuit(e)
             return f"({self.ex(e.left)} {'and' if op == '&&' else 'or'} {self.ex(e.right)})"
-        a, b = self.ex(e.left), self.ex(e.right)
+        a = self.ex(e.left)
+        if self.has_effects(e.right) and e.left not in self.facts.consts:
+            # P4 evaluates left to right: the right operand's call (an inout
+            # argument, a write in an action) must not change what the left read.
+            tmp = self.em.tmp("l")
+            self.em.line(f"{tmp} = {a}")
+            a = tmp
+        b = self.ex(e.right)
         lt = bits_of(e.left.type)
         rt = bits_of(e.right.type)
         t = bits_of(e.type)

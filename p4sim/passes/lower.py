@@ -343,15 +343,19 @@ class Lowerer:
                                                     ActionCall, int]]:
         out = []
         needs_priority = any(k.match_kind in ("ternary", "range", "optional") for k in keys)
-        count = len(facts.entries)
+        # bmv2's priority of each entry (the smaller wins): `@priority(n)`, else
+        # its position from 1, as p4c's bmv2 back end writes them; P4Runtime's
+        # larger-wins priority is then the distance from the largest.
+        ranks = [i + 1 if (n := _priority_annotation(d)) is None else n
+                 for i, d in enumerate(decl.entries or [])]
+        top = max(ranks, default=0) + 1
         for i, (keysets, binding, priority) in enumerate(facts.entries):
             matches = tuple(self._match(ks, spec) for ks, spec in zip(keysets, keys,
                                                                          strict=True))
             if not needs_priority:
                 priority = 0  # exact and lpm matches need no priority
             elif priority is None:
-                # p4c: earlier entries win; P4Runtime: the larger priority wins.
-                priority = count - i
+                priority = top - ranks[i]
             action = ActionCall(block.action_name(binding.sym), self._const_args(binding))
             out.append((matches, action, priority))
         return out
@@ -492,6 +496,14 @@ def _int_arg(args: list[int | bool | str | None], decl: ir.InstanceDecl) -> int:
         raise TypeCheckError(decl.pos, f"{decl.name}: size must be a positive constant")
     limits.check_count(f"{decl.name}: size", size, 1, limits.MAX_EXTERN_SIZE, decl.pos)
     return size
+
+
+def _priority_annotation(entry: ir.TableEntryDecl) -> int | None:
+    """The value of an entry's `@priority(n)` (a bmv2 extension p4c honours)."""
+    note = ir.find_annotation(entry.annotations, "priority")
+    if note is None or not note.args or not isinstance(note.args[0], ir.IntLit):
+        return None
+    return note.args[0].value
 
 
 def lower(checked: CheckedProgram) -> Lowered:

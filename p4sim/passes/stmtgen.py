@@ -9,6 +9,8 @@ structs are passed by reference, an `out` one being invalidated first.
 
 from __future__ import annotations
 
+import dataclasses
+
 from p4sim.errors import TypeCheckError, UnsupportedError
 from p4sim.frontend import ir
 from p4sim.passes.classgen import ClassNames, is_composite
@@ -65,6 +67,7 @@ class StmtGen(ExprGen):
         # Per enclosing P4 for loop of the body being inlined: the flag its
         # `return` sets (see for_loop), None when the body's return needs none.
         self.loop_returns: list[str | None] = []
+        self.names_used: dict[ir.BlockStmt, frozenset[Sym]] = {}
 
     def fresh(self, sym: Sym) -> str:
         name = self.em.tmp("v")
@@ -384,6 +387,18 @@ class StmtGen(ExprGen):
                 self.em.line(f"{tmp} = {self.class_names.default_value(t, 0)}")
                 self.store_initializer(tmp, strip_newtype(t), a)
                 self.env[sym] = tmp
+            elif is_composite(t) and self._aliased(a, body):
+                # The body also reaches the argument another way: copy in and
+                # out, as P4_16 6.7 says (gauntlet_indirect_hdr_assign).
+                tmp = self.em.tmp("p")
+                if direction == "out":
+                    self.em.line(f"{tmp} = {self.class_names.default_value(t, 0)}")
+                    self.em.line(f"{tmp}.invalidate()")
+                else:
+                    self.em.line(f"{tmp} = {self.ex(a)}.copy()")
+                self.env[sym] = tmp
+                if direction in ("out", "inout"):
+                    copyouts.append((a, tmp))
             elif is_composite(t):
                 obj = self.ex(a)
                 if not obj.replace(".", "").replace("_", "").isalnum():
@@ -428,6 +443,49 @@ class StmtGen(ExprGen):
         self.loop_returns = saved_loops
         self.env = saved_env
         self.depth -= 1
+
+    def _aliased(self, arg: ir.Expr, body: ir.BlockStmt) -> bool:
+        """Whether `body` (or an action or function it calls) names the
+        variable `arg` is part of, so passing `arg` by reference could show
+        the body's writes through the parameter, or the reverse."""
+        root = arg
+        while isinstance(root, ir.Member | ir.Index | ir.Slice):
+            root = root.expr
+        sym = self.facts.refs.get(root) if isinstance(root, ir.NameRef) else None
+        if sym is None:
+            return True
+        return sym in self._names_used(body)
+
+    def _names_used(self, body: ir.BlockStmt) -> frozenset[Sym]:
+        """Every symbol a NameRef in `body` resolves to, through the bodies of
+        the actions and functions it calls (iterative: bodies can be deep)."""
+        cached = self.names_used.get(body)
+        if cached is not None:
+            return cached
+        used: set[Sym] = set()
+        seen: set[int] = set()
+        stack: list[object] = [body]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list | tuple):
+                stack.extend(node)
+                continue
+            if not isinstance(node, ir.Node) or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, ir.NameRef):
+                ref = self.facts.refs.get(node)
+                if ref is not None:
+                    used.add(ref)
+            if isinstance(node, ir.Call):
+                info = self.facts.calls.get(node)
+                if info is not None and info.kind in ("action", "function") and \
+                        info.target is not None:
+                    stack.append(info.target.decl.body)
+            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+        result = frozenset(used)
+        self.names_used[body] = result
+        return result
 
     def apply_block(self, call: ir.Call, info: CallInfo) -> None:
         assert isinstance(info.receiver, ir.NameRef)

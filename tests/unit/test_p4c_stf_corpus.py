@@ -20,7 +20,7 @@ from p4sim.stf.runner import run_stf
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "p4c-corpus"
 # Programs passing when last measured; only ever raised.
-FLOOR = 165
+FLOOR = 170
 
 
 def run_one(stf: Path) -> str | None:
