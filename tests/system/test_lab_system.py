@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import bring_up
 from needs import skip_reason
 from paths import BASIC_TOPOLOGY
 
@@ -20,24 +20,24 @@ from controller.lab.lab import Lab, down, up
 from controller.lab.netns import LabNames, list_namespaces
 from controller.lab.processes import alive
 from controller.lab.query import list_flows
+from controller.lab.session import LabSession, wait_for
 from controller.switch.flowstore import FlowStore
 
-SKIP_REASON = skip_reason("ip", "nft", "ethtool", "curl", "ab")
-pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
+LAB_TOOLS = ("ip", "nft", "ethtool", "ss", "curl", "ab")
+SKIP_REASON = skip_reason(*LAB_TOOLS)
 
 VIP = "10.0.0.100"
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    topology = load_topology(BASIC_TOPOLOGY)
-    built = Lab(topology, LabNames(f"ls{os.getpid() % 100000}"),
-                tmp_path_factory.mktemp("run") / topology.name)
-    try:
-        up(built)
-        yield built
-    finally:
-        down(built)
+def session(tmp_path_factory: pytest.TempPathFactory, target: str) -> Iterator[LabSession]:
+    yield from bring_up(tmp_path_factory, target, tag="l", tools=LAB_TOOLS)
+
+
+@pytest.fixture
+def lab(session: LabSession) -> Lab:
+    """The lab as `handoff lab up` left it (names, run directory, topology)."""
+    return session.lab
 
 
 def client(lab: Lab, *argv: str, timeout: float = 60) -> str:
@@ -83,17 +83,13 @@ def test_500_connections_at_50_concurrent_without_errors(lab: Lab) -> None:
     assert "Non-2xx" not in report
 
 
-def test_switch_entries_end_with_their_connections(lab: Lab) -> None:
+def test_switch_entries_end_with_their_connections(session: LabSession, lab: Lab) -> None:
     served_by(lab, "/")
-    deadline = time.monotonic() + 15
-    while True:
-        live = [f for f in list_flows(lab.run_dir).flows if f.state != "quarantine"]
-        if not live or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert live == []
+    wait_for(lambda: not session.held_flows(), 15, "every flow out of the controller's table")
+    assert session.encap_entries() == []
 
 
+@pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
 def test_lab_down_leaves_nothing_behind(tmp_path: Path) -> None:
     topology = load_topology(BASIC_TOPOLOGY)
     lab = Lab(topology, LabNames(f"ld{os.getpid() % 100000}"), tmp_path / topology.name)
@@ -114,6 +110,7 @@ def test_lab_down_leaves_nothing_behind(tmp_path: Path) -> None:
     assert not list(lab.run_dir.glob("*.sock"))
 
 
+@pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
 def test_large_topology_spreads_connections_over_both_classifiers(tmp_path: Path) -> None:
     """Three client hosts, two classifiers sharing the VIP: the switch's hash
     steers each connection to one of them, and both hand off to back-ends."""

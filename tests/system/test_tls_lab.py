@@ -15,23 +15,24 @@ from pathlib import Path
 
 import grpc
 import pytest
+from conftest import bring_up
 from needs import skip_reason
 from paths import BASIC_TOPOLOGY
 
 from controller.config.topology import load_topology
 from controller.handoff.blob import Abort, Handoff, seal, sealed_nonce
 from controller.handoff.keys import load_keys
-from controller.handoff.nft import DECAP_TABLE
 from controller.handoff.tcpstate import ConnectionState, RepairWindow, TcpOptions
 from controller.handoff.tls import Identity, TlsFiles, issue_certificates
-from controller.lab.lab import AGENT_PORT, Lab, down, up
+from controller.lab.lab import AGENT_PORT, Lab, down
 from controller.lab.netns import LabNames, in_netns
 from controller.lab.query import list_flows
+from controller.lab.session import LabSession
 from controller.lab.switch import SOCKET_NAME
 from controller.p4rt import P4RuntimeClient, RpcError
 
-SKIP_REASON = skip_reason("ip", "nft", "ethtool", "curl", "openssl")
-pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
+TLS_LAB_TOOLS = ("ip", "nft", "ethtool", "ss", "curl", "openssl")
+SKIP_REASON = skip_reason(*TLS_LAB_TOOLS)
 
 PEER = Path(__file__).resolve().parent / "tls_peer.py"
 VIP = "10.0.0.100"
@@ -40,15 +41,15 @@ STRANGER_FLOW = 0x7A7B7C7D
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    topology = load_topology(BASIC_TOPOLOGY)
-    built = Lab(topology, LabNames(f"lt{os.getpid() % 100000}"),
-                tmp_path_factory.mktemp("run") / topology.name)  # fmt: skip
-    try:
-        up(built, tls=True)
-        yield built
-    finally:
-        down(built)
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
+    """One target is enough here: TLS is the controller's and the agents'
+    business, and p4sim and bmv2 take the same server flags."""
+    yield from bring_up(tmp_path_factory, "p4sim", tag="s", tools=TLS_LAB_TOOLS, tls=True)
+
+
+@pytest.fixture
+def lab(session: LabSession) -> Lab:
+    return session.lab
 
 
 def served_by(lab: Lab, path: str, *extra: str) -> tuple[int, str]:
@@ -127,18 +128,8 @@ def _from_classifier_host(lab: Lab, blob: bytes, *tls: str) -> dict[str, str | N
     return answer
 
 
-def _decap_flow_ids(lab: Lab) -> set[int]:
-    listed = subprocess.run(
-        in_netns(lab.names.host("b1"), ["nft", "-j", "list", "map", "ip", DECAP_TABLE,
-                                         "flow_index"]),
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    elements = next(i["map"] for i in json.loads(listed)["nftables"] if "map" in i).get("elem", [])
-    return {(key["concat"][2] << 16) | key["concat"][3] for key, _ in elements}
-
-
 def test_agent_refuses_peers_without_a_lab_client_certificate(
-    lab: Lab, tmp_path: Path
+    session: LabSession, lab: Lab, tmp_path: Path
 ) -> None:
     rogue = issue_certificates(tmp_path / "rogue", [Identity("classifier-k1", "client")])
     ca = str(lab.tls_dir / "ca.crt")
@@ -152,7 +143,7 @@ def test_agent_refuses_peers_without_a_lab_client_certificate(
     for how, tls in attempts.items():
         answer = _from_classifier_host(lab, blob, *tls)
         assert answer["reply"] is None, f"{how}: the agent answered {answer['reply']!r}"
-    assert STRANGER_FLOW not in _decap_flow_ids(lab)
+    assert STRANGER_FLOW not in session.decap_flow_ids("b1")
     # Ask the agent, as the classifier, about that very handoff: it never saw it.
     classifier = TlsFiles(lab.tls_dir / "ca.crt", lab.tls_dir / "classifier-k1.crt",
                           lab.tls_dir / "classifier-k1.key")  # fmt: skip
@@ -162,6 +153,7 @@ def test_agent_refuses_peers_without_a_lab_client_certificate(
     assert answer["reply"] is not None and "is not installed and will not be" in answer["reply"]
 
 
+@pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
 def test_lab_down_removes_the_keys(tmp_path: Path) -> None:
     topology = load_topology(BASIC_TOPOLOGY)
     built = Lab(topology, LabNames(f"lu{os.getpid() % 100000}"), tmp_path / topology.name)
