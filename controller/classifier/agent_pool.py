@@ -79,6 +79,11 @@ class AgentPool:
     def client(self, name: str) -> AgentClient:
         return self._agents[name].client
 
+    def address(self, name: str) -> tuple[str, int]:
+        """Where the agent of back-end `name` listens."""
+        agent = self._agents[name]
+        return agent.host, agent.port
+
     def status(self, name: str) -> tuple[bool, str]:
         agent = self._agents[name]
         return agent.live, agent.why

@@ -56,13 +56,14 @@ from controller.classifier.agent_pool import AgentPool
 from controller.classifier.controller_client import ControllerApi, ControllerError, FlowRef
 from controller.classifier.kernel import Endpoint, Kernel
 from controller.classifier.policy import Policy, load_policy
+from controller.classifier.recent import RecentHandoffs, TracingLatencyLog, note_flow
 from controller.classifier.request import Request, RequestIncomplete, parse_request
 from controller.handoff import tcprepair
 from controller.handoff.agent_protocol import AgentError
 from controller.handoff.blob import Handoff, seal
 from controller.handoff.keys import Keyring
 from controller.handoff.nft import NftError
-from controller.handoff.stats import LATENCY_BUCKETS, LatencyLog, stats_response
+from controller.handoff.stats import LATENCY_BUCKETS, stats_response
 from controller.proto import handoff_pb2 as pb
 
 log = logging.getLogger("p4handoff.classifier")
@@ -130,7 +131,8 @@ class Classifier:
         self.kernel = kernel
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = _Metrics(self.registry)
-        self.latencies = LatencyLog(self.metrics.steps)
+        self.latencies = TracingLatencyLog(self.metrics.steps)
+        self.recent = RecentHandoffs()  # per connection, for `handoff trace`
         self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
@@ -190,6 +192,7 @@ class Classifier:
         self.metrics.in_progress.inc()
         accepted = time.perf_counter()
         outcome = "error"
+        trace = self.recent.begin(peer, self.settings.vip)
         try:
             policy = self.policy
             read = await self._read_request(conn, peer[0], policy)
@@ -200,6 +203,7 @@ class Classifier:
             data, request = read
             self.latencies.add("read", time.perf_counter() - accepted)
             decision = policy.decide(request, self.agents.live())
+            trace.decided(request, decision)
             if decision.backend is None or decision.pool is None:
                 outcome = "no_match"
                 await self._answer(conn, request, policy, "no back-end for this request")
@@ -212,6 +216,7 @@ class Classifier:
         finally:
             self.metrics.connections.labels(outcome).inc()
             self.metrics.in_progress.dec()
+            trace.finish(outcome)
 
     async def _read_request(
         self, conn: socket.socket, client_ip: str, policy: Policy
@@ -264,6 +269,7 @@ class Classifier:
             await self._answer(conn, request, policy, "no flow id from the controller")
             return "no_flow_id"
         allocated = time.perf_counter()
+        note_flow(flow, vip)
         self.latencies.add("allocate", allocated - decided)
         try:
             self.kernel.lock(peer, vip)

@@ -126,6 +126,8 @@ class Decision:
     pool: str | None
     backend: Backend | None
     no_match_action: str
+    rule: Rule | None = None  # the rule that matched
+    rule_index: int = -1  # its position in the policy's rules
 
 
 @dataclass
@@ -139,12 +141,12 @@ class Policy:
     backends: set[str] = field(default_factory=set)
 
     def decide(self, request: Request, live: Collection[str]) -> Decision:
-        for rule in self.rules:
+        for index, rule in enumerate(self.rules):
             if matches(rule, request):
                 backend = self.pools[rule.pool].choose(request, live)
                 if backend is None:
-                    break
-                return Decision(rule.pool, backend, self.on_no_match)
+                    return Decision(None, None, self.on_no_match, rule, index)
+                return Decision(rule.pool, backend, self.on_no_match, rule, index)
         return Decision(None, None, self.on_no_match)
 
 

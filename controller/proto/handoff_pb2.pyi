@@ -85,7 +85,7 @@ class ListFlowsRequest(_message.Message):
     def __init__(self, include_ended: _Optional[bool] = ..., counters: _Optional[bool] = ...) -> None: ...
 
 class Flow(_message.Message):
-    __slots__ = ("ref", "connection", "backend_name", "classifier", "state", "created_at", "ended_at", "on_switch", "packets", "bytes")
+    __slots__ = ("ref", "connection", "backend_name", "classifier", "state", "created_at", "ended_at", "on_switch", "packets", "bytes", "end_reason")
     REF_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_FIELD_NUMBER: _ClassVar[int]
     BACKEND_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +96,7 @@ class Flow(_message.Message):
     ON_SWITCH_FIELD_NUMBER: _ClassVar[int]
     PACKETS_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
+    END_REASON_FIELD_NUMBER: _ClassVar[int]
     ref: FlowRef
     connection: Connection
     backend_name: str
@@ -106,7 +107,8 @@ class Flow(_message.Message):
     on_switch: bool
     packets: int
     bytes: int
-    def __init__(self, ref: _Optional[_Union[FlowRef, _Mapping]] = ..., connection: _Optional[_Union[Connection, _Mapping]] = ..., backend_name: _Optional[str] = ..., classifier: _Optional[str] = ..., state: _Optional[str] = ..., created_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., on_switch: _Optional[bool] = ..., packets: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+    end_reason: str
+    def __init__(self, ref: _Optional[_Union[FlowRef, _Mapping]] = ..., connection: _Optional[_Union[Connection, _Mapping]] = ..., backend_name: _Optional[str] = ..., classifier: _Optional[str] = ..., state: _Optional[str] = ..., created_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., on_switch: _Optional[bool] = ..., packets: _Optional[int] = ..., bytes: _Optional[int] = ..., end_reason: _Optional[str] = ...) -> None: ...
 
 class ListFlowsResponse(_message.Message):
     __slots__ = ("flows",)
@@ -196,3 +198,61 @@ class PolicyResponse(_message.Message):
     pools: _containers.RepeatedCompositeFieldContainer[Pool]
     on_no_match: str
     def __init__(self, source: _Optional[str] = ..., text: _Optional[str] = ..., pools: _Optional[_Iterable[_Union[Pool, _Mapping]]] = ..., on_no_match: _Optional[str] = ...) -> None: ...
+
+class TraceRequest(_message.Message):
+    __slots__ = ("client_ip", "client_port", "flow_id", "limit")
+    CLIENT_IP_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_PORT_FIELD_NUMBER: _ClassVar[int]
+    FLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    client_ip: str
+    client_port: int
+    flow_id: int
+    limit: int
+    def __init__(self, client_ip: _Optional[str] = ..., client_port: _Optional[int] = ..., flow_id: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class Phase(_message.Message):
+    __slots__ = ("step", "seconds")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    step: str
+    seconds: float
+    def __init__(self, step: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class HandoffRecord(_message.Message):
+    __slots__ = ("connection", "classifier", "accepted_at", "finished_at", "request", "rule_index", "rule", "pool", "backend_name", "flow", "phases", "outcome", "agent")
+    CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    RULE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_NAME_FIELD_NUMBER: _ClassVar[int]
+    FLOW_FIELD_NUMBER: _ClassVar[int]
+    PHASES_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    connection: Connection
+    classifier: str
+    accepted_at: float
+    finished_at: float
+    request: str
+    rule_index: int
+    rule: str
+    pool: str
+    backend_name: str
+    flow: FlowRef
+    phases: _containers.RepeatedCompositeFieldContainer[Phase]
+    outcome: str
+    agent: str
+    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., classifier: _Optional[str] = ..., accepted_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., request: _Optional[str] = ..., rule_index: _Optional[int] = ..., rule: _Optional[str] = ..., pool: _Optional[str] = ..., backend_name: _Optional[str] = ..., flow: _Optional[_Union[FlowRef, _Mapping]] = ..., phases: _Optional[_Iterable[_Union[Phase, _Mapping]]] = ..., outcome: _Optional[str] = ..., agent: _Optional[str] = ...) -> None: ...
+
+class RecentHandoffsResponse(_message.Message):
+    __slots__ = ("handoffs", "capacity")
+    HANDOFFS_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    handoffs: _containers.RepeatedCompositeFieldContainer[HandoffRecord]
+    capacity: int
+    def __init__(self, handoffs: _Optional[_Iterable[_Union[HandoffRecord, _Mapping]]] = ..., capacity: _Optional[int] = ...) -> None: ...

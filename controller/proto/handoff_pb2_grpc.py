@@ -59,6 +59,11 @@ class ControllerStub:
                 request_serializer=controller_dot_proto_dot_handoff__pb2.StatsRequest.SerializeToString,
                 response_deserializer=controller_dot_proto_dot_handoff__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.TraceFlows = channel.unary_unary(
+                '/p4handoff.v1.Controller/TraceFlows',
+                request_serializer=controller_dot_proto_dot_handoff__pb2.TraceRequest.SerializeToString,
+                response_deserializer=controller_dot_proto_dot_handoff__pb2.ListFlowsResponse.FromString,
+                _registered_method=True)
 
 
 class ControllerServicer:
@@ -102,6 +107,15 @@ class ControllerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TraceFlows(self, request, context):
+        """The flows of one connection (or one flow id), live or ended, newest
+        first: from the flow table and a bounded ring of recently ended flows,
+        each with its switch entry's counters and how it ended (`handoff trace`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +143,11 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=controller_dot_proto_dot_handoff__pb2.StatsRequest.FromString,
                     response_serializer=controller_dot_proto_dot_handoff__pb2.StatsResponse.SerializeToString,
+            ),
+            'TraceFlows': grpc.unary_unary_rpc_method_handler(
+                    servicer.TraceFlows,
+                    request_deserializer=controller_dot_proto_dot_handoff__pb2.TraceRequest.FromString,
+                    response_serializer=controller_dot_proto_dot_handoff__pb2.ListFlowsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -276,6 +295,33 @@ class Controller:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def TraceFlows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p4handoff.v1.Controller/TraceFlows',
+            controller_dot_proto_dot_handoff__pb2.TraceRequest.SerializeToString,
+            controller_dot_proto_dot_handoff__pb2.ListFlowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class ClassifierStub:
     """Missing associated documentation comment in .proto file."""
@@ -300,6 +346,11 @@ class ClassifierStub:
                 '/p4handoff.v1.Classifier/ReloadPolicy',
                 request_serializer=controller_dot_proto_dot_handoff__pb2.ReloadPolicyRequest.SerializeToString,
                 response_deserializer=controller_dot_proto_dot_handoff__pb2.PolicyResponse.FromString,
+                _registered_method=True)
+        self.RecentHandoffs = channel.unary_unary(
+                '/p4handoff.v1.Classifier/RecentHandoffs',
+                request_serializer=controller_dot_proto_dot_handoff__pb2.TraceRequest.SerializeToString,
+                response_deserializer=controller_dot_proto_dot_handoff__pb2.RecentHandoffsResponse.FromString,
                 _registered_method=True)
 
 
@@ -326,6 +377,14 @@ class ClassifierServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecentHandoffs(self, request, context):
+        """What this classifier did with recent connections (a bounded ring, newest
+        first), optionally only those matching the request (`handoff trace`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClassifierServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -343,6 +402,11 @@ def add_ClassifierServicer_to_server(servicer, server):
                     servicer.ReloadPolicy,
                     request_deserializer=controller_dot_proto_dot_handoff__pb2.ReloadPolicyRequest.FromString,
                     response_serializer=controller_dot_proto_dot_handoff__pb2.PolicyResponse.SerializeToString,
+            ),
+            'RecentHandoffs': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecentHandoffs,
+                    request_deserializer=controller_dot_proto_dot_handoff__pb2.TraceRequest.FromString,
+                    response_serializer=controller_dot_proto_dot_handoff__pb2.RecentHandoffsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -426,6 +490,33 @@ class Classifier:
             '/p4handoff.v1.Classifier/ReloadPolicy',
             controller_dot_proto_dot_handoff__pb2.ReloadPolicyRequest.SerializeToString,
             controller_dot_proto_dot_handoff__pb2.PolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecentHandoffs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p4handoff.v1.Classifier/RecentHandoffs',
+            controller_dot_proto_dot_handoff__pb2.TraceRequest.SerializeToString,
+            controller_dot_proto_dot_handoff__pb2.RecentHandoffsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,6 +26,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,6 +70,7 @@ from controller.switch.tables import (
 log = logging.getLogger("p4handoff.controller")
 
 TCP_RST = 0x04
+ENDED_RING = 4096  # ended flows remembered with their reason, for `handoff trace`
 
 
 class FlowError(Exception):
@@ -203,6 +205,8 @@ class Controller:
         self.last_reconcile: SyncPlan | None = None
         self._lock = threading.RLock()  # the FlowStore connection and `_ending`
         self._ending: dict[Connection, tuple[int | None, str]] = {}
+        # (flow, reason, Unix time) of the last ENDED_RING flows ended, newest last
+        self.ended: deque[tuple[Flow, str, float]] = deque(maxlen=ENDED_RING)
         self._names = {str(h.interface.ip): h.name for h in topology.hosts}
         # Through self.switch, which is replaced when the session is re-opened.
         self._writer = FlowWriter(
@@ -472,6 +476,7 @@ class Controller:
         if current.state == INSTALLED or release_agent:
             self.releaser.release(current.forwarder, current.backend, current.flow_id)
         self.metrics.removals.labels(reason).inc()
+        self.ended.append((current, reason, time.time()))
         log.info(
             "flow %#010x %s:%d -> %s:%d on %s ended (%s)", current.flow_id, current.client_ip,
             current.client_port, current.vip, current.vip_port, current.backend, reason,

@@ -20,6 +20,7 @@ import grpc
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
 from controller.switch.core import Controller, FlowError
+from controller.switch.trace import trace_flows
 
 log = logging.getLogger("p4handoff.controller")
 
@@ -93,6 +94,13 @@ class ControllerService(pb_grpc.ControllerServicer):
 
     def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
         return self.controller.stats()
+
+    def TraceFlows(self, request: pb.TraceRequest, context: Any) -> pb.ListFlowsResponse:
+        def work() -> pb.ListFlowsResponse:
+            return pb.ListFlowsResponse(flows=trace_flows(self.controller, request))
+
+        response: pb.ListFlowsResponse = self._call("trace", context, work)
+        return response
 
 
 class ServiceHost:

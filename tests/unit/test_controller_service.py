@@ -109,6 +109,8 @@ def test_service_allocates_installs_lists_and_removes(switch: Switch, run_dir: P
             (listed,) = api.ListFlows(pb.ListFlowsRequest(counters=True)).flows
             assert listed.state == "installed" and listed.on_switch and listed.packets == 1
             assert listed.backend_name == "b1" and listed.classifier == "k1"
+            traced = api.TraceFlows(pb.TraceRequest(client_port=50000)).flows
+            assert [(f.state, f.packets, f.end_reason) for f in traced] == [("installed", 1, "")]
             stats = api.Stats(pb.StatsRequest())
             assert [lat.step for lat in stats.latencies] == ["handoff"]
             assert stats.counters['p4handoff_controller_flows{state="installed"}'] == 1
@@ -117,6 +119,12 @@ def test_service_allocates_installs_lists_and_removes(switch: Switch, run_dir: P
             assert api.ListFlows(pb.ListFlowsRequest()).flows == []
             ended = api.ListFlows(pb.ListFlowsRequest(include_ended=True)).flows
             assert [f.state for f in ended] == ["quarantine"]
+            # `handoff trace`: the flow of one connection, ended, with its reason
+            (traced,) = api.TraceFlows(pb.TraceRequest(client_ip=CLIENT, client_port=50000)).flows
+            assert (traced.ref.flow_id, traced.state, traced.end_reason) == (
+                flow.flow_id, "quarantine", "test")
+            assert api.TraceFlows(pb.TraceRequest(flow_id=flow.flow_id)).flows == [traced]
+            assert api.TraceFlows(pb.TraceRequest(client_port=50001)).flows == []
             with pytest.raises(grpc.RpcError) as unknown:
                 api.InstallFlow(pb.InstallFlowRequest(flow=pb.FlowRef(
                     forwarder=FORWARDER, backend=B1, flow_id=0x00770077)))  # fmt: skip
