@@ -13,14 +13,17 @@ The layout follows p4c's `control-plane/` serializer (v1model handler):
 - direct counters and meters appear in the order of the tables that own
   them, each table listing its direct counter before its direct meter;
 - a digest is named after its struct type, carries no annotations, and its
-  struct is described in `type_info`; `type_info` is always present;
+  struct is described in `type_info`, which p4c writes (empty if need be)
+  when the program has a table or a type to describe;
 - controller headers are named by their `@controller_header` argument but
   their id hashes the header type's name;
 - objects otherwise appear in schema order: the lowering pass lists them in
   the order p4c visits them (for actions: the localized top-level actions of
   a control, such as `NoAction`, before the control's own).
 
-p4c does not emit `initial_default_action`, so neither does p4sim.
+- every table has an `initial_default_action` (its default action and
+  arguments, each argument as many bytes as the parameter's width needs);
+- the text starts with the `proto-file`/`proto-message` comment p4c writes.
 """
 
 from __future__ import annotations
@@ -58,7 +61,10 @@ _R = TypeVar("_R", CounterInfo, MeterInfo)
 def p4info_to_text(p4info: p4i.P4Info) -> str:
     """Protobuf text format, as `p4c --p4runtime-files x.txt` writes it."""
     text: str = text_format.MessageToString(p4info)
-    return text
+    return _TEXT_HEADER + text
+
+
+_TEXT_HEADER = "# proto-file: p4/config/v1/p4info.proto\n# proto-message: p4.config.v1.P4Info\n\n"
 
 
 def build_p4info(schema: ProgramSchema) -> p4i.P4Info:
@@ -182,7 +188,8 @@ class _Builder:
             for member in digest.members:
                 m = struct.members.add(name=member.name)
                 m.type_spec.bitstring.bit.bitwidth = member.bitwidth
-        info.type_info.SetInParent()
+        if schema.tables:
+            info.type_info.SetInParent()  # p4c writes it, empty, once it meets a table
         return info
 
     def _table(self, msg: p4i.Table, table: TableInfo) -> None:
@@ -198,6 +205,14 @@ class _Builder:
             r.annotations.extend(_copied(annotations))
         if table.const_default_action:
             msg.const_default_action_id = self.id("action", table.const_default_action)
+        if table.default_action:
+            initial = msg.initial_default_action
+            initial.action_id = self.id("action", table.default_action)
+            widths = [p.bitwidth for a in self.schema.actions if a.name == table.default_action
+                      for p in a.params]
+            for i, (value, width) in enumerate(zip(table.default_action_args, widths,
+                                                   strict=False), 1):
+                initial.arguments.add(param_id=i, value=value.to_bytes((width + 7) // 8, "big"))
         if table.implementation:
             msg.implementation_id = self.id("action_profile", table.implementation)
         if table.direct_counter:

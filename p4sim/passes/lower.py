@@ -279,6 +279,7 @@ class Lowerer:
             qname, tuple(fields), tuple(refs), size,
             const_default_action=default.action if decl.default_action_is_const else None,
             default_action=default.action,
+            default_action_args=default.args,
             idle_timeout=facts.support_timeout,
             is_const_table=decl.entries_are_const,
             has_initial_entries=bool(entries),

@@ -61,6 +61,7 @@ class TableInfo:
     size: int
     const_default_action: str | None = None
     default_action: str | None = None
+    default_action_args: tuple[int, ...] = ()  # P4Info's initial_default_action
     idle_timeout: bool = False  # `support_timeout = true`
     is_const_table: bool = False  # `const entries`
     has_initial_entries: bool = False

@@ -116,6 +116,9 @@ def basic_routing() -> ProgramSchema:
 
 
 BASIC_ROUTING_P4INFO = """\
+# proto-file: p4/config/v1/p4info.proto
+# proto-message: p4.config.v1.P4Info
+
 pkg_info {
   arch: "v1model"
 }
@@ -139,6 +142,9 @@ tables {
   }
   action_refs {
     id: 21257015
+  }
+  initial_default_action {
+    action_id: 25652968
   }
   size: 1024
 }
@@ -268,6 +274,9 @@ def every_feature() -> ProgramSchema:
 # Ids below are the p4c rule applied by hand to each name (the rule itself is
 # pinned by P4C_IDS above); e.g. MyIngress.flows has @id(7) -> 0x02000007.
 EVERY_FEATURE_P4INFO = """\
+# proto-file: p4/config/v1/p4info.proto
+# proto-message: p4.config.v1.P4Info
+
 pkg_info {
   arch: "v1model"
 }
