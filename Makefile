@@ -28,9 +28,10 @@ debs:
 test: setup debs
 	$(PY) -m pytest -q
 
-# The basic lab on p4sim with real clients and handoffs, then torn down (root).
+# The basic lab with real clients and handoffs, then torn down (root); on
+# p4sim, or on bmv2 with TARGET=bmv2 (needs p4c and simple_switch_grpc on PATH).
 demo: setup debs
-	$(PY) -m controller.lab.demo
+	$(PY) -m controller.lab.demo --target $(TARGET)
 
 lint: setup
 	$(VENV)/bin/ruff check p4sim controller tests bench

@@ -1,14 +1,19 @@
-"""`make demo`: the basic lab on p4sim, real clients, real handoffs, then down.
+"""`make demo`: the basic lab on p4sim (or bmv2), real clients, real handoffs, then down.
 
 Every request is made by a real client (curl, wrk) in the client host's
 namespace against the VIP, so what it prints is what a user of the lab would
 see: which back-end answered (the demo back-end's `X-Backend` header), whether
 large bodies arrived intact (SHA-256 both ways), the load generator's figures,
 the classifier's handoff latencies and the switch's flow table.
+
+    python -m controller.lab.demo [--target p4sim|bmv2]    # make demo [TARGET=bmv2]
+
+bmv2 needs `p4c` and `simple_switch_grpc` on PATH.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import re
@@ -26,6 +31,7 @@ from controller.examples.demo_backend import pattern_sha256
 from controller.lab import query
 from controller.lab.lab import Lab, down, require_tools, up
 from controller.lab.netns import LabError, in_netns
+from controller.switch.pipeline import missing_tools
 
 TOPOLOGY = Path(__file__).resolve().parents[2] / "topologies" / "basic.yaml"
 BIG = 20_000_000
@@ -114,16 +120,25 @@ def run_demo(console: Console, lab: Lab) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", choices=("p4sim", "bmv2"), default="p4sim",
+                        help="the switch: p4sim (default) or bmv2's simple_switch_grpc")
+    args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 140)
     if os.geteuid() != 0:
         print("make demo: the lab creates network namespaces: run it as root", file=sys.stderr)
         return 1
+    missing = missing_tools(args.target)
+    if missing:
+        print(f"make demo: target {args.target} needs {' and '.join(missing)} on PATH",
+              file=sys.stderr)
+        return 1
     try:
         require_tools()
         lab = Lab.of(TOPOLOGY, Path("run"))
-        console.rule(f"P4 Handoff demo: lab {lab.topology.name} on p4sim")
+        console.rule(f"P4 Handoff demo: lab {lab.topology.name} on {args.target}")
         down(lab)
-        up(lab, "p4sim", step=lambda text: console.print(f"[bold]•[/] {text}"))
+        up(lab, args.target, step=lambda text: console.print(f"[bold]•[/] {text}"))
         try:
             run_demo(console, lab)
         finally:
