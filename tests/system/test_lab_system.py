@@ -4,14 +4,17 @@ down` that leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 from conftest import bring_up
+from finsy.proto import p4r, p4r_grpc
 from needs import skip_reason
 from paths import BASIC_TOPOLOGY
 
@@ -21,7 +24,10 @@ from controller.lab.netns import LabNames, list_namespaces
 from controller.lab.processes import alive
 from controller.lab.query import list_flows
 from controller.lab.session import LabSession, wait_for
+from controller.lab.switch import SOCKET_NAME
+from controller.p4rt.client import pipeline_cookie
 from controller.switch.flowstore import FlowStore
+from controller.switch.pipeline import build_pipeline
 
 LAB_TOOLS = ("ip", "nft", "ethtool", "ss", "curl", "ab")
 SKIP_REASON = skip_reason(*LAB_TOOLS)
@@ -53,6 +59,32 @@ def served_by(lab: Lab, path: str, *extra: str) -> tuple[int, str]:
     status = int(re.search(r"^HTTP/1.1 (\d+)", head, re.M).group(1))  # type: ignore[union-attr]
     backend = re.search(r"^X-Backend: (\S+)", head, re.M | re.I)
     return status, backend.group(1) if backend else ""
+
+
+def test_the_switch_runs_its_targets_own_pipeline(
+    session: LabSession, target: str, tmp_path: Path
+) -> None:
+    """The controller pushed p4c's JSON and P4Info to bmv2, p4sim's compiled
+    program and P4Info to p4sim (the two P4Infos differ in order, so equality
+    tells them apart), with the content-hash cookie of what it pushed."""
+    request = p4r.GetForwardingPipelineConfigRequest(
+        device_id=0, response_type=p4r.GetForwardingPipelineConfigRequest.ALL
+    )
+    with grpc.insecure_channel(f"unix:{session.run_dir / SOCKET_NAME}") as channel:
+        stub = p4r_grpc.P4RuntimeStub(channel)  # type: ignore[no-untyped-call]
+        config = stub.GetForwardingPipelineConfig(request, timeout=10).config
+    expected = build_pipeline(session.topology.switch.program, target, tmp_path)
+    assert config.p4info == expected.p4info
+    assert config.cookie.cookie == pipeline_cookie(config.p4info, config.p4_device_config)
+    if target == "bmv2":
+        pushed, compiled = json.loads(config.p4_device_config), json.loads(expected.device_config)
+        assert pushed["__meta__"]["compiler"] == "https://github.com/p4lang/p4c"
+        # `program` names p4c's output directory; everything else is the program.
+        assert pushed.pop("program").endswith("forwarder.p4i")
+        compiled.pop("program")
+        assert pushed == compiled
+    else:
+        assert config.p4_device_config == expected.device_config
 
 
 def test_every_policy_kind_through_the_lab(lab: Lab) -> None:
