@@ -1,7 +1,8 @@
 """The `p4sim` command line.
 
 `p4sim compile PROGRAM.p4 --p4info OUT.txtpb --device-config OUT.bin [-I DIR]`
-writes what a P4Runtime controller pushes; `p4sim stf PROGRAM.p4 TEST.stf`
+writes what a P4Runtime controller pushes (p4c's flags work too: -D, -U,
+--p4runtime-files, --std, --arch, --target, -o); `p4sim stf PROGRAM.p4 TEST.stf`
 runs an STF test. Subcommands live in `COMMANDS`, so a later mode (the
 simple_switch_grpc-style `p4sim [flags] PROGRAM`) can be added as the default
 when the first argument is not a subcommand.
@@ -13,20 +14,87 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from p4sim.errors import P4SimError, P4SourceError
+
+if TYPE_CHECKING:
+    from finsy.proto import p4i
+
+
+# p4c's --p4runtime-files: the format of each file comes from its suffix.
+_P4RUNTIME_SUFFIXES = {".txt": "text", ".txtpb": "text", ".json": "json", ".bin": "binary"}
+
+
+def _p4runtime_bytes(p4info: p4i.P4Info, fmt: str) -> bytes:
+    from google.protobuf import json_format
+
+    from p4sim.p4info.generate import p4info_to_text
+
+    if fmt == "text":
+        return p4info_to_text(p4info).encode("utf-8")
+    if fmt == "json":
+        text: str = json_format.MessageToJson(p4info)
+        return (text + "\n").encode("utf-8")
+    serialized: bytes = p4info.SerializeToString()
+    return serialized
+
+
+def _p4runtime_outputs(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """Every P4Info file to write, with its format; a suffix p4sim cannot
+    read a format from is an error before anything is compiled."""
+    outputs: list[tuple[Path, str]] = []
+    if args.p4info:
+        outputs.append((Path(args.p4info), "text"))
+    for group in args.p4runtime_files:
+        for name in filter(None, group.split(",")):
+            fmt = _P4RUNTIME_SUFFIXES.get(Path(name).suffix)
+            if fmt is None:
+                raise P4SimError(f"--p4runtime-files: cannot tell the format of '{name}' from "
+                                 f"its suffix (use one of {', '.join(_P4RUNTIME_SUFFIXES)})")
+            outputs.append((Path(name), fmt))
+    if args.p4runtime_file:
+        outputs.append((Path(args.p4runtime_file), args.p4runtime_format))
+    elif args.p4runtime_format != "text" and not args.p4runtime_files:
+        raise P4SimError("--p4runtime-format needs --p4runtime-file")
+    return outputs
 
 
 def _compile(args: argparse.Namespace) -> int:
     from p4sim.compiler import compile_file
-    from p4sim.p4info.generate import p4info_to_text
 
-    program = compile_file(args.program, args.include)
-    if args.p4info:
-        Path(args.p4info).write_text(p4info_to_text(program.p4info), encoding="utf-8")
+    if args.std not in ("p4-16", "p4_16"):
+        raise P4SimError(f"--std {args.std}: p4sim compiles P4_16 only (--std p4-16)")
+    if args.arch != "v1model":
+        raise P4SimError(f"--arch {args.arch}: p4sim runs the v1model architecture only")
+    if args.target != "bmv2":
+        raise P4SimError(f"--target {args.target}: p4sim stands in for p4c's bmv2 target only")
+    outputs = _p4runtime_outputs(args)
+    program = compile_file(args.program, args.include, dict(args.macros))
+    for path, fmt in outputs:
+        path.write_bytes(_p4runtime_bytes(program.p4info, fmt))
     if args.device_config:
         Path(args.device_config).write_bytes(program.device_config)
+    if args.output:
+        # Where p4c's bmv2 back end puts PROGRAM.json, p4sim puts its device config.
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{Path(args.program).stem}.json").write_bytes(program.device_config)
     return 0
+
+
+def _define(text: str) -> tuple[str, str | None]:
+    """`-D NAME[=VALUE]` as cpp reads it: the value defaults to 1."""
+    name, sep, value = text.partition("=")
+    if not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME or NAME=VALUE")
+    return name, value if sep else "1"
+
+
+def _undefine(text: str) -> tuple[str, str | None]:
+    if not text.isidentifier():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a macro name")
+    return text, None
 
 
 def _stf(args: argparse.Namespace) -> int:
@@ -44,6 +112,24 @@ def _compile_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="write the device config for SetForwardingPipelineConfig")
     p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
                    help="add an include directory")
+    # p4c's flags, so a build written for p4c runs p4sim unchanged.
+    p.add_argument("-D", dest="macros", action="append", default=[], type=_define,
+                   metavar="NAME[=VALUE]", help="define a macro (value 1 if omitted)")
+    p.add_argument("-U", dest="macros", action="append", type=_undefine, metavar="NAME",
+                   help="undefine a macro, a predefined one too")
+    p.add_argument("--p4runtime-files", action="append", default=[], metavar="FILE[,FILE]",
+                   help="write P4Info to each file, format by suffix: .txt/.txtpb text, "
+                   ".json JSON, .bin binary")
+    p.add_argument("--p4runtime-file", metavar="FILE",
+                   help="write P4Info to FILE in --p4runtime-format (p4c's older form)")
+    p.add_argument("--p4runtime-format", choices=("text", "json", "binary"), default="text",
+                   help="the format of --p4runtime-file (default text)")
+    p.add_argument("--std", default="p4-16", help="language version: p4-16 only")
+    p.add_argument("--arch", default="v1model", help="architecture: v1model only")
+    p.add_argument("--target", default="bmv2", help="p4c target p4sim stands in for: bmv2")
+    p.add_argument("-o", dest="output", metavar="DIR",
+                   help="write the device config as DIR/PROGRAM.json (where p4c puts "
+                   "bmv2's JSON)")
     p.set_defaults(run=_compile)
 
 

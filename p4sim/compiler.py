@@ -12,7 +12,7 @@ import linecache
 import os
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +53,8 @@ class CompiledProgram:
         return self.lowered.pipeline.source
 
 
-def _envelope(main: str, include_dirs: Sequence[str], files: Sequence[str]) -> bytes:
+def _envelope(main: str, include_dirs: Sequence[str], files: Sequence[str],
+              defines: Mapping[str, str | None]) -> bytes:
     texts = {}
     for f in files:
         full = os.path.abspath(f)
@@ -66,6 +67,7 @@ def _envelope(main: str, include_dirs: Sequence[str], files: Sequence[str]) -> b
         "program": Path(main).stem,
         "main": os.path.abspath(main),
         "include_dirs": [os.path.abspath(d) for d in include_dirs],
+        "defines": dict(defines),
         "files": texts,
     }
     return json.dumps(body, sort_keys=True).encode("utf-8")
@@ -106,21 +108,24 @@ def _load_python(pipeline: Pipeline, name: str) -> None:
     weakref.finalize(pipeline, linecache.cache.pop, filename, None)
 
 
-def _compile(path: str, include_dirs: Sequence[str], name: str
-             ) -> tuple[CompiledProgram, tuple[str, ...]]:
-    pre = preprocess_file(path, include_dirs)
+def _compile(path: str, include_dirs: Sequence[str], name: str,
+             defines: Mapping[str, str | None]) -> tuple[CompiledProgram, tuple[str, ...]]:
+    pre = preprocess_file(path, include_dirs, defines)
     compiled = _build(pre, name, Path(path).read_text(encoding="utf-8"))
     return compiled, tuple(pre.files)
 
 
 def compile_file(path: str | os.PathLike[str],
-                 include_dirs: Sequence[str | os.PathLike[str]] = ()) -> CompiledProgram:
-    """Compile a v1model program; raises the `P4SourceError` family on bad input."""
+                 include_dirs: Sequence[str | os.PathLike[str]] = (),
+                 defines: Mapping[str, str | None] | None = None) -> CompiledProgram:
+    """Compile a v1model program; raises the `P4SourceError` family on bad input.
+    `defines` are cpp's -D (a body) and -U (None); the device config keeps them."""
     main = os.fspath(path)
     dirs = [os.fspath(d) for d in include_dirs]
+    macros = dict(defines or {})
     with _bounded_stack(main):
-        compiled, files = _compile(main, dirs, Path(main).stem)
-    compiled.device_config = _envelope(main, dirs, files)
+        compiled, files = _compile(main, dirs, Path(main).stem, macros)
+    compiled.device_config = _envelope(main, dirs, files, macros)
     return compiled
 
 
@@ -132,7 +137,7 @@ def compile_source(text: str, filename: str = "program.p4",
         pre = preprocess_text(text, filename, dirs)
         compiled = _build(pre, Path(filename).stem, text)
     main = os.path.abspath(filename)
-    body = json.loads(_envelope(main, dirs, [f for f in pre.files if f != filename]))
+    body = json.loads(_envelope(main, dirs, [f for f in pre.files if f != filename], {}))
     body["files"][main] = text
     compiled.device_config = json.dumps(body, sort_keys=True).encode("utf-8")
     return compiled
@@ -168,6 +173,10 @@ def load_device_config(data: bytes) -> CompiledProgram:
         raise DeviceConfigError("device config lacks the program's main file")
     if not isinstance(include_dirs, list):
         raise DeviceConfigError("device config field 'include_dirs' must be a list of paths")
+    defines = body.get("defines", {})
+    if not isinstance(defines, dict) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in defines.items()):
+        raise DeviceConfigError("device config field 'defines' must map names to text or null")
     for path in [*files, *include_dirs]:
         _check_config_path(path)
     for path, text in files.items():
@@ -185,6 +194,7 @@ def load_device_config(data: bytes) -> CompiledProgram:
         for d in dirs:
             os.makedirs(d, exist_ok=True)
         with _bounded_stack(main):
-            compiled, _ = _compile(mirror(main), dirs, str(body.get("program", "program")))
+            compiled, _ = _compile(mirror(main), dirs, str(body.get("program", "program")),
+                                   defines)
     compiled.device_config = bytes(data)
     return compiled

@@ -234,12 +234,14 @@ class _Preprocessor:
         self,
         main_file: str,
         include_dirs: Sequence[str | os.PathLike[str]],
-        defines: Mapping[str, str] | None,
+        defines: Mapping[str, str | None] | None,
     ) -> None:
         self.include_dirs = [Path(d) for d in include_dirs]
         self.macros: dict[str, _Macro] = {}
+        # A define of None undefines (cpp's -U), predefined macros included.
         for name, body in {**PREDEFINED_MACROS, **(defines or {})}.items():
-            self.macros[name] = _Macro(name, None, tuple(_tokenize(body.strip())))
+            if body is not None:
+                self.macros[name] = _Macro(name, None, tuple(_tokenize(body.strip())))
         self.out_lines: list[str] = []
         self.line_map = LineMap(main_file)
         self.once: set[str] = set()
@@ -803,7 +805,7 @@ def preprocess_text(
     text: str,
     filename: str = "<string>",
     include_dirs: Sequence[str | os.PathLike[str]] = (),
-    defines: Mapping[str, str] | None = None,
+    defines: Mapping[str, str | None] | None = None,
 ) -> PreprocessedSource:
     """Preprocesses `text` as if read from `filename` (whose directory is searched
     first for `#include "..."` unless the name is like `<string>`)."""
@@ -815,7 +817,7 @@ def preprocess_text(
 def preprocess_file(
     path: str | os.PathLike[str],
     include_dirs: Sequence[str | os.PathLike[str]] = (),
-    defines: Mapping[str, str] | None = None,
+    defines: Mapping[str, str | None] | None = None,
 ) -> PreprocessedSource:
     name = os.fspath(path)
     try:
