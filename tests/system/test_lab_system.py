@@ -71,7 +71,7 @@ def test_the_switch_runs_its_targets_own_pipeline(
         device_id=0, response_type=p4r.GetForwardingPipelineConfigRequest.ALL
     )
     with grpc.insecure_channel(f"unix:{session.run_dir / SOCKET_NAME}") as channel:
-        stub = p4r_grpc.P4RuntimeStub(channel)  # type: ignore[no-untyped-call]
+        stub = p4r_grpc.P4RuntimeStub(channel)
         config = stub.GetForwardingPipelineConfig(request, timeout=10).config
     expected = build_pipeline(session.topology.switch.program, target, tmp_path)
     assert config.p4info == expected.p4info
