@@ -28,6 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import grpc
@@ -36,6 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from controller.config.topology import Topology
 from controller.handoff.stats import LATENCY_BUCKETS, LatencyLog, stats_response
 from controller.p4rt import (
+    DirectCounterEntry,
     P4RuntimeClient,
     P4RuntimeError,
     TableEntry,
@@ -205,6 +207,9 @@ class Controller:
         self.last_reconcile: SyncPlan | None = None
         self._lock = threading.RLock()  # the FlowStore connection and `_ending`
         self._ending: dict[Connection, tuple[int | None, str]] = {}
+        # (monotonic due time, flow, connection) of the endings to check, in due order
+        self._due: deque[tuple[float, Flow, Connection]] = deque()
+        self._check_scheduled = False
         # (flow, reason, Unix time) of the last ENDED_RING flows ended, newest last
         self.ended: deque[tuple[Flow, str, float]] = deque(maxlen=ENDED_RING)
         self._names = {str(h.interface.ip): h.name for h in topology.hosts}
@@ -457,31 +462,49 @@ class Controller:
     def _end(self, flow: Flow, reason: str, release_agent: bool) -> bool:
         """Quarantine the id first (so a concurrent ending is a no-op), then
         delete the entry and notify the agent."""
+        return self._end_many([(flow, reason)], release_agent)[0]
+
+    def _end_many(self, flows: list[tuple[Flow, str]], release_agent: bool) -> list[bool]:
+        """`_end` of several flows: their deletes go to the writer together
+        (one Write when it is idle) instead of one Write round trip each."""
+        ended: list[tuple[Flow, str, Future[int] | None, TableEntry | None]] = []
         with self._lock:
-            current = self.store.get(*flow.key)
-            if current is None or current.state == QUARANTINE:
-                return False
-            self.store.release(*flow.key)
-        removed = False
-        if current.state == INSTALLED:
-            entry = encap_entry(self.switch.entities, current, self.idle_timeout_ns)
-            try:
-                self._writer.apply(Update.delete(entry), self.settings.write_timeout_s)
-                removed = True
-            except WriteError as exc:
-                if not any(f.code == "NOT_FOUND" for f in exc.failures):
+            for flow, reason in flows:
+                current = self.store.get(*flow.key)
+                if current is None or current.state == QUARANTINE:
+                    ended.append((flow, "", None, None))
+                    continue
+                self.store.release(*flow.key)
+                if current.state == INSTALLED:
+                    gone = encap_entry(self.switch.entities, current, self.idle_timeout_ns)
+                    ended.append((current, reason, self._writer.submit(Update.delete(gone)), gone))
+                else:
+                    ended.append((current, reason, None, None))
+        results = []
+        for current, reason, future, entry in ended:
+            if not reason:  # ended already
+                results.append(False)
+                continue
+            removed = False
+            if future is not None:
+                try:
+                    future.result(self.settings.write_timeout_s)
+                    removed = True
+                except WriteError as exc:
+                    if not any(f.code == "NOT_FOUND" for f in exc.failures):
+                        log.warning("deleting %s failed (reconcile will retry): %s", entry, exc)
+                except (P4RuntimeError, TimeoutError) as exc:
                     log.warning("deleting %s failed (reconcile will retry): %s", entry, exc)
-            except (P4RuntimeError, TimeoutError) as exc:
-                log.warning("deleting %s failed (reconcile will retry): %s", entry, exc)
-        if current.state == INSTALLED or release_agent:
-            self.releaser.release(current.forwarder, current.backend, current.flow_id)
-        self.metrics.removals.labels(reason).inc()
-        self.ended.append((current, reason, time.time()))
-        log.info(
-            "flow %#010x %s:%d -> %s:%d on %s ended (%s)", current.flow_id, current.client_ip,
-            current.client_port, current.vip, current.vip_port, current.backend, reason,
-        )  # fmt: skip
-        return removed
+            if current.state == INSTALLED or release_agent:
+                self.releaser.release(current.forwarder, current.backend, current.flow_id)
+            self.metrics.removals.labels(reason).inc()
+            self.ended.append((current, reason, time.time()))
+            log.info(
+                "flow %#010x %s:%d -> %s:%d on %s ended (%s)", current.flow_id, current.client_ip,
+                current.client_port, current.vip, current.vip_port, current.backend, reason,
+            )  # fmt: skip
+            results.append(removed)
+        return results
 
     def _digest_loop(self) -> None:
         while not self._stop.is_set():
@@ -492,62 +515,110 @@ class Controller:
                 continue
             if digests is None or not digests.digest.endswith(CONNECTION_END):
                 continue
-            for record in digests.as_dicts():
-                try:
-                    self._connection_ending(record)
-                except Exception:
-                    log.exception("handling connection_end digest %s failed", record)
+            try:
+                self._connections_ending(list(digests.as_dicts()))
+            except Exception:
+                log.exception("handling connection_end digests %s failed", digests)
 
     def _connection_ending(self, record: dict[str, int]) -> None:
-        conn: Connection = (
-            str(ipaddress.IPv4Address(record["client_addr"])), record["client_port"],
-            str(ipaddress.IPv4Address(record["vip"])), record["vip_port"],
-        )  # fmt: skip
-        reason = "rst" if record["tcp_flags"] & TCP_RST else "fin"
-        with self._lock:
-            flow = self.store.find_connection(conn[:2], conn[2:])
-            if (
-                not self.active or flow is None or flow.state != INSTALLED
-                or flow.flow_id != record["flow_id"]
-            ):  # fmt: skip
-                self.metrics.events.labels("digest", "ignored").inc()
-                return
-            if conn in self._ending:
-                if reason == "rst":
-                    self._ending[conn] = (self._ending[conn][0], reason)
-                return
-            self._ending[conn] = (None, reason)
-        self.metrics.events.labels("digest", "scheduled").inc()
-        packets = self._packets(flow)
-        with self._lock:
-            self._ending[conn] = (packets, reason)
-        self._scheduler.after(self.settings.end_grace_s, lambda: self._check_ended(flow, conn))
+        self._connections_ending([record])
 
-    def _check_ended(self, flow: Flow, conn: Connection) -> None:
-        """End the flow unless its entry still carries packets (the client is
-        still acknowledging data after its FIN); then look again later."""
-        with self._lock:
-            current = self.store.get(*flow.key)
-            noted, reason = self._ending.get(conn, (None, "fin"))
-            if current is None or current.state != INSTALLED or not self.active:
-                self._ending.pop(conn, None)
-                return
-        packets = self._packets(current)
-        if packets is not None and noted is not None and packets > noted:
+    def _connections_ending(self, records: list[dict[str, int]]) -> None:
+        """The switch saw FIN or RST on these connections: note each one's
+        packet count (one Read for the whole digest list) and look again
+        after the end grace (`_check_due`)."""
+        noted: list[tuple[Flow, Connection]] = []
+        for record in records:
+            conn: Connection = (
+                str(ipaddress.IPv4Address(record["client_addr"])), record["client_port"],
+                str(ipaddress.IPv4Address(record["vip"])), record["vip_port"],
+            )  # fmt: skip
+            reason = "rst" if record["tcp_flags"] & TCP_RST else "fin"
             with self._lock:
-                self._ending[conn] = (packets, reason)
-            self._scheduler.after(self.settings.end_grace_s, lambda: self._check_ended(flow, conn))
+                flow = self.store.find_connection(conn[:2], conn[2:])
+                if (
+                    not self.active or flow is None or flow.state != INSTALLED
+                    or flow.flow_id != record["flow_id"]
+                ):  # fmt: skip
+                    self.metrics.events.labels("digest", "ignored").inc()
+                    continue
+                if conn in self._ending:
+                    if reason == "rst":
+                        self._ending[conn] = (self._ending[conn][0], reason)
+                    continue
+                self._ending[conn] = (None, reason)
+            self.metrics.events.labels("digest", "scheduled").inc()
+            noted.append((flow, conn))
+        if not noted:
             return
+        packets = self._packets_of([flow for flow, _ in noted])
+        due = time.monotonic() + self.settings.end_grace_s
         with self._lock:
-            self._ending.pop(conn, None)
-        self._end(current, reason, release_agent=True)
+            for flow, conn in noted:
+                self._ending[conn] = (packets.get(conn), self._ending[conn][1])
+                self._due.append((due, flow, conn))
+            self._schedule_check()
 
-    def _packets(self, flow: Flow) -> int | None:
+    def _schedule_check(self) -> None:
+        """One pending `_check_due` for the earliest due ending, a little
+        after it so that the ends due close together share its Read (the
+        caller holds the lock)."""
+        if self._check_scheduled or not self._due:
+            return
+        self._check_scheduled = True
+        delay = self._due[0][0] - time.monotonic() + min(0.1, self.settings.end_grace_s / 4)
+        self._scheduler.after(max(delay, 0.0), self._check_due)
+
+    def _check_due(self) -> None:
+        """End the flows whose grace has passed unless their entries still
+        carry packets (the client is still acknowledging data after its FIN;
+        then look again later). One Read of their counters, one batch of
+        deletes."""
+        now = time.monotonic()
+        checking: list[tuple[Flow, Connection, int | None, str]] = []
+        with self._lock:
+            self._check_scheduled = False
+            while self._due and self._due[0][0] <= now:
+                _, flow, conn = self._due.popleft()
+                current = self.store.get(*flow.key)
+                noted, reason = self._ending.get(conn, (None, "fin"))
+                if current is None or current.state != INSTALLED or not self.active:
+                    self._ending.pop(conn, None)
+                    continue
+                checking.append((current, conn, noted, reason))
+        packets = self._packets_of([c[0] for c in checking]) if checking else {}
+        ending: list[tuple[Flow, str]] = []
+        due = time.monotonic() + self.settings.end_grace_s
+        with self._lock:
+            for current, conn, noted, reason in checking:
+                count = packets.get(conn)
+                if count is not None and noted is not None and count > noted:
+                    self._ending[conn] = (count, reason)
+                    self._due.append((due, current, conn))
+                else:
+                    self._ending.pop(conn, None)
+                    ending.append((current, reason))
+            self._schedule_check()
+        if ending:
+            self._end_many(ending, release_agent=True)
+
+    def _packets_of(self, flows: list[Flow]) -> dict[Connection, int]:
+        """Packets counted for each flow's entry, by connection, in one Read
+        (entries the switch does not hold are missing; all of them are when
+        the Read fails)."""
+        entities = self.switch.entities
+        queries = [
+            entities.direct_counter(encap_entry(entities, f, self.idle_timeout_ns)) for f in flows
+        ]
         try:
-            entry = encap_entry(self.switch.entities, flow, self.idle_timeout_ns)
-            return self.switch.read_direct_counter(entry).packets
+            found = self.switch.read(*queries)
         except P4RuntimeError:
-            return None
+            return {}
+        out: dict[Connection, int] = {}
+        for item in found:
+            if isinstance(item, DirectCounterEntry) and item.data is not None:
+                out[connection_of(item.table_entry)] = item.data.packets
+        return out
 
     def _idle_loop(self) -> None:
         while not self._stop.is_set():
