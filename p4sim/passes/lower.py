@@ -257,7 +257,10 @@ class Lowerer:
                                  self._const_args(facts.default))
         else:
             default = ActionCall(self._noaction())
-            specs.setdefault("NoAction", ActionSpec((), "DEFAULT_ONLY"))
+            if "NoAction" not in specs:
+                # p4c adds the implied default to the actions, default-only.
+                specs["NoAction"] = ActionSpec((), "DEFAULT_ONLY")
+                refs.append(S.ActionRefInfo("NoAction", "DEFAULT_ONLY"))
         entries = self._entries(block, decl, facts, keys)
         size = facts.size if facts.size is not None else DEFAULT_TABLE_SIZE
         _check_entries(decl, qname, keys, size, default, specs, entries)
