@@ -4,7 +4,9 @@ Each process of the system is a subcommand (`controller`, `classifier`,
 `agent`, `backend`), so the lab starts them all the same way and a user can run
 any of them by hand on real hosts. The remaining subcommands are for people:
 `lab` builds and tears down a topology, `flows`, `stats` and `policy` ask the
-running controller, `shell` opens p4runtime-shell on the lab switch.
+running controller and classifiers (`trace`: one connection), `shell` opens
+p4runtime-shell on the lab switch. They all address a lab or a deployment
+with the same flags (controller.lab.address).
 
 Subcommand modules are imported only when used: `handoff lab status` must not
 pay for gRPC and protobuf imports.
@@ -22,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "flows": ("controller.lab.query", "show handed-off connections with switch counters"),
     "stats": ("controller.lab.query", "show controller, classifier and agent counters"),
     "policy": ("controller.lab.query", "show or reload a classifier policy"),
+    "trace": ("controller.lab.query", "one connection's story: decision, flow, steps, end"),
     "shell": ("controller.lab.shell", "open p4runtime-shell on the lab switch"),
     "controller": ("controller.switch.main", "run the controller (P4Runtime primary)"),
     "classifier": ("controller.classifier.main", "run a classifier on a VIP"),

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.examples.demo_backend import pattern_sha256
-from controller.lab import query
+from controller.lab import query, views
 from controller.lab.lab import Lab, down, require_tools, up
 from controller.lab.netns import LabError, in_netns
 from controller.switch.pipeline import missing_tools
@@ -110,13 +110,24 @@ def run_demo(console: Console, lab: Lab) -> None:
         if re.search(r"Requests/sec|Latency|requests in|Non-2xx|Socket errors", line):
             console.print(f"  {line.strip()}")
 
+    # The views as `handoff stats|flows|trace` print them, at this console's width.
+    width = console.width
     for stats in query.classifier_stats(lab.run_dir):
-        console.print(query.stats_table(stats))
+        for table in views.stats_tables(stats, width):
+            console.print(table)
     flows = query.list_flows(lab.run_dir, True)
-    console.print(query.flows_summary_table(flows))
+    console.print(views.flows_summary_table(flows, width))
+    newest = max(flows.flows, key=lambda f: f.created_at, default=None)
     del flows.flows[8:]
-    console.print(query.flows_table(flows, time.time()))
-    console.print("(the first 8 flows; `handoff flows` lists all of them)")
+    console.print(views.flows_table(flows, time.time(), width))
+    console.print("(the first 8 flows; `handoff flows --all` lists all of them, "
+                  "`--json` as one document)")
+    if newest is not None:
+        c = newest.connection
+        console.print(f"[bold]•[/] handoff trace {c.client_ip}:{c.client_port}")
+        request = query.trace_request(f"{c.client_ip}:{c.client_port}")
+        for table in views.trace_tables(query.trace(lab.run_dir, request, limit=1), width):
+            console.print(table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--target", choices=("p4sim", "bmv2"), default="p4sim",
                         help="the switch: p4sim (default) or bmv2's simple_switch_grpc")
     args = parser.parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 140)
+    # A terminal's width; 80 columns through a pipe (the views fit it).
+    console = Console(width=None if sys.stdout.isatty() else 80)
     if os.geteuid() != 0:
         print("make demo: the lab creates network namespaces: run it as root", file=sys.stderr)
         return 1

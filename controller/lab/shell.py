@@ -1,10 +1,12 @@
-"""`handoff shell`: p4runtime-shell on the running lab's switch.
+"""`handoff shell`: p4runtime-shell on a lab's (or a deployment's) switch.
 
 p4runtime-shell pins protobuf 3.20 and cannot share a process with the
 project's protobuf 6 stack, so it runs from its own venv (`make
 p4rt-shell-venv`). It joins as a backup (election id 1, below the
 controller's), so it reads everything and cannot disturb the controller's
-writes.
+writes. On a `--tls` lab it presents the lab's controller certificate (the
+switch accepts only clients with a certificate from the lab's CA); with
+`--switch HOST:PORT` it uses the `--tls-*` files given.
 """
 
 from __future__ import annotations
@@ -15,38 +17,61 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from controller.lab.query import InspectError, find_run_dir
-from controller.lab.switch import SOCKET_NAME
+from controller.handoff.tls import TlsFiles
+from controller.lab.address import AddressError, address_parent, resolve
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SHELL_PYTHON = REPO / ".venv-p4rt-shell" / "bin" / "python"
 
 
-def shell_argv(python: Path, socket: Path, device_id: int) -> list[str]:
-    return [
-        str(python), "-m", "p4runtime_sh", "--grpc-addr", f"unix:{socket.resolve()}",
-        "--device-id", str(device_id), "--election-id", "0,1",
-    ]
+def shell_argv(python: Path, switch: str, device_id: int, tls: TlsFiles | None = None) -> list[str]:
+    if switch.startswith("unix:"):
+        switch = f"unix:{Path(switch.removeprefix('unix:')).resolve()}"
+    argv = [str(python), "-m", "p4runtime_sh", "--grpc-addr", switch,
+            "--device-id", str(device_id), "--election-id", "0,1"]  # fmt: skip
+    if tls is not None:
+        argv += ["--ssl", "--cacert", str(tls.ca.resolve()), "--cert", str(tls.cert.resolve()),
+                 "--private-key", str(tls.key.resolve())]  # fmt: skip
+    return argv
 
 
-def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="handoff shell", description=__doc__)
-    parser.add_argument("--run-dir", help="the lab's run directory (default: the one running)")
-    parser.add_argument("--device-id", type=int, default=0)
-    parser.add_argument(
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="handoff shell", description=__doc__,
+                                parents=[address_parent()],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--device-id", type=int, default=0)
+    p.add_argument(
         "--python", type=Path,
         default=Path(os.environ.get("P4RT_SHELL_PYTHON", DEFAULT_SHELL_PYTHON)),
         help="python of the p4runtime-shell venv (default .venv-p4rt-shell/bin/python)",
-    )
-    args = parser.parse_args(argv)
+    )  # fmt: skip
+    return p
+
+
+def command(argv: Sequence[str]) -> list[str]:
+    """The p4runtime-shell command line for `handoff shell ARGV`; AddressError
+    when the switch or the shell is missing."""
+    args = parser().parse_args(argv)
+    services = resolve(args)
+    switch = services.switch
+    if switch is None:
+        raise AddressError(f"no switch in {services.where}: give --switch HOST:PORT")
+    if switch.startswith("unix:") and not Path(switch.removeprefix("unix:")).exists():
+        raise AddressError(f"{switch.removeprefix('unix:')} does not exist: is the switch running?")
+    tls = services.switch_tls
+    if tls is not None:
+        for path in (tls.ca, tls.cert, tls.key):
+            if not path.exists():
+                raise AddressError(f"TLS file {path} does not exist")
+    if not args.python.exists():
+        raise AddressError(f"{args.python} not found: run `make p4rt-shell-venv` first")
+    return shell_argv(args.python, switch, args.device_id, tls)
+
+
+def main(argv: Sequence[str]) -> int:
     try:
-        socket = find_run_dir(args.run_dir) / SOCKET_NAME
-        if not socket.exists():
-            raise InspectError(f"{socket} does not exist: is the lab's switch running?")
-        if not args.python.exists():
-            raise InspectError(f"{args.python} not found: run `make p4rt-shell-venv` first")
-    except InspectError as error:
+        argv_ = command(argv)
+    except AddressError as error:
         print(f"handoff shell: {error}", file=sys.stderr)
         return 1
-    command = shell_argv(args.python, socket, args.device_id)
-    os.execv(command[0], command)
+    os.execv(argv_[0], argv_)
