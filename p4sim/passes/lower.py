@@ -122,6 +122,9 @@ def render_key(e: ir.Expr) -> str:
         return ("." if e.dotted else "") + e.name
     if isinstance(e, ir.Member):
         return f"{render_key(e.expr)}.{e.member}"
+    if isinstance(e, ir.Call) and not e.args and isinstance(e.callee, ir.Member) and \
+            e.callee.member == "isValid":
+        return f"{render_key(e.callee.expr)}.$valid$"  # p4c's name for a validity key
     if isinstance(e, ir.Call) and not e.args:
         return f"{render_key(e.callee)}()"
     if isinstance(e, ir.Slice) and isinstance(e.hi, ir.IntLit) and isinstance(e.lo, ir.IntLit):

@@ -58,7 +58,7 @@ def test_tables_use_p4c_names_keys_and_properties(schema) -> None:  # type: igno
     assert set(tables) == {"I.forward", "I.inner.s"}
     t = tables["I.forward"]
     assert [(f.name, f.match_type, f.bitwidth) for f in t.match_fields] == [
-        ("dst", "lpm", 32), ("hdr.h.k[3:0]", "exact", 4), ("hdr.h.isValid()", "exact", 1)]
+        ("dst", "lpm", 32), ("hdr.h.k[3:0]", "exact", 4), ("hdr.h.$valid$", "exact", 1)]
     assert [(r.action, r.scope) for r in t.action_refs] == [
         ("I.set_k", "TABLE_AND_DEFAULT"), ("I.other", "TABLE_AND_DEFAULT"),
         ("global_drop", "DEFAULT_ONLY")]
