@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := nftables iproute2 ethtool tcpdump curl wrk apache2-utils openssl
+DEBS   := nftables iproute2 ethtool tcpdump curl wrk apache2-utils openssl haproxy
 
 .PHONY: setup debs test demo lint clean
 
