@@ -12,6 +12,10 @@ itself is asserted to be needed, so the list stays true.
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,12 +55,26 @@ class Transcript:
         self.steps.append((step, outcome))
 
 
+@functools.cache
+def _p4sim_program():  # type: ignore[no-untyped-def]
+    from p4sim.compiler import compile_file
+
+    return compile_file(FORWARDER_P4)
+
+
+@functools.cache
+def _p4c_build():  # type: ignore[no-untyped-def]
+    from bmv2 import compile_p4c
+
+    out = Path(tempfile.mkdtemp(prefix="p4c-forwarder-"))
+    atexit.register(shutil.rmtree, out, True)
+    return compile_p4c(FORWARDER_P4, out)
+
+
 def _p4sim_target(tmp: Path) -> Iterator[Target]:
     from p4rt_support import inject, sent, start_switch
 
-    from p4sim.compiler import compile_file
-
-    program = compile_file(FORWARDER_P4)
+    program = _p4sim_program()
     switch = start_switch(PORTS, CPU_PORT)
 
     def frames(count: int, timeout: float) -> list[tuple[int, bytes]]:
@@ -83,9 +101,9 @@ def _p4sim_target(tmp: Path) -> Iterator[Target]:
 
 
 def _bmv2_target(tmp: Path) -> Iterator[Target]:
-    from bmv2 import compile_p4c, running_bmv2
+    from bmv2 import running_bmv2
 
-    compiled = compile_p4c(FORWARDER_P4, tmp / "bmv2")
+    compiled = _p4c_build()
     with running_bmv2(cpu_port=CPU_PORT) as bmv2:
         yield Target(
             "bmv2",
@@ -122,7 +140,7 @@ def _code(exc: BaseException) -> object:
                 detail.Unpack(error)
                 if error.canonical_code != 0:
                     failures.append((index, rpc_code.Code.Name(error.canonical_code)))
-        return ("Write", exc.code().name, tuple(failures))  # type: ignore[attr-defined]
+        return ("grpc", exc.code().name, tuple(failures))  # type: ignore[attr-defined]
     raise exc
 
 
@@ -387,6 +405,234 @@ def seq_idle_timeout(target: Target, t: Transcript) -> None:
         _attempt(t, "entry still there", lambda: _rows(c.read_table("encap_map")))
 
 
+def _raw(
+    c,
+    kind: str,
+    entity,
+    *,
+    device_id: int = 0,
+    election_id: int | None = None,
+    atomicity: str = "CONTINUE_ON_ERROR",
+) -> None:  # type: ignore[no-untyped-def]
+    from finsy.proto import U128, p4r
+
+    request = p4r.WriteRequest(
+        device_id=device_id,
+        election_id=U128.encode(c.election_id if election_id is None else election_id),
+        atomicity=p4r.WriteRequest.Atomicity.Value(atomicity),
+    )
+    entities = entity if isinstance(entity, list) else [entity]
+    for e in entities:
+        request.updates.append(p4r.Update(type=p4r.Update.Type.Value(kind), entity=e))
+    c._require_stub().Write(request, timeout=10)
+
+
+def _raw_read(c, entity) -> list[str]:  # type: ignore[no-untyped-def]
+    from finsy.proto import p4r
+
+    request = p4r.ReadRequest(device_id=0)
+    request.entities.append(entity)
+    found = [e for r in c._require_stub().Read(request, timeout=10) for e in r.entities]
+    return sorted(str(e).replace("\n", " ") for e in found)
+
+
+def _pre_read(c, query, view: str = "content") -> object:  # type: ignore[no-untyped-def]
+    """PRE entries read back: each group's or session's replicas as (port,
+    instance) whichever field carries the port, sorted ("content"); the
+    fields used ("fields"); the ports in the order read ("order")."""
+    from finsy.proto import p4r
+
+    request = p4r.ReadRequest(device_id=0)
+    request.entities.append(query)
+    found = [e for r in c._require_stub().Read(request, timeout=10) for e in r.entities]
+    out = []
+    for entity in found:
+        pre = entity.packet_replication_engine_entry
+        entry = getattr(pre, pre.WhichOneof("type"))
+        ident = (
+            entry.multicast_group_id if pre.HasField("multicast_group_entry") else entry.session_id
+        )
+        replicas = list(entry.replicas)
+        ports = [
+            int.from_bytes(r.port, "big") if r.WhichOneof("port_kind") == "port" else r.egress_port
+            for r in replicas
+        ]
+        if view == "fields":
+            out.append((ident, tuple(sorted({str(r.WhichOneof("port_kind")) for r in replicas}))))
+        elif view == "order":
+            out.append((ident, tuple(ports)))
+        else:
+            instances = [r.instance for r in replicas]
+            out.append((ident, tuple(sorted(zip(ports, instances, strict=True)))))
+    return sorted(out)
+
+
+def seq_atomicity(target: Target, t: Transcript) -> None:
+    with _client(target) as c:
+        c.set_pipeline(target.p4info, target.device_config)
+        codec = c._require_codec()
+        a = codec.encode_entity(_route(c, 0x0A000100, 24, 1))
+        b = codec.encode_entity(_route(c, 0x0A000200, 24, 2))
+        for atomicity in ("ROLLBACK_ON_ERROR", "DATAPLANE_ATOMIC"):
+            _attempt(
+                t,
+                f"{atomicity} batch with a duplicate",
+                lambda at=atomicity: _raw(c, "INSERT", [a, b, a], atomicity=at),
+            )
+            _attempt(t, f"read after {atomicity}", lambda: _rows(c.read_table("routes")))
+            _attempt(t, "clean up", lambda: _rows(c.read_table("routes")) and c.write([]))
+            for entry in c.read_table("routes"):
+                c.delete(entry)
+
+
+def seq_session_errors(target: Target, t: Transcript) -> None:
+    c = _client(target, 7)
+    try:
+        c.connect()
+        from finsy.proto import p4r
+
+        every_entry = p4r.Entity(table_entry=p4r.TableEntry())
+        _attempt(t, "read before a pipeline", lambda: _raw_read(c, every_entry))
+        _attempt(t, "get pipeline before one is set", lambda: c.fetch_pipeline() and None)
+        c.set_pipeline(target.p4info, target.device_config)
+        entry = c._require_codec().encode_entity(_route(c, 0x0A000100, 24, 1))
+        _attempt(t, "write to another device", lambda: _raw(c, "INSERT", entry, device_id=9))
+        _attempt(
+            t, "write with another election id", lambda: _raw(c, "INSERT", entry, election_id=3)
+        )
+        _attempt(t, "write without election id", lambda: _raw(c, "INSERT", entry, election_id=0))
+        _attempt(t, "get pipeline", lambda: c.fetch_pipeline()[1])
+        twin = _client(target, 7)
+        _attempt(t, "a second client with the same election id", lambda: twin.connect())
+        twin.close()
+        _attempt(t, "first client still primary", lambda: c.is_primary)
+    finally:
+        c.close()
+
+
+def seq_entry_validation(target: Target, t: Transcript) -> None:
+    from finsy.proto import p4r
+
+    from controller.p4rt import Exact
+
+    with _client(target) as c:
+        c.set_pipeline(target.p4info, target.device_config)
+        codec = c._require_codec()
+        encap = codec.encode_entity(_encap(c, 40000))
+        with_priority = p4r.Entity()
+        with_priority.CopyFrom(encap)
+        with_priority.table_entry.priority = 10
+        _attempt(t, "priority on an exact table", lambda: _raw(c, "INSERT", with_priority))
+        missing_key = p4r.Entity()
+        missing_key.CopyFrom(encap)
+        del missing_key.table_entry.match[1]
+        _attempt(t, "an exact key left out", lambda: _raw(c, "INSERT", missing_key))
+        duplicate = p4r.Entity()
+        duplicate.CopyFrom(encap)
+        duplicate.table_entry.match.append(duplicate.table_entry.match[0])
+        _attempt(t, "a key given twice", lambda: _raw(c, "INSERT", duplicate))
+        route = codec.encode_entity(_route(c, 0x0A000100, 24, 1))
+        zero = p4r.Entity()
+        zero.CopyFrom(route)
+        zero.table_entry.match[0].lpm.prefix_len = 0
+        zero.table_entry.match[0].lpm.value = b"\x00"
+        _attempt(t, "an lpm key of length 0 given", lambda: _raw(c, "INSERT", zero))
+        idle = p4r.Entity()
+        idle.CopyFrom(route)
+        idle.table_entry.idle_timeout_ns = 1_000_000_000
+        _attempt(t, "idle timeout on a table without it", lambda: _raw(c, "INSERT", idle))
+        cookie = p4r.Entity()
+        cookie.CopyFrom(route)
+        cookie.table_entry.metadata = b"cookie"
+        _attempt(t, "entry with metadata", lambda: _raw(c, "INSERT", cookie))
+        _attempt(t, "read metadata back", lambda: [e.metadata for e in c.read_table("routes")])
+        no_action = p4r.Entity()
+        no_action.CopyFrom(encap)
+        no_action.table_entry.ClearField("action")
+        _attempt(t, "insert without an action", lambda: _raw(c, "INSERT", no_action))
+        gw = c.index.table("gateway_arp")
+        e = c.entities.table_entry(
+            "gateway_arp", {gw.match_fields[0].name: Exact(0x0A000101)}, "answer_arp",
+            {"gateway_mac": 0x02AA00000001},
+        )  # fmt: skip
+        _attempt(t, "insert gateway", lambda: c.insert(e))
+        short = codec.encode_entity(e)
+        short.table_entry.match[0].exact.value = b"\x00\x0a\x00\x01\x01"
+        _attempt(t, "same key with a leading zero byte", lambda: _raw(c, "INSERT", short))
+        _attempt(t, "read all tables", lambda: _rows(c.read_table()))
+
+
+def seq_wildcard_reads(target: Target, t: Transcript) -> None:
+    from finsy.proto import p4r
+
+    with _client(target) as c:
+        c.set_pipeline(target.p4info, target.device_config)
+        c.insert(_route(c, 0x0A000100, 24, 1), _route(c, 0x0A000200, 24, 2))
+        entry = _encap(c, 40000)
+        c.insert(entry, _encap(c, 40001))
+        c.insert(_route(c, 0x0A00020B, 32, 2))
+        for _ in range(2):
+            target.inject(1, _segment(40000))
+        target.frames(2, 5.0)
+        _attempt(t, "every table", lambda: _rows(c.read_table()))
+        _attempt(t, "one table", lambda: _rows(c.read_table("encap_map")))
+        _attempt(
+            t,
+            "with counters",
+            lambda: sorted((str(e), e.counter) for e in c.read_table("encap_map", counters=True)),
+        )
+        table_id = c.index.table("encap_map").id
+        direct = p4r.Entity(
+            direct_counter_entry=p4r.DirectCounterEntry(
+                table_entry=p4r.TableEntry(table_id=table_id)
+            )
+        )
+        _attempt(t, "every direct counter of the table", lambda: _raw_read(c, direct))
+        one = p4r.Entity(table_entry=c._require_codec().encode_table_entry(entry))
+        _attempt(t, "one entry by its key", lambda: _raw_read(c, one))
+
+
+def seq_packet_replication(target: Target, t: Transcript) -> None:
+    from finsy.proto import p4r
+
+    def group(gid: int, replicas: list[tuple[int, int]]) -> p4r.Entity:
+        entry = p4r.MulticastGroupEntry(multicast_group_id=gid)
+        for port, instance in replicas:
+            entry.replicas.append(p4r.Replica(egress_port=port, instance=instance))
+        return p4r.Entity(
+            packet_replication_engine_entry=p4r.PacketReplicationEngineEntry(
+                multicast_group_entry=entry
+            )
+        )
+
+    def session(sid: int, replicas: list[tuple[int, int]]) -> p4r.Entity:
+        entry = p4r.CloneSessionEntry(session_id=sid)
+        for port, instance in replicas:
+            entry.replicas.append(p4r.Replica(egress_port=port, instance=instance))
+        return p4r.Entity(
+            packet_replication_engine_entry=p4r.PacketReplicationEngineEntry(
+                clone_session_entry=entry
+            )
+        )
+
+    with _client(target) as c:
+        c.set_pipeline(target.p4info, target.device_config)
+        _attempt(t, "insert group", lambda: _raw(c, "INSERT", group(1, [(1, 1), (2, 1)])))
+        _attempt(t, "insert it again", lambda: _raw(c, "INSERT", group(1, [(1, 1)])))
+        _attempt(t, "modify group", lambda: _raw(c, "MODIFY", group(1, [(3, 2), (1, 1)])))
+        _attempt(t, "read group", lambda: _pre_read(c, group(1, [])))
+        _attempt(t, "replica port field", lambda: _pre_read(c, group(1, []), "fields"))
+        _attempt(t, "replica order as read", lambda: _pre_read(c, group(1, []), "order"))
+        _attempt(t, "modify missing group", lambda: _raw(c, "MODIFY", group(9, [(1, 1)])))
+        _attempt(t, "duplicate replica", lambda: _raw(c, "INSERT", group(2, [(1, 1), (1, 1)])))
+        _attempt(t, "group id 0", lambda: _raw(c, "INSERT", group(0, [(1, 1)])))
+        _attempt(t, "insert clone session", lambda: _raw(c, "INSERT", session(5, [(2, 1)])))
+        _attempt(t, "read clone session", lambda: _pre_read(c, session(5, [])))
+        _attempt(t, "delete group", lambda: _raw(c, "DELETE", group(1, [])))
+        _attempt(t, "delete missing group", lambda: _raw(c, "DELETE", group(1, [])))
+        _attempt(t, "read all groups", lambda: _pre_read(c, group(0, [])))
+
+
 SEQUENCES = {
     f.__name__.removeprefix("seq_"): f
     for f in (
@@ -398,22 +644,55 @@ SEQUENCES = {
         seq_packet_out_and_in,
         seq_digest_and_counters,
         seq_idle_timeout,
+        seq_atomicity,
+        seq_session_errors,
+        seq_entry_validation,
+        seq_wildcard_reads,
+        seq_packet_replication,
     )
 }
 
 # (sequence, step) -> (p4sim's answer, bmv2's answer, why the spec allows both)
 OVER_WIDE = (
-    ("Write", "UNKNOWN", ((0, "OUT_OF_RANGE"),)),
-    ("Write", "UNKNOWN", ((0, "INVALID_ARGUMENT"),)),
+    ("grpc", "UNKNOWN", ((0, "OUT_OF_RANGE"),)),
+    ("grpc", "UNKNOWN", ((0, "INVALID_ARGUMENT"),)),
     "P4Runtime 1.4 section 8.3: a value wider than its field is OUT_OF_RANGE (p4sim); "
     "PI answers INVALID_ARGUMENT",
 )
 SPEC_ALLOWED: dict[tuple[str, str], tuple[object, object, str]] = {
     ("malformed_writes", "over-wide exact key"): OVER_WIDE,
     ("malformed_writes", "over-wide action parameter"): OVER_WIDE,
+    ("atomicity", "ROLLBACK_ON_ERROR batch with a duplicate"): (
+        ("grpc", "UNKNOWN", ((0, "ABORTED"), (1, "ABORTED"), (2, "ALREADY_EXISTS"))),
+        ("grpc", "UNIMPLEMENTED", ()),
+        "a target need not support every atomicity (P4Runtime section 12.2); PI has only "
+        "CONTINUE_ON_ERROR, p4sim all three",
+    ),
+    ("atomicity", "DATAPLANE_ATOMIC batch with a duplicate"): (
+        ("grpc", "UNKNOWN", ((0, "ABORTED"), (1, "ABORTED"), (2, "ALREADY_EXISTS"))),
+        ("grpc", "UNIMPLEMENTED", ()),
+        "as for ROLLBACK_ON_ERROR",
+    ),
+    ("session_errors", "write to another device"): (
+        ("grpc", "NOT_FOUND", ()),
+        ("grpc", "PERMISSION_DENIED", ()),
+        "the spec asks for NOT_FOUND when device_id names no device; PI answers PERMISSION_DENIED",
+    ),
+    ("packet_replication", "replica port field"): (
+        [(1, ("port",))],
+        [(1, ("egress_port",))],
+        "P4Runtime 1.4 deprecates Replica.egress_port for the `port` bytes; p4sim reads back "
+        "in the current form, PI (pre-1.4) knows only egress_port",
+    ),
+    ("packet_replication", "replica order as read"): (
+        [(1, (3, 1))],
+        [(1, (1, 3))],
+        "the spec gives no order to a group's replicas: p4sim keeps the written order, "
+        "PI sorts by port",
+    ),
     ("malformed_writes", "unknown table"): (
-        ("Write", "UNKNOWN", ((0, "NOT_FOUND"),)),
-        ("Write", "UNKNOWN", ((0, "INVALID_ARGUMENT"),)),
+        ("grpc", "UNKNOWN", ((0, "NOT_FOUND"),)),
+        ("grpc", "UNKNOWN", ((0, "INVALID_ARGUMENT"),)),
         "the spec names no code for an id absent from the P4Info: p4sim says NOT_FOUND "
         "(no such object), PI INVALID_ARGUMENT (a malformed request)",
     ),
