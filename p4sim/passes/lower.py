@@ -8,6 +8,7 @@ them; the schema names them as p4c's P4Info does.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from p4sim import limits
@@ -171,6 +172,8 @@ class Lowerer:
                 self._extern(ext)
         for ext in elab.top_externs.values():
             self._extern(ext)
+        for block in elab.all_blocks:
+            self._direct_actions(block)
         pipeline = codegen.generate(self.checked, elab, names_per_block)
         self.schema.actions = sorted(self.action_infos.values(), key=lambda a: a.name)
         for name, t in sorted(pipeline.digests.items()):
@@ -204,6 +207,23 @@ class Lowerer:
                 name, tuple(params), annotation_strings(decl.annotations),
                 annotation_int(decl.annotations, "id"))
         return name
+
+    def _direct_actions(self, block: BlockInst) -> None:
+        """Actions a control's apply block calls directly are in p4c's P4Info
+        (its bmv2 back end runs them from synthesized hidden tables)."""
+        if not isinstance(block.decl, ir.ControlDecl):
+            return
+        stack: list[object] = [block.decl.body]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list | tuple):
+                stack.extend(node)
+            elif isinstance(node, ir.Node):
+                if isinstance(node, ir.Call):
+                    info = self.facts.calls.get(node)
+                    if info is not None and info.kind == "action" and info.target is not None:
+                        self._action(block, ActionBinding(info.target, []))
+                stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
 
     def _noaction(self) -> str:
         sym = self.checked.top.lookup_value("NoAction")
