@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := nftables iproute2 ethtool tcpdump curl wrk apache2-utils openssl haproxy
+DEBS   := nftables iproute2 ethtool tcpdump curl wrk apache2-utils openssl haproxy tmux
 
 .PHONY: setup debs test demo lint clean
 

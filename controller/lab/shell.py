@@ -19,15 +19,33 @@ from pathlib import Path
 
 from controller.handoff.tls import TlsFiles
 from controller.lab.address import AddressError, address_parent, resolve
+from controller.p4rt import grpc_tls_options
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SHELL_PYTHON = REPO / ".venv-p4rt-shell" / "bin" / "python"
 
 
+# p4runtime-shell takes no gRPC channel options, and gRPC checks a `unix:`
+# server's certificate against the socket's path: over TLS on a Unix socket
+# the shell starts with its secure channels checking the name `localhost`, as
+# the project's own client does (controller.p4rt.grpc_tls_options).
+_NAME_OVERRIDE = """\
+import runpy, grpc
+_secure = grpc.secure_channel
+def _with_name(target, credentials, options=None, compression=None):
+    return _secure(target, credentials, [*(options or []), *OPTIONS], compression)
+grpc.secure_channel = _with_name
+runpy.run_module("p4runtime_sh", run_name="__main__", alter_sys=True)
+"""
+
+
 def shell_argv(python: Path, switch: str, device_id: int, tls: TlsFiles | None = None) -> list[str]:
     if switch.startswith("unix:"):
         switch = f"unix:{Path(switch.removeprefix('unix:')).resolve()}"
-    argv = [str(python), "-m", "p4runtime_sh", "--grpc-addr", switch,
+    options = grpc_tls_options(switch) if tls is not None else []
+    start = ["-c", _NAME_OVERRIDE.replace("OPTIONS", repr(options))] if options else [
+        "-m", "p4runtime_sh"]
+    argv = [str(python), *start, "--grpc-addr", switch,
             "--device-id", str(device_id), "--election-id", "0,1"]  # fmt: skip
     if tls is not None:
         argv += ["--ssl", "--cacert", str(tls.ca.resolve()), "--cert", str(tls.cert.resolve()),

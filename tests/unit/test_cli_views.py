@@ -257,6 +257,8 @@ def test_shell_joins_a_tls_lab_with_its_controller_certificate(tmp_path: Path) -
     assert argv[argv.index("--grpc-addr") + 1] == f"unix:{(run_dir / 'p4runtime.sock').resolve()}"
     assert argv[argv.index("--cacert") + 1] == str((tls / "ca.crt").resolve())
     assert "--ssl" in argv and argv[argv.index("--cert") + 1].endswith("controller.crt")
+    # gRPC would check the certificate against the socket's path: `localhost` instead
+    assert argv[1] == "-c" and "('grpc.ssl_target_name_override', 'localhost')" in argv[2]
     plain = shell.shell_argv(python, "10.0.9.1:9559", 0)
     assert "--ssl" not in plain and plain[plain.index("--grpc-addr") + 1] == "10.0.9.1:9559"
 
