@@ -246,7 +246,7 @@ def test_controller_killed_between_blob_and_switch_write_is_restarted_and_reconc
 
             wait_for(installed, 15, "the new controller to install the three flows")
             flow_ids = sorted(f.flow_id for f in faults.held_flows())
-            assert [e.flow_id for e in faults.switch_entries()] == flow_ids
+            assert sorted(e.flow_id for e in faults.switch_entries()) == flow_ids
             assert faults.decap_flow_ids("b1") == flow_ids
         outcomes = batch.outcomes()
     finally:
@@ -339,7 +339,7 @@ def test_restarted_switch_never_steers_a_handed_off_connection_to_the_classifier
 
 
 SWITCH_RESTART_FORGETS_ENDINGS = (
-    "flow_control.Controller._check_ended drops a connection end (FIN digest) that is "
+    "controller.switch.core.Controller._check_ended drops a connection end (FIN digest) that is "
     "still in its end grace when the controller loses the switch (`not self.active`: "
     "forgotten), and activate() then re-installs that flow's encap_map entry on the "
     "restarted switch: the entry, the back-end's decapsulation mapping and the flow id of "
