@@ -26,7 +26,7 @@ import pytest
 from needs import skip_reason
 from paths import FORWARDER_P4
 
-NEEDS_BMV2 = skip_reason("p4c", target="bmv2", root=False)
+NEEDS_BMV2 = skip_reason(target="bmv2", root=False)
 pytestmark = pytest.mark.skipif(NEEDS_BMV2 is not None, reason=NEEDS_BMV2 or "")
 
 CPU_PORT = 255

@@ -16,7 +16,7 @@ import pytest
 from needs import skip_reason
 from paths import STF_DIR
 
-NEEDS_BMV2 = skip_reason("p4c", target="bmv2", root=False)
+NEEDS_BMV2 = skip_reason(target="bmv2", root=False)
 
 pytestmark = pytest.mark.skipif(NEEDS_BMV2 is not None, reason=NEEDS_BMV2 or "")
 
