@@ -99,8 +99,11 @@ proto: setup
 # --- benchmarks and hostile input (issue 7) ----------------------------------
 # `make bench` runs every bench/*.py through bench/run_all.py: JSON and PNG in
 # bench/results/ (machine and commit stamped into each JSON), then
-# docs/results.md from them. About 15 minutes on 2 cores; figures are only as
-# good as the machine is quiet. `make bench-quick` is a smoke run into
+# docs/results.md from them, which opens with the p4sim / bmv2 ratios when
+# p4c and simple_switch_grpc are on PATH (bench/forwarder_veth_pps.py and
+# p4runtime_writes.py measure both targets in one run; run_all runs
+# bench/handoff.py once per target). About 20 minutes on 2 cores; figures are
+# only as good as the machine is quiet. `make bench-quick` is a smoke run into
 # bench/results/quick/. `make fuzz` runs every fuzz suite FUZZ_SCALE times
 # longer than `make test` does (FUZZ_SEED=n for another seed).
 FUZZ_SCALE ?= 20

@@ -101,13 +101,88 @@ def record_table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def summary_line(root: Path, name: str) -> str:
-    """The first line of the benchmark script's docstring."""
-    script = root / "bench" / f"{name}.py"
+    """The first line of the benchmark script's docstring (its bmv2 run's too)."""
+    bmv2 = name.endswith("-bmv2")
+    script = root / "bench" / f"{name.removesuffix('-bmv2')}.py"
     try:
         doc = ast.get_docstring(ast.parse(script.read_text())) or ""
     except (OSError, SyntaxError):
         return ""
-    return " ".join(doc.split("\n\n")[0].split())
+    line = " ".join(doc.split("\n\n")[0].split())
+    return f"{line} Run with `--target bmv2`." if bmv2 else line
+
+
+BMV2_BUILD = (
+    "bmv2 is behavioral-model 1.15.5 (with PI 0.1.2, p4c 1.2.5.16) configured "
+    "`--disable-logging-macros --disable-elogger CXXFLAGS=-O2`, the fast build (the p4lang "
+    "tutorials' VM builds it with logging on, several times slower)"
+)
+
+
+def _result(summary: dict[str, Any], root: Path, name: str) -> dict[str, Any] | None:
+    for o in summary["benchmarks"]:
+        if o["name"] == name and o["status"] == "ok" and o["results"]:
+            path = root / o["results"][0]
+            if path.exists():
+                data: dict[str, Any] = json.loads(path.read_text())
+                return data
+    return None
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a and b else "-"
+
+
+def target_comparison(summary: dict[str, Any], root: Path) -> list[str]:
+    """p4sim next to bmv2, figure by figure, from the benchmarks of this run
+    that measured both: forwarder_veth_pps, p4runtime_writes, handoff and
+    handoff-bmv2."""
+    rows: list[tuple[str, float | None, float | None]] = []
+    veth = _result(summary, root, "forwarder_veth_pps")
+    for row in (veth or {}).get("p4sim_over_bmv2", []):
+        what = (f"forwarder on veths, {row['entries']:,} encap_map entries, "
+                f"{row['traffic'].replace('_', ' ')}")  # fmt: skip
+        rows.append((f"{what}: loss-free packets/s", row["p4sim loss_free_pps"],
+                     row["bmv2 loss_free_pps"]))  # fmt: skip
+        rows.append((f"{what}: packets per CPU second of the switch", row["p4sim per_cpu_s"],
+                     row["bmv2 per_cpu_s"]))  # fmt: skip
+    writes = _result(summary, root, "p4runtime_writes") or {}
+    if "p4sim" in writes and "bmv2" in writes:
+        rows.append(("P4Runtime inserts/s, one entry per Write", writes["p4sim"]["single_per_s"],
+                     writes["bmv2"]["single_per_s"]))  # fmt: skip
+        rows.append(("P4Runtime inserts/s, batches of 1,000", writes["p4sim"]["batched_per_s"],
+                     writes["bmv2"]["batched_per_s"]))  # fmt: skip
+    mine, theirs = _result(summary, root, "handoff"), _result(summary, root, "handoff-bmv2")
+    if mine and theirs:
+        rows.append(("lab: classifier <-> agent round trip through the switch, p50 ms",
+                     mine["round_trip_ms"]["p50"], theirs["round_trip_ms"]["p50"]))  # fmt: skip
+        other = {lv["concurrency"]: lv for lv in theirs["levels"]}
+        for level in mine["levels"]:
+            peer = other.get(level["concurrency"])
+            if peer is None:
+                continue
+            c = level["concurrency"]
+            rows.append((f"lab: handoffs/s, {c} at a time", level["handoffs_per_s"],
+                         peer["handoffs_per_s"]))  # fmt: skip
+            rows.append((f"lab: decision to handover p50 ms, {c} at a time",
+                         level["latency_ms"]["p50"], peer["latency_ms"]["p50"]))  # fmt: skip
+    lines = ["## p4sim / bmv2", ""]
+    if not rows:
+        return [*lines, "No bmv2 figures in this run (p4c and simple_switch_grpc were not on "
+                "PATH, or the benchmarks comparing the targets did not run).", ""]  # fmt: skip
+    lines += [
+        "Both targets measured in this run on the same machine, figure by figure (the "
+        "sections below have the details and how each was measured). The machine has 2 cores "
+        "and was shared with other work during the run: compare the ratios, not the absolute "
+        "figures, and prefer the per-CPU-second ones. Ratio above 1: p4sim's figure is the "
+        f"higher one (for latencies that means p4sim is slower). {BMV2_BUILD}.",
+        "",
+        "| figure | p4sim | bmv2 | p4sim / bmv2 |",
+        "|---|---:|---:|---:|",
+        *(f"| {what} | {fmt(a)} | {fmt(b)} | {_ratio(a, b)} |" for what, a, b in rows),
+        "",
+    ]
+    return lines
 
 
 def write_page(summary: dict[str, Any], page: Path, root: Path) -> None:
@@ -144,6 +219,7 @@ def write_page(summary: dict[str, Any], page: Path, root: Path) -> None:
             f"{o['seconds']} | {results} |"
         )
     lines.append("")
+    lines += target_comparison(summary, root)
     for o in summary["benchmarks"]:
         lines += [f"## {o['name']}", ""]
         about = summary_line(root, o["name"])
