@@ -172,6 +172,7 @@ class _Connection:
         self.writer = writer
         self.pending: dict[int, asyncio.Future[Reply]] = {}
         self.closed = False
+        self.late_replies = 0  # replies to requests that had timed out: dropped
         self.task = asyncio.get_running_loop().create_task(self._read_replies())
 
     async def _read_replies(self) -> None:
@@ -186,6 +187,8 @@ class _Connection:
                 future = self.pending.pop(request_id, None)
                 if future is not None and not future.done():
                     future.set_result(reply)
+                else:
+                    self.late_replies += 1
         except (FrameError, OSError) as exc:
             why = f"connection to agent failed: {exc}"
         finally:
@@ -219,6 +222,12 @@ class AgentClient:
         self._conn: _Connection | None = None
         self._connecting = asyncio.Lock()
         self._next_id = 0
+
+    @property
+    def late_replies(self) -> int:
+        """Replies dropped on the current connection because their request
+        had already timed out."""
+        return 0 if self._conn is None else self._conn.late_replies
 
     async def _connection(self) -> _Connection:
         async with self._connecting:

@@ -137,7 +137,10 @@ def test_timeout_leaves_the_connection_usable_and_drops_the_late_reply() -> None
             with pytest.raises(AgentTimeout, match=r"within 0\.05 s"):
                 await c.request(b"slow", timeout=0.05)
             assert (await c.request(b"fast", timeout=1)).reason == "ok: fast"
-            await asyncio.sleep(0.35)  # the late reply arrives and is dropped
+            async with asyncio.timeout(5):  # the late reply arrives and is dropped
+                while c.late_replies == 0:
+                    await asyncio.sleep(0.01)
+            assert c.late_replies == 1
             assert (await c.request(b"again", timeout=1)).reason == "ok: again"
         assert len(connections) == 1
 
