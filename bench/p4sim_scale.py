@@ -18,8 +18,9 @@ first, untraced load). The process's peak resident memory is recorded too.
 The forwarder's encap_map holds 65,536 entries (p4src/shared/size.p4); for
 the 1M point the program is compiled from a temporary copy of p4src/ with
 ENCAP_MAP_SIZE raised, nothing else changed. bmv2 is not measured here: it
-has no in-process path to compare with (bench/p4runtime_writes.py runs it
-when installed).
+has no in-process path to compare with; bench/forwarder_veth_pps.py runs the
+forwarder on both targets over veths, bench/p4runtime_writes.py their
+P4Runtime writes.
 
     .venv/bin/python bench/p4sim_scale.py           # full run, about 3 minutes
     .venv/bin/python bench/p4sim_scale.py --quick   # 0, 10k, 100k; seconds
