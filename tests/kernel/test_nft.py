@@ -182,7 +182,17 @@ def test_decap_rewrites_flow_id_packet_to_restored_socket(lab: Lab) -> None:
 
     assert decap.remove("10.0.3.1", "10.0.3.11", flow_id) == entry
     raw.sendto(wire(b"again"), ("10.0.3.11", 0))
-    time.sleep(0.2)
+    # Not rewritten any more, the segment reaches no socket: the back-end's
+    # kernel answers it with a RST from its own address and the flow id ports.
+    deadline = time.monotonic() + 5
+    rst = None
+    while rst is None and time.monotonic() < deadline:
+        if select.select([capture], [], [], 0.1)[0]:
+            pkt = IP(capture.recv(65535))
+            if TCP in pkt and pkt.src == "10.0.3.11" and pkt[TCP].flags.R:
+                rst = pkt
+    assert rst is not None, "the unmapped segment was not answered with a RST"
+    assert (rst[TCP].sport, rst[TCP].dport) == (flow_id & 0xFFFF, flow_id >> 16)
     assert decap.decapsulated() == 2
     restored.setblocking(False)
     with pytest.raises(BlockingIOError):

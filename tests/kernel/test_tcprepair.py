@@ -31,6 +31,14 @@ from kernel_lab import (
 from controller.handoff import tcprepair
 from controller.handoff.nft import DecapEntry, DecapMap, FlowLock, Nft
 from controller.handoff.tcprepair import RepairError
+from controller.lab.session import wait_for
+
+CLOSE_WAIT = 8  # include/net/tcp_states.h
+
+
+def tcp_state(sock: socket.socket) -> int:
+    """The kernel's TCP state of `sock` (tcpi_state, the first byte of TCP_INFO)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
 
 FORWARDER = "10.0.3.254"  # the switch's address on the back-end side (never assigned)
 
@@ -258,7 +266,7 @@ def test_freeze_refuses_a_listening_socket_and_leaves_it_usable(lab: Lab) -> Non
     client.connect(listener.getsockname())
     server, _ = listener.accept()
     client.shutdown(socket.SHUT_WR)
-    time.sleep(0.05)
+    wait_for(lambda: tcp_state(server) == CLOSE_WAIT, 5, "the client's FIN to reach the server")
     # CLOSE_WAIT (the client half-closed) is not handed off; the socket is thawed.
     with pytest.raises(RepairError, match=r"check state failed .*TCP state 8"):
         tcprepair.freeze(server)
