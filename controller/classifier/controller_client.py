@@ -66,10 +66,18 @@ class GrpcController:
     of failing at once, so a handoff started while the controller fails over
     goes through when the new primary serves."""
 
-    def __init__(self, address: str, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self, address: str, timeout_s: float = 2.0,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        """`credentials`: mutual TLS to a TCP `address` (a controller whose
+        --listen is TCP and that has --tls-*)."""
         self.address = address
         self.timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(address, options=_RECONNECT)
+        if credentials is not None and not address.startswith("unix:"):
+            self._channel = grpc.aio.secure_channel(address, credentials, options=_RECONNECT)
+        else:
+            self._channel = grpc.aio.insecure_channel(address, options=_RECONNECT)
         self._stub = pb_grpc.ControllerStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def _call(self, method: Any, request: Any) -> Any:

@@ -73,9 +73,10 @@ def parser() -> argparse.ArgumentParser:
         default=3.0,
         help="seconds a call waits for the controller, e.g. while it fails over (default 3)",
     )
-    p.add_argument("--rpc", help="own service address (default unix:RUN_DIR/classifier-NAME.sock)")
+    p.add_argument("--rpc", help="own service address (default unix:RUN_DIR/classifier-NAME.sock)"
+                   "; on TCP with --tls-* it serves mutual TLS")
     p.add_argument("--metrics", type=host_port, help="HOST:PORT for Prometheus metrics")
-    add_tls_arguments(p, "its connections to agents")
+    add_tls_arguments(p, "its connections to agents, to a TCP --controller and a TCP --rpc")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -116,7 +117,8 @@ async def run(args: argparse.Namespace) -> None:
         install_deadline_s=args.install_deadline,
     )
     controller = GrpcController(
-        args.controller or f"unix:{run_dir / 'controller.sock'}", args.controller_timeout
+        args.controller or f"unix:{run_dir / 'controller.sock'}", args.controller_timeout,
+        credentials=None if tls is None else tls.channel_credentials(),
     )
     kernel = kernel_steps()
     classifier = Classifier(
@@ -131,7 +133,9 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await agents.start()
         await classifier.start()
-        rpc = await serve_rpc(classifier, args.rpc or f"unix:{run_dir}/classifier-{args.name}.sock")
+        address = args.rpc or f"unix:{run_dir}/classifier-{args.name}.sock"
+        api_tls = None if tls is None or address.startswith("unix:") else tls.server_credentials()
+        rpc = await serve_rpc(classifier, address, api_tls)
         if args.metrics:
             start_http_server(args.metrics[1], args.metrics[0], registry=registry)
         await stopping.wait()

@@ -75,14 +75,21 @@ class ClassifierService(pb_grpc.ClassifierServicer):
         )  # fmt: skip
 
 
-async def serve_rpc(classifier: Classifier, address: str) -> grpc.aio.Server:
+async def serve_rpc(
+    classifier: Classifier, address: str, credentials: grpc.ServerCredentials | None = None
+) -> grpc.aio.Server:
+    """Serves on `address`; with `credentials`, mutual TLS on a TCP address."""
     server = grpc.aio.server()
     pb_grpc.add_ClassifierServicer_to_server(  # type: ignore[no-untyped-call]
         ClassifierService(classifier), server
     )
     if address.startswith("unix:"):
         Path(address.removeprefix("unix:")).unlink(missing_ok=True)
-    server.add_insecure_port(address)
+        server.add_insecure_port(address)
+    elif credentials is not None:
+        server.add_secure_port(address, credentials)
+    else:
+        server.add_insecure_port(address)
     await server.start()
     return server
 

@@ -75,6 +75,15 @@ class TlsFiles:
             certificate_chain=_read(self.cert, "certificate"),
         )
 
+    def server_credentials(self) -> grpc.ServerCredentials:
+        """gRPC server credentials: our certificate, and clients must present
+        one from `ca` (a TCP API of the controller or a classifier)."""
+        return grpc.ssl_server_credentials(
+            [(_read(self.key, "key"), _read(self.cert, "certificate"))],
+            root_certificates=_read(self.ca, "CA certificate"),
+            require_client_auth=True,
+        )
+
     def _load(self, context: ssl.SSLContext) -> ssl.SSLContext:
         context.minimum_version = ssl.TLSVersion.TLSv1_3
         for path, what in ((self.ca, "CA certificate"), (self.cert, "certificate"),

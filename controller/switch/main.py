@@ -56,7 +56,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("p4sim", "bmv2"), help="default: the topology's")
     p.add_argument("--p4info", help="P4Info file (text or binary); with --device-config")
     p.add_argument("--device-config", help="device config file instead of compiling the program")
-    p.add_argument("--listen", help="service address (default unix:RUN_DIR/controller.sock)")
+    p.add_argument("--listen", help="service address (default unix:RUN_DIR/controller.sock); "
+                   "on TCP with --tls-* it serves mutual TLS")
     p.add_argument("--db", help="flow table (default RUN_DIR/flows.sqlite)")
     p.add_argument("--keys", required=True, help="agent key file (for release notices)")
     p.add_argument("--agent-port", type=int, default=DEFAULT_AGENT_PORT)
@@ -78,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pending-timeout", type=float, default=30.0, help="seconds (default 30)")
     p.add_argument("--max-batch", type=int, default=1024, help="updates per Write (default 1024)")
     p.add_argument("--metrics", type=host_port, help="HOST:PORT for Prometheus metrics")
-    add_tls_arguments(p, "P4Runtime to the switch and release notices to agents")
+    add_tls_arguments(p, "P4Runtime to the switch, release notices to agents and a TCP --listen")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -134,7 +135,9 @@ def run(args: argparse.Namespace, stop: threading.Event) -> None:
     controller = Controller(
         topology, store, session(), releaser, settings, pipeline=pipeline, registry=registry
     )
-    host = ServiceHost(controller, args.listen or f"unix:{run_dir / 'controller.sock'}")
+    listen = args.listen or f"unix:{run_dir / 'controller.sock'}"
+    api_tls = None if tls is None or listen.startswith("unix:") else tls.server_credentials()
+    host = ServiceHost(controller, listen, credentials=api_tls)
     if args.metrics:
         start_http_server(args.metrics[1], args.metrics[0], registry=registry)
     try:

@@ -109,10 +109,16 @@ class ServiceHost:
     For `unix:PATH` it listens on `PATH.<pid>` and atomically points the
     symlink PATH at it (see the module docstring)."""
 
-    def __init__(self, controller: Controller, listen: str, workers: int = 32) -> None:
+    def __init__(
+        self, controller: Controller, listen: str, workers: int = 32,
+        credentials: grpc.ServerCredentials | None = None,
+    ) -> None:
+        """`credentials`: mutual TLS on a TCP `listen` (a Unix socket is local:
+        its file's permissions guard it)."""
         self.controller = controller
         self.listen = listen
         self.workers = workers
+        self.credentials = credentials
         self._server: grpc.Server | None = None
         self._own_path: Path | None = None
 
@@ -134,6 +140,9 @@ class ServiceHost:
             temporary.symlink_to(own.name)
             os.replace(temporary, link)
             self._own_path = own
+        elif self.credentials is not None:
+            server.add_secure_port(self.listen, self.credentials)
+            server.start()
         else:
             server.add_insecure_port(self.listen)
             server.start()
