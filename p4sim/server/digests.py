@@ -53,6 +53,11 @@ class DigestEngine:
         state = self._states.get(digest_id)
         return state.config if state else None
 
+    def queued(self, digest_id: int) -> tuple[int, list[int]]:
+        """(data waiting for the next list, ids of lists sent and not acked yet)"""
+        state = self._states.get(digest_id)
+        return (len(state.pending), sorted(state.unacked)) if state else (0, [])
+
     def configured(self) -> list[int]:
         return sorted(self._states)
 
