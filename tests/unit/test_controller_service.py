@@ -6,10 +6,10 @@ intact."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,13 +133,17 @@ def test_service_allocates_installs_lists_and_removes(switch: Switch, run_dir: P
         primary.end()
 
 
-def test_backup_takes_over_when_the_primary_leaves(switch: Switch, run_dir: Path) -> None:
+def test_backup_takes_over_when_the_primary_leaves(
+    switch: Switch, run_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="p4handoff.controller")
     primary = start(run_dir, 10)
     backup: Running | None = None
     try:
         wait_for(lambda: serving(run_dir, "controller-10"), 20, "the primary to serve")
         backup = start(run_dir, 5)
-        time.sleep(1.0)  # the backup connects and waits
+        wait_for(lambda: "backup (primary has election id 10)" in caplog.text, 20,
+                 "the backup to connect and wait")  # fmt: skip
         assert serving(run_dir, "controller-10")
         channel, api = stub(run_dir)
         with channel:
