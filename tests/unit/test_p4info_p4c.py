@@ -28,7 +28,7 @@ PROJECT_PROGRAMS = sorted([ROOT / "p4src" / "forwarder.p4",
                            *(ROOT / "tests" / "stf").glob("*.p4")])
 # Programs whose P4Info equals p4c's when last measured; only ever raised.
 CORPUS_FLOOR = 146
-PROJECT_FLOOR = 31
+PROJECT_FLOOR = 33
 
 
 def p4c_p4info(program: Path, out: Path) -> str | None:
