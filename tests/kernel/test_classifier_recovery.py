@@ -8,9 +8,10 @@ Needs root; skips otherwise."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,9 @@ from kernel_lab import Lab
 from controller.classifier.core import Classifier
 from controller.classifier.kernel import Endpoint, Kernel, kernel_steps
 from controller.handoff.agent_protocol import Reply, Status
+from controller.handoff.blob import Handoff
 from controller.handoff.nft import FlowLock, Nft
+from controller.lab.session import wait_for
 
 HEAD = b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 20000\r\n\r\n"
 BODY = bytes(range(256)) * 78 + b"\x00" * 32  # 20000 bytes
@@ -97,12 +100,39 @@ def read_to_eof(conn: socket.socket) -> bytes:
     return received
 
 
-def upload_answered_here(setup: Setup) -> bytes:
+class Held:
+    """An agent behaviour that answers only once the test opens it, so the
+    connection stays frozen (and locked) while the test sends more."""
+
+    def __init__(self, behaviour: Callable[[Handoff], Awaitable[Reply]]) -> None:
+        self.behaviour = behaviour
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, handoff: Handoff) -> Reply:
+        self.gate = self.gate or asyncio.Event()
+        await self.gate.wait()
+        return await self.behaviour(handoff)
+
+    def open(self) -> None:
+        self.gate = self.gate or asyncio.Event()
+        self.gate.set()
+
+
+def upload_answered_here(
+    setup: Setup, frozen: Callable[[], bool], then: Callable[[], None] = lambda: None
+) -> bytes:
+    """Part of the body queues up before the freeze, the rest is sent once
+    `frozen` holds (the lock drops it; the client retransmits it after the thaw)."""
     with setup.client() as conn:
-        conn.sendall(HEAD + BODY[:5000])  # part of the body queues up before the freeze
-        time.sleep(0.05)
+        conn.sendall(HEAD + BODY[:5000])
+        wait_for(frozen, 5, "the classifier to freeze the connection")
         conn.sendall(BODY[5000:])
+        then()
         return read_to_eof(conn)
+
+
+def handed_to_agent(setup: Setup) -> Callable[[], bool]:
+    return lambda: bool(setup.agent.handoffs)
 
 
 def assert_recovered(setup: Setup, answer: bytes) -> None:
@@ -118,8 +148,10 @@ def assert_recovered(setup: Setup, answer: bytes) -> None:
 
 
 def test_refused_handoff_is_thawed_and_answered(make: object) -> None:
-    setup = make(refuse)  # type: ignore[operator]
-    answer = upload_answered_here(setup)
+    held = Held(refuse)
+    setup = make(held)  # type: ignore[operator]
+    answer = upload_answered_here(setup, handed_to_agent(setup),
+                                  lambda: setup.loop.call(held.open))  # fmt: skip
     assert_recovered(setup, answer)
     (handoff,) = setup.agent.handoffs
     assert handoff.state.receive.startswith(HEAD)  # the request read travelled in the blob
@@ -131,7 +163,7 @@ def test_agent_that_never_answers_is_aborted_and_the_connection_answered(
 ) -> None:
     setup = make(never_answer, agent_timeout_s=0.5, abort_timeout_s=0.5)  # type: ignore[operator]
     started = time.monotonic()
-    answer = upload_answered_here(setup)
+    answer = upload_answered_here(setup, handed_to_agent(setup))
     assert time.monotonic() - started < 4
     assert_recovered(setup, answer)
     (abort,) = setup.agent.aborts
@@ -142,7 +174,7 @@ def test_dead_agent_leaves_the_connection_usable_and_its_pool(make: object) -> N
     setup = make(accept)  # type: ignore[operator]
     assert setup.classifier.agents.live() == {"b1"}
     setup.loop.run(setup.agent.kill)  # dies after its last heartbeat
-    answer = upload_answered_here(setup)
+    answer = upload_answered_here(setup, lambda: "allocate" in setup.controller.kinds())
     assert_recovered(setup, answer)
     assert setup.classifier.agents.live() == set()
 
