@@ -2,7 +2,7 @@
 
 The type checker folds every constant expression with these functions, and
 the code generator emits Python that computes the same results at run time
-(`p4sim/passes/exprgen.py`); `tests/test_semantics_widths.py` checks that both
+(`p4sim/passes/exprgen.py`); `tests/unit/test_semantics_widths.py` checks that both
 agree. Values follow docs/p4sim-internals.md: `bit<W>`/`int<W>` are ints in
 `[0, 2**W)` (two's complement for signed), `int` is unbounded, `bool` is bool.
 """
