@@ -45,6 +45,7 @@ import contextlib
 import logging
 import socket
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from controller.classifier.agent_pool import AgentPool
 from controller.classifier.controller_client import ControllerApi, ControllerError, FlowRef
+from controller.classifier.flow_ids import FlowIds
 from controller.classifier.kernel import Endpoint, Kernel
 from controller.classifier.policy import Policy, load_policy
 from controller.classifier.recent import RecentHandoffs, TracingLatencyLog, note_flow
@@ -133,6 +135,11 @@ class Classifier:
         self.metrics = _Metrics(self.registry)
         self.latencies = TracingLatencyLog(self.metrics.steps)
         self.recent = RecentHandoffs()  # per connection, for `handoff trace`
+        self.flow_ids = FlowIds(controller, settings.name)
+        # leased flow -> (client, VIP) its InstallFlow binds it to
+        self._leased: weakref.WeakKeyDictionary[FlowRef, tuple[Endpoint, Endpoint]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
@@ -261,14 +268,14 @@ class Classifier:
         vip: Endpoint = conn.getsockname()[:2]
         decided = time.perf_counter()
         try:
-            flow = await self.controller.allocate(
-                peer, vip, self.backends[backend], self.settings.name
-            )
+            flow, leased = await self.flow_ids.take(peer, vip, self.backends[backend])
         except ControllerError as exc:
             log.warning("no flow id for %s:%d -> %s: %s", *peer, backend, exc)
             await self._answer(conn, request, policy, "no flow id from the controller")
             return "no_flow_id"
         allocated = time.perf_counter()
+        if leased:  # InstallFlow binds the leased id to this connection
+            self._leased[flow] = (peer, vip)
         note_flow(flow, vip)
         self.latencies.add("allocate", allocated - decided)
         try:
@@ -314,7 +321,8 @@ class Classifier:
         )  # fmt: skip
         self._unlock(peer, vip)  # before the thaw, whose window probe must get out
         self.kernel.thaw(conn)
-        await self._give_back(flow, f"agent: {outcome.detail}", release_agent=not outcome.certain)
+        await self._give_back(flow, f"agent_failed: {outcome.detail}",
+                              release_agent=not outcome.certain)  # fmt: skip
         await self._answer(conn, request, policy, "handoff failed")
         return "recovered" if outcome.certain else "recovered_unsettled"
 
@@ -384,7 +392,11 @@ class Classifier:
             async with asyncio.timeout_at(deadline):
                 while True:
                     try:
-                        await self.controller.install(flow, latency_s)
+                        binding = self._leased.get(flow)
+                        if binding is None:
+                            await self.controller.install(flow, latency_s)
+                        else:
+                            await self.controller.install(flow, latency_s, binding)
                         return True
                     except ControllerError as exc:
                         if exc.code not in _RETRYABLE or loop.time() + delay > deadline:

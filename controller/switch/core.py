@@ -72,6 +72,24 @@ from controller.switch.tables import (
 log = logging.getLogger("p4handoff.controller")
 
 TCP_RST = 0x04
+# The label values of p4handoff_controller_flow_removals_total{reason}: a
+# bounded set. A reason's text may carry details (a client's address, an
+# exception); they go to the log and to `handoff trace`, never to a label.
+REMOVAL_REASONS = frozenset({
+    "fin", "rst", "backend_fin", "backend_rst", "reused", "idle", "pending_timeout",
+    "removed", "lock_failed", "freeze_failed", "agent_failed", "install_failed",
+    "commit_failed", "other",
+})  # fmt: skip
+
+
+def removal_code(reason: str) -> str:
+    """The fixed code of a removal reason: its text before the first colon,
+    lower case with spaces as underscores, if that is one of REMOVAL_REASONS;
+    "other" for anything else."""
+    code = reason.split(":", 1)[0].strip().lower().replace(" ", "_")
+    return code if code in REMOVAL_REASONS else "other"
+
+
 ENDED_RING = 4096  # ended flows remembered with their reason, for `handoff trace`
 
 
@@ -497,7 +515,7 @@ class Controller:
                     log.warning("deleting %s failed (reconcile will retry): %s", entry, exc)
             if current.state == INSTALLED or release_agent:
                 self.releaser.release(current.forwarder, current.backend, current.flow_id)
-            self.metrics.removals.labels(reason).inc()
+            self.metrics.removals.labels(removal_code(reason)).inc()
             self.ended.append((current, reason, time.time()))
             log.info(
                 "flow %#010x %s:%d -> %s:%d on %s ended (%s)", current.flow_id, current.client_ip,

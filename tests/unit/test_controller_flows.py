@@ -28,7 +28,7 @@ from controller_support import (
 
 from controller.handoff.stats import flatten
 from controller.p4rt import Exact, Lpm, P4RuntimeClient, TableEntry
-from controller.switch.core import Controller, FlowError
+from controller.switch.core import REMOVAL_REASONS, Controller, FlowError
 from controller.switch.flowstore import INSTALLED, PENDING, QUARANTINE, Flow
 from controller.switch.tables import connection_of, flow_id_of
 
@@ -293,3 +293,45 @@ def test_a_leftover_entry_for_the_same_connection_is_replaced(controller: Contro
     assert entry.action is not None
     assert entry.action.param("flow_id") == flow.flow_id
     assert entry.action.param("backend") == 0x0A00020B
+
+
+def test_removal_reasons_are_a_bounded_set_of_labels(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    """Whatever text a removal carries (a client's 4-tuple, an exception),
+    the metric's label is one of the fixed codes; the text goes to the log
+    and to `handoff trace`."""
+    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.2)
+    try:
+        reasons = [
+            "lock failed: [Errno 2] 10.0.1.10:43001 -> 10.0.0.100:80 not locked",
+            "freeze failed: check state failed (TCP state 8) for 10.0.1.10:43002",
+            "agent_failed: cannot connect to agent 10.0.2.11:7100: [Errno 111] refused",
+            "install failed",
+            "commit failed: not_ready: handoff 0a1b of flow 65537 from 10.0.0.1",
+            "from a script: 10.0.1.10:43006",
+            "",
+        ]
+        for n, reason in enumerate(reasons):
+            flow = handed_off(controller, 43000 + n)
+            controller.remove(flow.forwarder, flow.backend, flow.flow_id, reason, True)
+        handed_off(controller, 43100)
+        switch.inject(1, client_segment(43100, "FA"))
+        handed_off(controller, 43101)
+        switch.inject(1, client_segment(43101, "R"))
+        wait_for(lambda: not encap_entries(controller), 5, "the FIN and RST to end their flows")
+        prefix = 'p4handoff_controller_flow_removals_total{reason="'
+        labels = {
+            key[len(prefix) : -2]: value
+            for key, value in flatten(controller.registry).items()
+            if key.startswith(prefix)
+        }
+        assert labels == {
+            "lock_failed": 1, "freeze_failed": 1, "agent_failed": 1, "install_failed": 1,
+            "commit_failed": 1, "other": 1, "removed": 1, "fin": 1, "rst": 1,
+        }  # fmt: skip
+        assert set(labels) <= REMOVAL_REASONS
+        # The details are kept where people read them.
+        assert [r for f, r, _ in controller.ended if f.client_port == 43001] == [reasons[1]]
+    finally:
+        stop_controller(controller)
