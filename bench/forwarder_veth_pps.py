@@ -28,7 +28,10 @@ search for the highest paced rate the switch forwards with under 1 % loss
 is overrun spends CPU on frames it then drops. Reported: that loss-free
 rate, the packets per CPU second of the switch process (all its threads) at
 it, which other work on a shared machine distorts less, and the flat-out
-figures.
+figures. Each point also records how long writing its new entries took
+(`load_seconds`, `inserts_per_second`: the client's building of the
+messages included; bench/p4runtime_writes.py measures the switches' write
+rates alone).
 
 bmv2 is measured where `p4c` and `simple_switch_grpc` are on PATH;
 otherwise p4sim alone, and the result says why. Needs root.
