@@ -223,6 +223,33 @@ def test_trace_tells_one_connections_story_until_it_ends(lab: LabSession) -> Non
     line_with(piped(lab, "trace", live.client).splitlines(), "ended", story["flow"]["end_reason"])
 
 
+def test_trace_of_a_connection_no_rule_matched(lab: LabSession) -> None:
+    """Answered by the classifier itself: no flow id, no switch entry, and
+    the story says so."""
+    sock = lab.connect("c1")
+    port = sock.getsockname()[1]
+    try:
+        sock.sendall(b"OPTIONS * HTTP/1.1\r\nHost: vip\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(1 << 16):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 503"), answer
+    finally:
+        sock.close()
+
+    def told() -> bool:
+        (story,) = json.loads(piped(lab, "trace", f"{CLIENT}:{port}", "--json"))["connections"]
+        return story["classifier"]["outcome"] == "no_match"
+
+    wait_for(told, 10, f"the classifier's outcome for port {port}")
+    (story,) = json.loads(piped(lab, "trace", f"{CLIENT}:{port}", "--json"))["connections"]
+    assert story["flow"] is None and story["flow_id"] is None
+    assert story["classifier"]["rule_index"] is None and story["ended"].startswith("no_match")
+    lines = in_terminal(lab, 80, "trace", f"{CLIENT}:{port}")
+    line_with(lines, "rule", "none matched")
+    line_with(lines, "ended", "no_match")
+
+
 def test_trace_of_an_unknown_connection_names_it(lab: LabSession) -> None:
     done = subprocess.run(handoff_argv(lab, "trace", "10.0.1.99:1"), capture_output=True,
                           text=True, timeout=60, cwd=ROOT, check=False)  # fmt: skip
