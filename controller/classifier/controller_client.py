@@ -38,7 +38,11 @@ class ControllerApi(Protocol):
         self, client: Endpoint, vip: Endpoint, backend: str, classifier: str
     ) -> FlowRef: ...
 
-    async def install(self, flow: FlowRef, latency_s: float) -> None: ...
+    async def install(
+        self, flow: FlowRef, latency_s: float, connection: tuple[Endpoint, Endpoint] | None = None
+    ) -> None:
+        """`connection` (client, VIP): binds a leased id to it."""
+        ...
 
     async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None: ...
 
@@ -110,11 +114,24 @@ class GrpcController:
         flow = response.flow
         return FlowRef(flow.forwarder, flow.backend, flow.flow_id)
 
-    async def install(self, flow: FlowRef, latency_s: float) -> None:
-        await self._call(
-            self._stub.InstallFlow,
-            pb.InstallFlowRequest(flow=_ref(flow), handoff_latency_s=latency_s),
+    async def lease(self, backend: str, classifier: str, count: int) -> list[FlowRef]:
+        """A block of flow ids for coming handoffs to `backend` (LeaseFlowIds)."""
+        response = await self._call(
+            self._stub.LeaseFlowIds,
+            pb.LeaseFlowIdsRequest(backend=backend, classifier=classifier, count=count),
         )
+        return [FlowRef(f.forwarder, f.backend, f.flow_id) for f in response.flows]
+
+    async def install(
+        self, flow: FlowRef, latency_s: float, connection: tuple[Endpoint, Endpoint] | None = None
+    ) -> None:
+        request = pb.InstallFlowRequest(flow=_ref(flow), handoff_latency_s=latency_s)
+        if connection is not None:
+            (client_ip, client_port), (vip, vip_port) = connection
+            request.connection.CopyFrom(pb.Connection(
+                client_ip=client_ip, client_port=client_port, vip=vip, vip_port=vip_port
+            ))  # fmt: skip
+        await self._call(self._stub.InstallFlow, request)
 
     async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None:
         await self._call(

@@ -46,13 +46,33 @@ class AllocateFlowResponse(_message.Message):
     flow: FlowRef
     def __init__(self, flow: _Optional[_Union[FlowRef, _Mapping]] = ...) -> None: ...
 
+class LeaseFlowIdsRequest(_message.Message):
+    __slots__ = ("backend", "classifier", "count", "forwarder")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    FORWARDER_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    classifier: str
+    count: int
+    forwarder: str
+    def __init__(self, backend: _Optional[str] = ..., classifier: _Optional[str] = ..., count: _Optional[int] = ..., forwarder: _Optional[str] = ...) -> None: ...
+
+class LeaseFlowIdsResponse(_message.Message):
+    __slots__ = ("flows",)
+    FLOWS_FIELD_NUMBER: _ClassVar[int]
+    flows: _containers.RepeatedCompositeFieldContainer[FlowRef]
+    def __init__(self, flows: _Optional[_Iterable[_Union[FlowRef, _Mapping]]] = ...) -> None: ...
+
 class InstallFlowRequest(_message.Message):
-    __slots__ = ("flow", "handoff_latency_s")
+    __slots__ = ("flow", "handoff_latency_s", "connection")
     FLOW_FIELD_NUMBER: _ClassVar[int]
     HANDOFF_LATENCY_S_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_FIELD_NUMBER: _ClassVar[int]
     flow: FlowRef
     handoff_latency_s: float
-    def __init__(self, flow: _Optional[_Union[FlowRef, _Mapping]] = ..., handoff_latency_s: _Optional[float] = ...) -> None: ...
+    connection: Connection
+    def __init__(self, flow: _Optional[_Union[FlowRef, _Mapping]] = ..., handoff_latency_s: _Optional[float] = ..., connection: _Optional[_Union[Connection, _Mapping]] = ...) -> None: ...
 
 class InstallFlowResponse(_message.Message):
     __slots__ = ("batch_size",)

@@ -39,6 +39,11 @@ class ControllerStub:
                 request_serializer=controller_dot_proto_dot_handoff__pb2.AllocateFlowRequest.SerializeToString,
                 response_deserializer=controller_dot_proto_dot_handoff__pb2.AllocateFlowResponse.FromString,
                 _registered_method=True)
+        self.LeaseFlowIds = channel.unary_unary(
+                '/p4handoff.v1.Controller/LeaseFlowIds',
+                request_serializer=controller_dot_proto_dot_handoff__pb2.LeaseFlowIdsRequest.SerializeToString,
+                response_deserializer=controller_dot_proto_dot_handoff__pb2.LeaseFlowIdsResponse.FromString,
+                _registered_method=True)
         self.InstallFlow = channel.unary_unary(
                 '/p4handoff.v1.Controller/InstallFlow',
                 request_serializer=controller_dot_proto_dot_handoff__pb2.InstallFlowRequest.SerializeToString,
@@ -71,6 +76,17 @@ class ControllerServicer:
 
     def AllocateFlow(self, request, context):
         """Reserves a flow id for a connection about to move to `backend`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LeaseFlowIds(self, request, context):
+        """Reserves a block of flow ids for a classifier's coming handoffs to
+        `backend`, so that a handoff needs no AllocateFlow round trip: the id is
+        bound to its connection by the InstallFlow that carries `connection`.
+        Ids not installed within the controller's pending timeout go back to
+        quarantine (classifiers use a lease for a third of that at most).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,6 +139,11 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.AllocateFlow,
                     request_deserializer=controller_dot_proto_dot_handoff__pb2.AllocateFlowRequest.FromString,
                     response_serializer=controller_dot_proto_dot_handoff__pb2.AllocateFlowResponse.SerializeToString,
+            ),
+            'LeaseFlowIds': grpc.unary_unary_rpc_method_handler(
+                    servicer.LeaseFlowIds,
+                    request_deserializer=controller_dot_proto_dot_handoff__pb2.LeaseFlowIdsRequest.FromString,
+                    response_serializer=controller_dot_proto_dot_handoff__pb2.LeaseFlowIdsResponse.SerializeToString,
             ),
             'InstallFlow': grpc.unary_unary_rpc_method_handler(
                     servicer.InstallFlow,
@@ -177,6 +198,33 @@ class Controller:
             '/p4handoff.v1.Controller/AllocateFlow',
             controller_dot_proto_dot_handoff__pb2.AllocateFlowRequest.SerializeToString,
             controller_dot_proto_dot_handoff__pb2.AllocateFlowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LeaseFlowIds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p4handoff.v1.Controller/LeaseFlowIds',
+            controller_dot_proto_dot_handoff__pb2.LeaseFlowIdsRequest.SerializeToString,
+            controller_dot_proto_dot_handoff__pb2.LeaseFlowIdsResponse.FromString,
             options,
             channel_credentials,
             insecure,

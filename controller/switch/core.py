@@ -49,6 +49,7 @@ from controller.switch.agent_release import Releaser
 from controller.switch.flow_writer import FlowWriter
 from controller.switch.flowstore import (
     INSTALLED,
+    LEASED,
     PENDING,
     QUARANTINE,
     Flow,
@@ -72,6 +73,7 @@ from controller.switch.tables import (
 log = logging.getLogger("p4handoff.controller")
 
 TCP_RST = 0x04
+MAX_LEASE = 1024  # flow ids per LeaseFlowIds
 # The label values of p4handoff_controller_flow_removals_total{reason}: a
 # bounded set. A reason's text may carry details (a client's address, an
 # exception); they go to the log and to `handoff trace`, never to a label.
@@ -239,7 +241,7 @@ class Controller:
         )
         self._scheduler = Scheduler()
         self._stop = threading.Event()
-        for state in (PENDING, INSTALLED, QUARANTINE):
+        for state in (LEASED, PENDING, INSTALLED, QUARANTINE):
             self.metrics.flows.labels(state).set_function(_state_count(self, state))
         self._threads = [
             threading.Thread(target=self._digest_loop, name="controller-digests", daemon=True),
@@ -367,11 +369,34 @@ class Controller:
             except FlowStoreError as exc:
                 raise FlowError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
 
-    def install(self, forwarder: str, backend: str, flow_id: int, latency_s: float = 0.0) -> int:
+    def lease(self, backend: str, classifier: str, count: int, forwarder: str = "") -> list[Flow]:
+        """Reserve up to MAX_LEASE fresh ids for `classifier`'s coming
+        handoffs to `backend`; InstallFlow with the connection binds one."""
+        self._require_active()
+        backend = _address(backend, "backend")
+        if forwarder and _address(forwarder, "forwarder") != self.forwarder:
+            raise FlowError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"forwarder {forwarder} is not this controller's ({self.forwarder})",
+            )
+        count = max(1, min(count, MAX_LEASE))
+        with self._lock:
+            try:
+                return self.store.lease(self.forwarder, backend, classifier, count)
+            except FlowStoreError as exc:
+                raise FlowError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
+
+    def install(
+        self, forwarder: str, backend: str, flow_id: int, latency_s: float = 0.0,
+        connection: Connection | None = None,
+    ) -> int:  # fmt: skip
         """Write the flow's encap_map entry; returns the size of the Write
-        batch that carried it (0 when it was installed already)."""
+        batch that carried it (0 when it was installed already). With
+        `connection`, a leased id is bound to that connection first."""
         self._require_active()
         flow = self._flow(forwarder, backend, flow_id)
+        if connection is not None:
+            flow = self._bind(flow, _canonical(connection))
         if flow.state == INSTALLED:
             return 0
         if flow.state != PENDING:
@@ -407,6 +432,32 @@ class Controller:
             self.latencies.add("handoff", latency_s)
         return batch
 
+    def _bind(self, flow: Flow, connection: Connection) -> Flow:
+        """The leased `flow` now carries `connection` (a retried InstallFlow
+        finds it bound already). A live flow on the same connection ended
+        without our noticing: the classifier accepted the connection anew,
+        so the switch no longer steers it; it is ended first."""
+        client, vip = (connection[0], connection[1]), (connection[2], connection[3])
+        if flow.state != LEASED:
+            if flow.state != QUARANTINE and (flow.client_ip, flow.client_port) == client and (
+                flow.vip, flow.vip_port
+            ) == vip:
+                return flow
+            raise FlowError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"flow {flow.flow_id:#010x} to {flow.backend} is {flow.state}, not a lease "
+                f"for {client[0]}:{client[1]}",
+            )
+        with self._lock:
+            old = self.store.find_connection(client, vip)
+        if old is not None:
+            self._end(old, "reused: superseded by a new handoff", release_agent=True)
+        with self._lock:
+            try:
+                return self.store.bind(flow.key, client, vip)
+            except FlowStoreError as exc:
+                raise FlowError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+
     def remove(
         self, forwarder: str, backend: str, flow_id: int, reason: str, release_agent: bool
     ) -> bool:
@@ -429,7 +480,10 @@ class Controller:
     def list_flows(self, include_ended: bool, counters: bool) -> list[pb.Flow]:
         self._require_active()
         with self._lock:
-            flows = [f for f in self.store.flows() if include_ended or f.state != QUARANTINE]
+            flows = [
+                f for f in self.store.flows()
+                if f.state != LEASED and (include_ended or f.state != QUARANTINE)
+            ]  # fmt: skip
         on_switch = self._switch_flows(counters)
         listed = []
         for f in flows:
@@ -679,8 +733,14 @@ class Controller:
                 limit = time.time() - self.settings.pending_timeout_s
                 with self._lock:
                     stale = [f for f in self.store.flows(PENDING) if f.created_at < limit]
+                    unused = [f for f in self.store.flows(LEASED) if f.created_at < limit]
                 for flow in stale:
                     self._end(flow, "pending_timeout", release_agent=True)
+                # A lease its classifier did not use in time (or died with):
+                # the id may have reached an agent in a blob, so it is told.
+                if unused:
+                    expired = [(f, "pending_timeout: lease unused") for f in unused]
+                    self._end_many(expired, release_agent=True)
                 with self._lock:
                     self.store.expire_quarantine()
         finally:

@@ -22,11 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+LEASED = "leased"  # id reserved for a classifier's coming handoff, no connection yet
 PENDING = "pending"  # id allocated, blob on its way, no switch entry yet
 INSTALLED = "installed"  # switch entry written
 QUARANTINE = "quarantine"  # flow ended; id not reusable until released_at + quarantine
 
 ID_SPACE = 1 << 32
+# A connection's live flows: the predicate of the live_connection_v2 index,
+# spelled the same so that SQLite uses that index.
+_LIVE = "state IN ('pending', 'installed')"
 _PROBES_BEFORE_COUNT = 4096
 
 _SCHEMA = """
@@ -44,8 +48,9 @@ CREATE TABLE IF NOT EXISTS flows (
     released_at REAL,
     PRIMARY KEY (forwarder, backend, flow_id)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS live_connection
-    ON flows (client_ip, client_port, vip, vip_port) WHERE state != 'quarantine';
+DROP INDEX IF EXISTS live_connection;
+CREATE UNIQUE INDEX IF NOT EXISTS live_connection_v2
+    ON flows (client_ip, client_port, vip, vip_port) WHERE state IN ('pending', 'installed');
 -- expiring quarantine (every allocate and sweep) and listing by state: a range
 -- scan instead of a walk over every held flow
 CREATE INDEX IF NOT EXISTS by_state ON flows (state, released_at);
@@ -116,8 +121,8 @@ class FlowStore:
             self._expire(now)
             live = self.db.execute(
                 "SELECT forwarder, backend, flow_id FROM flows WHERE client_ip=? AND "
-                "client_port=? AND vip=? AND vip_port=? AND state != ?",
-                (*client, *vip, QUARANTINE),
+                f"client_port=? AND vip=? AND vip_port=? AND {_LIVE}",
+                (*client, *vip),
             ).fetchone()
             if live is not None:
                 raise FlowStoreError(
@@ -165,13 +170,57 @@ class FlowStore:
         ).fetchone()[0]
         return count
 
+    def lease(self, forwarder: str, backend: str, classifier: str, count: int) -> list[Flow]:
+        """Reserve `count` fresh ids for a classifier's coming handoffs to
+        `backend` (one transaction); each is bound to its connection later
+        (`bind`) or expires like a pending id."""
+        now = self.clock()
+        leased = []
+        with self._transaction():
+            self._expire(now)
+            for _ in range(count):
+                flow_id = self._next_free_id(forwarder, backend)
+                flow = Flow(forwarder, backend, flow_id, "", 0, "", 0, classifier, LEASED, now,
+                            None)  # fmt: skip
+                self.db.execute(
+                    "INSERT INTO flows VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (forwarder, backend, flow_id, "", 0, "", 0, classifier, LEASED, now, None),
+                )
+                leased.append(flow)
+        return leased
+
+    def bind(
+        self, key: tuple[str, str, int], client: tuple[str, int], vip: tuple[str, int]
+    ) -> Flow:
+        """A leased id now carries this connection: it becomes pending."""
+        now = self.clock()
+        with self._transaction():
+            flow = self.get(*key)
+            if flow is None or flow.state != LEASED:
+                current = flow.state if flow else "unknown"
+                raise FlowStoreError(
+                    f"flow {key[2]:#010x} of {key[0]} to {key[1]} is {current}, expected leased"
+                )
+            try:
+                self.db.execute(
+                    "UPDATE flows SET state=?, client_ip=?, client_port=?, vip=?, vip_port=?, "
+                    "created_at=? WHERE forwarder=? AND backend=? AND flow_id=?",
+                    (PENDING, *client, *vip, now, *key),
+                )
+            except sqlite3.IntegrityError:
+                raise FlowStoreError(
+                    f"connection {client[0]}:{client[1]} -> {vip[0]}:{vip[1]} already has a "
+                    "live flow"
+                ) from None
+        return self.get(*key)  # type: ignore[return-value]
+
     def mark_installed(self, forwarder: str, backend: str, flow_id: int) -> Flow:
         return self._set_state((forwarder, backend, flow_id), INSTALLED, None, (PENDING,))
 
     def release(self, forwarder: str, backend: str, flow_id: int) -> Flow:
         """The flow ended (or its handoff failed): its id goes to quarantine."""
         return self._set_state(
-            (forwarder, backend, flow_id), QUARANTINE, self.clock(), (PENDING, INSTALLED)
+            (forwarder, backend, flow_id), QUARANTINE, self.clock(), (LEASED, PENDING, INSTALLED)
         )
 
     def _set_state(
@@ -203,8 +252,8 @@ class FlowStore:
     def find_connection(self, client: tuple[str, int], vip: tuple[str, int]) -> Flow | None:
         row = self.db.execute(
             "SELECT * FROM flows WHERE client_ip=? AND client_port=? AND vip=? AND vip_port=? "
-            "AND state != ?",
-            (*client, *vip, QUARANTINE),
+            f"AND {_LIVE}",
+            (*client, *vip),
         ).fetchone()
         return Flow(*row) if row else None
 

@@ -59,12 +59,34 @@ class ControllerService(pb_grpc.ControllerServicer):
         response: pb.AllocateFlowResponse = self._call("allocate", context, work)
         return response
 
+    def LeaseFlowIds(
+        self, request: pb.LeaseFlowIdsRequest, context: Any
+    ) -> pb.LeaseFlowIdsResponse:
+        def work() -> pb.LeaseFlowIdsResponse:
+            flows = self.controller.lease(
+                request.backend, request.classifier, request.count, request.forwarder
+            )
+            return pb.LeaseFlowIdsResponse(
+                flows=[
+                    pb.FlowRef(forwarder=f.forwarder, backend=f.backend, flow_id=f.flow_id)
+                    for f in flows
+                ]
+            )
+
+        response: pb.LeaseFlowIdsResponse = self._call("lease", context, work)
+        return response
+
     def InstallFlow(self, request: pb.InstallFlowRequest, context: Any) -> pb.InstallFlowResponse:
         f = request.flow
+        c = request.connection
+        connection = (
+            (c.client_ip, c.client_port, c.vip, c.vip_port)
+            if request.HasField("connection") else None
+        )  # fmt: skip
 
         def work() -> pb.InstallFlowResponse:
             batch = self.controller.install(
-                f.forwarder, f.backend, f.flow_id, request.handoff_latency_s
+                f.forwarder, f.backend, f.flow_id, request.handoff_latency_s, connection
             )
             return pb.InstallFlowResponse(batch_size=batch)
 
