@@ -89,10 +89,10 @@ def in_terminal(lab: LabSession, width: int, *args: str) -> list[str]:
     """The screen (and scrollback) of `handoff ARGS` run in a tmux terminal
     of `width` columns, once the command has exited. COLUMNS and LINES are
     unset, as in a user's terminal, so the width is the terminal's own."""
-    server = f"handoff-test-{uuid.uuid4().hex[:8]}"
-    config = lab.run_root / f"{server}.conf"
+    server = lab.run_root / f"tmux-{uuid.uuid4().hex[:8]}"  # its socket; gone with the lab
+    config = server.with_suffix(".conf")
     config.write_text("set -g remain-on-exit on\nset -g history-limit 5000\n")
-    tmux = ["tmux", "-L", server, "-f", str(config)]
+    tmux = ["tmux", "-S", str(server), "-f", str(config)]
     command = (f"env -u COLUMNS -u LINES {shlex.join(handoff_argv(lab, *args))}; "
                f"echo '[exit '$?']'")  # fmt: skip
     subprocess.run([*tmux, "new-session", "-d", "-s", "cli", "-x", str(width), "-y", "50",
@@ -109,6 +109,7 @@ def in_terminal(lab: LabSession, width: int, *args: str) -> list[str]:
                                 timeout=10).stdout  # fmt: skip
     finally:
         subprocess.run([*tmux, "kill-server"], check=False, timeout=10)
+        server.unlink(missing_ok=True)
     lines = [line.rstrip() for line in screen.splitlines()]
     assert "[exit 0]" in lines, screen
     lines = lines[: lines.index("[exit 0]")]
