@@ -111,7 +111,7 @@ def _read_hosts(read: YamlReader, value: Any, switch: Switch) -> tuple[Host, ...
     ports: dict[int, str] = {}
     for index, item in enumerate(value):
         where = f"hosts[{index}]"
-        spec = read.mapping(item, where, {"name", "role", "port", "address", "gateway"}, set())
+        spec = read.mapping(item, where, {"name", "role", "port", "address", "gateway"}, {"mac"})
         name = read.string(spec["name"], f"{where}.name")
         if not name.isalnum() or len(name) > 8:
             raise read.fail(f"{where}.name", f"expected up to 8 letters or digits, got {name!r}")
@@ -134,7 +134,9 @@ def _read_hosts(read: YamlReader, value: Any, switch: Switch) -> tuple[Host, ...
                 f"{where}.gateway",
                 f"{gateway} must be another address in the host's subnet {interface.network}",
             )
-        hosts.append(Host(name, role, port, interface, gateway, _mac_for(port, 0x01)))
+        # Real hosts keep their NIC's MAC; the lab sets the derived one.
+        mac = read.mac(spec["mac"], f"{where}.mac") if "mac" in spec else _mac_for(port, 0x01)
+        hosts.append(Host(name, role, port, interface, gateway, mac))
     controllers = [h.name for h in hosts if h.role == "controller"]
     if len(controllers) > 1:
         raise read.fail("hosts", f"at most one host may have role controller, got {controllers}")

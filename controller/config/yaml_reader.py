@@ -69,6 +69,22 @@ class YamlReader:
         except ipaddress.AddressValueError:
             raise self.fail(where, f"expected an IPv4 address, got {value!r}") from None
 
+    def mac(self, value: Any, where: str) -> str:
+        """A unicast Ethernet address, lower case with colons."""
+        if isinstance(value, int):
+            # YAML 1.1 reads digits-only colon groups as a base-60 number.
+            raise self.fail(where, "expected a MAC in quotes, such as \"52:54:00:12:34:56\"")
+        text = self.string(value, where)
+        octets = text.split(":")
+        expected = f"expected a unicast MAC such as 52:54:00:12:34:56, got {text!r}"
+        if len(octets) != 6 or not all(
+            len(o) == 2 and all(c in "0123456789abcdefABCDEF" for c in o) for o in octets
+        ):
+            raise self.fail(where, expected)
+        if int(octets[0], 16) & 1:
+            raise self.fail(where, expected)
+        return text.lower()
+
     def interface(self, value: Any, where: str) -> ipaddress.IPv4Interface:
         text = self.string(value, where)
         expected = f"expected ADDRESS/PREFIX such as 10.0.1.10/24, got {text!r}"

@@ -40,6 +40,14 @@ def test_defaults_and_values(tmp_path: Path) -> None:
     assert topo.host("k1").mac != topo.host("c1").mac
 
 
+def test_a_host_may_give_its_own_mac(tmp_path: Path) -> None:
+    text = GOOD.replace("port: 1,", "port: 1, mac: 52:54:00:AB:CD:01,", 1)
+    text = text.replace("port: 2,", 'port: 2, mac: "52:54:00:12:34:56",', 1)
+    topo = load_topology(write(tmp_path, text))
+    assert topo.host("c1").mac == "52:54:00:ab:cd:01"
+    assert topo.host("k1").mac == "52:54:00:12:34:56"
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
@@ -50,6 +58,9 @@ def test_defaults_and_values(tmp_path: Path) -> None:
         ("name: t", "name: t\nextra: 1", "top level: unknown key 'extra'"),
         ("10.0.1.10/24", "10.0.1.10", "hosts[0].address: expected ADDRESS/PREFIX"),
         ("port: 80", "port: 70000", "vips[0].port: expected an integer in 1..65535"),
+        ("port: 1,", "port: 1, mac: 01:00:5e:00:00:01,", "hosts[0].mac: expected a unicast MAC"),
+        ("port: 1,", "port: 1, mac: 52:54:00:1g:34:56,", "hosts[0].mac: expected a unicast MAC"),
+        ("port: 1,", "port: 1, mac: 52:54:00:12:34:56,", "hosts[0].mac: expected a MAC in quotes"),
     ],
 )
 def test_mistakes_name_file_and_key(tmp_path: Path, old: str, new: str, message: str) -> None:
