@@ -73,6 +73,7 @@ from controller.switch.tables import (
 log = logging.getLogger("p4handoff.controller")
 
 TCP_RST = 0x04
+TCP_SYN = 0x02
 MAX_LEASE = 1024  # flow ids per LeaseFlowIds
 # The label values of p4handoff_controller_flow_removals_total{reason}: a
 # bounded set. A reason's text may carry details (a client's address, an
@@ -278,7 +279,17 @@ class Controller:
         self.last_reconcile = self.reconcile_flows()
         for table, desired in steering.items():
             self._sync(table, desired)
-        self.active = True
+        with self._lock:
+            self.active = True
+            # Connection ends noted before the switch was lost: their grace
+            # has passed or goes on; the counters of entries written again
+            # start at zero, so any packet since is the client's.
+            for index, (_, flow, conn) in enumerate(self._due):
+                noted, reason = self._ending.get(conn, (None, "fin"))
+                if noted is not None:
+                    self._ending[conn] = (0, reason)
+                self._due[index] = (min(self._due[index][0], time.monotonic()), flow, conn)
+            self._schedule_check()
         self.metrics.primary.set(1)
         log.info("active as primary (election id %d)", self.switch.election_id)
 
@@ -600,19 +611,31 @@ class Controller:
         packet count (one Read for the whole digest list) and look again
         after the end grace (`_check_due`)."""
         noted: list[tuple[Flow, Connection]] = []
+        reopened: list[Flow] = []
         for record in records:
             conn: Connection = (
                 str(ipaddress.IPv4Address(record["client_addr"])), record["client_port"],
                 str(ipaddress.IPv4Address(record["vip"])), record["vip_port"],
             )  # fmt: skip
-            reason = "rst" if record["tcp_flags"] & TCP_RST else "fin"
+            flags, flow_id = record["tcp_flags"], record["flow_id"]
+            # Flow id 0: the VIP side's FIN or RST (vip_close), which names
+            # no entry: the flow is found by its connection alone.
+            from_vip = flow_id == 0
+            reason = ("backend_" if from_vip else "") + ("rst" if flags & TCP_RST else "fin")
             with self._lock:
                 flow = self.store.find_connection(conn[:2], conn[2:])
                 if (
                     not self.active or flow is None or flow.state != INSTALLED
-                    or flow.flow_id != record["flow_id"]
+                    or (not from_vip and flow.flow_id != flow_id)
                 ):  # fmt: skip
                     self.metrics.events.labels("digest", "ignored").inc()
+                    continue
+                if flags & TCP_SYN and not from_vip:
+                    # A new connection on this 4-tuple: the old one is over,
+                    # and its entry would steer the new one's segments to the
+                    # old back-end. No grace: it goes now.
+                    self._ending.pop(conn, None)
+                    reopened.append(flow)
                     continue
                 if conn in self._ending:
                     if reason == "rst":
@@ -621,6 +644,10 @@ class Controller:
                 self._ending[conn] = (None, reason)
             self.metrics.events.labels("digest", "scheduled").inc()
             noted.append((flow, conn))
+        if reopened:
+            self.metrics.events.labels("digest", "reopened").inc(len(reopened))
+            self._end_many([(f, "reused: a new connection (SYN) on its 4-tuple") for f in reopened],
+                           release_agent=True)  # fmt: skip
         if not noted:
             return
         packets = self._packets_of([flow for flow, _ in noted])
@@ -650,11 +677,14 @@ class Controller:
         checking: list[tuple[Flow, Connection, int | None, str]] = []
         with self._lock:
             self._check_scheduled = False
-            while self._due and self._due[0][0] <= now:
+            # Without the switch (lost, or primacy lost) the ends wait: once
+            # active again, activate() checks them (their entries were
+            # written back by the reconcile, counters from zero).
+            while self.active and self._due and self._due[0][0] <= now:
                 _, flow, conn = self._due.popleft()
                 current = self.store.get(*flow.key)
                 noted, reason = self._ending.get(conn, (None, "fin"))
-                if current is None or current.state != INSTALLED or not self.active:
+                if current is None or current.state != INSTALLED:
                     self._ending.pop(conn, None)
                     continue
                 checking.append((current, conn, noted, reason))

@@ -25,6 +25,7 @@ from controller.switch.flowstore import Flow
 ROUTES = "routes"
 GATEWAY_ARP = "gateway_arp"
 VIP_STEERING = "vip_steering"
+VIP_CLOSE = "vip_close"
 ENCAP_MAP = "encap_map"
 CONNECTION_END = "connection_end_t"
 
@@ -35,7 +36,8 @@ MatchKey = tuple[str, tuple[tuple[str, object], ...]]
 def static_entries(topology: Topology, entities: EntityFactory) -> dict[str, list[TableEntry]]:
     """Routes to every host (a /32 each: back-ends share one subnet), gateway
     ARP for every gateway address, and each VIP's steering buckets spread
-    round robin over its classifier hosts."""
+    round robin over its classifier hosts, and each VIP service's entry in
+    vip_close (its FINs and RSTs to clients are reported)."""
     mac = topology.switch.mac
     routes = [
         entities.table_entry(
@@ -66,7 +68,13 @@ def static_entries(topology: Topology, entities: EntityFactory) -> dict[str, lis
                     {"classifier": str(classifier.interface.ip)},
                 )
             )
-    return {ROUTES: routes, GATEWAY_ARP: arp, VIP_STEERING: steering}
+    close = [
+        entities.table_entry(
+            VIP_CLOSE, {"vip": str(vip.address), "vip_port": vip.port}, "note_vip_close", {}
+        )
+        for vip in topology.vips
+    ]
+    return {ROUTES: routes, GATEWAY_ARP: arp, VIP_STEERING: steering, VIP_CLOSE: close}
 
 
 def encap_entry(entities: EntityFactory, flow: Flow, idle_timeout_ns: int) -> TableEntry:

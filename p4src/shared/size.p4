@@ -7,6 +7,8 @@
 #define GATEWAY_ARP_SIZE   64
 // 64 buckets per VIP (steering_bucket_t is 6 bits) for up to 16 VIPs.
 #define VIP_STEERING_SIZE  1024
+// One entry per VIP service (address and port).
+#define VIP_CLOSE_SIZE     64
 // One entry per migrated connection that is still open.
 #define ENCAP_MAP_SIZE     65536
 

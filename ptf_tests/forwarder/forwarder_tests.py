@@ -23,6 +23,7 @@ from forwarder_base import (
 from scapy.layers.inet import ICMP, IP, TCP, IPOption_Router_Alert
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet
 
 from controller.p4rt import NotPrimaryError, P4RuntimeClient, Update
 
@@ -242,3 +243,65 @@ class NonPrimaryClientCannotWrite(ForwarderTest):
                 backup.write([Update.insert(self.encap_entry(40000, 80, 1, "b1"))])
         finally:
             backup.close()
+
+
+def backend_tcp(sport: int, dport: int, flags: str, src: str = VIP) -> Packet:
+    """A back-end's segment from the VIP straight to the client (direct server return)."""
+    _, mac, port = BACKENDS["b1"]
+    return (
+        Ether(src=mac, dst=switch_mac(port))
+        / IP(src=src, dst=CLIENT_IP, ttl=64, id=1)
+        / TCP(sport=sport, dport=dport, flags=flags, seq=2000, ack=1000)
+    )
+
+
+class BackendCloseAndReopenedTupleSendTheCloseDigest(ForwarderTest):
+    """The VIP side's FIN and RST to a client are routed and reported (flow id
+    0: the controller finds the flow by its connection); a SYN that hits a
+    handed-off connection's entry goes to a classifier and is reported with
+    that entry's flow id; other VIP-side segments and sources report nothing."""
+
+    def runTest(self) -> None:
+        vip_close = self.entities.table_entry(
+            "vip_close", {"vip": VIP, "vip_port": 80}, "note_vip_close", {}
+        )
+        self.client.insert(vip_close)
+        self.client.enable_digest(CONNECTION_END)
+
+        def reported(sport: int, flow_id: int, bits: int) -> None:
+            digest = self.client.receive_digest(timeout=5)
+            self.assertIsNotNone(digest, f"no digest for flags {bits:#x}")
+            assert digest is not None
+            self.assertEqual(
+                digest.as_dicts(),
+                [{"client_addr": 0x0A00010A, "vip": 0x0A000064, "client_port": sport,
+                  "vip_port": 80, "flow_id": flow_id, "tcp_flags": bits}],
+            )  # fmt: skip
+
+        try:
+            for sport, (flags, bits) in enumerate((("R", 0x04), ("FA", 0x11)), start=40000):
+                packet = backend_tcp(80, sport, flags)
+                self.send(B1_PORT, packet)
+                self.expect(routed_to(packet, "client"), CLIENT_PORT)
+                reported(sport, 0, bits)
+            quiet = [
+                backend_tcp(80, 40002, "PA"),  # data: no end
+                backend_tcp(81, 40003, "R"),  # another port of the VIP: no service
+                backend_tcp(80, 40004, "R", src=BACKENDS["b1"][0]),  # not from the VIP
+            ]
+            for packet in quiet:
+                self.send(B1_PORT, packet)
+                self.expect(routed_to(packet, "client"), CLIENT_PORT)
+            self.assertIsNone(self.client.receive_digest(timeout=0.5))
+
+            self.client.insert(self.encap_entry(40010, 80, 0xABCD0002, "b1"))
+            syn = client_tcp(40010, 80, flags="S")
+            self.send(CLIENT_PORT, syn)
+            self.expect_one_of(classifier_packets(syn))
+            reported(40010, 0xABCD0002, 0x02)
+            data = client_tcp(40010, 80, flags="A")  # the entry itself is the controller's
+            self.send(CLIENT_PORT, data)
+            self.expect(encapsulated(data, 0xABCD0002, "b1"), B1_PORT)
+            self.expect_nothing()
+        finally:
+            self.client.delete(self.entities.digest_entry(CONNECTION_END))

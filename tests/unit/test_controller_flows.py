@@ -335,3 +335,59 @@ def test_removal_reasons_are_a_bounded_set_of_labels(
         assert [r for f, r, _ in controller.ended if f.client_port == 43001] == [reasons[1]]
     finally:
         stop_controller(controller)
+
+
+def test_the_vip_sides_rst_and_a_reopening_syn_end_the_flow(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    """A back-end's RST (from the VIP to the client, flow id 0 in the digest)
+    ends its flow after the grace; a SYN hitting a flow's entry (a new
+    connection on its 4-tuple) ends it at once; FINs and RSTs from the VIP
+    for connections that are no flow change nothing."""
+    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.3)
+    try:
+        handed_off(controller, 44000)
+        reopened = handed_off(controller, 44001)
+        controller._connections_ending([
+            {"client_addr": 0x0A00010A, "vip": 0x0A000064, "client_port": port, "vip_port": 80,
+             "flow_id": 0, "tcp_flags": 0x04}
+            for port in (44000, 44999)
+        ])  # fmt: skip
+        switch.inject(1, client_segment(44001, "S"))
+        wait_for(lambda: (CLIENT, 44001, VIP, 80) not in encap_entries(controller), 0.25,
+                 "the reopened connection's entry to go before any grace")  # fmt: skip
+        assert controller.store.get(*reopened.key).state == QUARANTINE  # type: ignore[union-attr]
+        wait_for(lambda: (CLIENT, 44000, VIP, 80) not in encap_entries(controller), 5,
+                 "the back-end's RST to end its flow")  # fmt: skip
+        reasons = {f.client_port: r for f, r, _ in controller.ended}
+        assert reasons == {44000: "backend_rst", 44001: reasons[44001]}
+        assert reasons[44001].startswith("reused:")
+        samples = flatten(controller.registry)
+        assert samples['p4handoff_controller_flow_removals_total{reason="backend_rst"}'] == 1
+        assert samples['p4handoff_controller_flow_removals_total{reason="reused"}'] == 1
+        ignored = 'p4handoff_controller_switch_events_total{kind="digest",result="ignored"}'
+        assert samples[ignored] == 1
+    finally:
+        stop_controller(controller)
+
+
+def test_ends_pending_when_the_switch_is_lost_are_checked_once_active(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    """A FIN still in its end grace when the controller loses the switch is
+    not forgotten: once active again (entries written back), the flow ends."""
+    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.3)
+    try:
+        flow = handed_off(controller, 45000)
+        switch.inject(1, client_segment(45000, "FA"))
+        wait_for(lambda: bool(controller._due), 5, "the FIN to be noted")
+        controller.deactivate()  # the switch is gone for longer than the grace
+        threading.Event().wait(0.6)  # the grace passes while inactive: nothing may end
+        assert controller.store.get(*flow.key).state == INSTALLED  # type: ignore[union-attr]
+        controller.activate()
+        wait_for(lambda: controller.store.get(*flow.key).state == QUARANTINE, 5,  # type: ignore[union-attr]
+                 "the pending end to be checked once active")  # fmt: skip
+        assert (CLIENT, 45000, VIP, 80) not in encap_entries(controller)
+        assert releases.sent == [(FORWARDER, B1, flow.flow_id)]
+    finally:
+        stop_controller(controller)

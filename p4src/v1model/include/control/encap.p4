@@ -1,7 +1,8 @@
 // The encapsulation mapping: client segments of connections that have been
 // handed off to a back-end are rewritten towards it (shared/flow_id.p4). A
 // miss changes nothing, so the packet goes on to VIP steering and reaches a
-// classifier.
+// classifier. Connection ends (the client's FIN or RST, the VIP side's FIN or
+// RST, a SYN reusing a handed-off 4-tuple) are digested to the controller.
 #ifndef FORWARDER_V1MODEL_ENCAP_P4
 #define FORWARDER_V1MODEL_ENCAP_P4
 
@@ -41,29 +42,76 @@ control Encap(inout headers_t hdr, inout forwarder_metadata_t meta) {
         size = ENCAP_MAP_SIZE;
     }
 
+    // The connection_end digest: the controller's key is the connection as
+    // the client sees it (client, VIP, client port, VIP port), the flow id
+    // the entry carries (0 when the segment came from the VIP side, which has
+    // no entry: the controller finds the flow by its connection) and the
+    // segment's TCP flags (FIN, RST, or SYN for a connection opened again).
+    action report_end(ipv4_addr_t client_addr, ipv4_addr_t vip, l4_port_t client_port,
+                      l4_port_t vip_port, flow_id_t flow_id) {
+        meta.connection_end.client_addr = client_addr;
+        meta.connection_end.vip = vip;
+        meta.connection_end.client_port = client_port;
+        meta.connection_end.vip_port = vip_port;
+        meta.connection_end.flow_id = flow_id;
+        meta.connection_end.tcp_flags = hdr.tcp.flags;
+        digest<connection_end_t>(DIGEST_RECEIVER_CONTROLLER, meta.connection_end);
+    }
+
+    action note_vip_close() {
+        report_end(hdr.ipv4.dst_addr, hdr.ipv4.src_addr, hdr.tcp.dst_port, hdr.tcp.src_port, 0);
+    }
+
+    // One entry per VIP service (VIP address, VIP port): a FIN or RST it
+    // sends to a client, which back-ends do from the VIP straight through
+    // this switch, is reported, so a connection the back-end ends (a RST
+    // above all, after which the client sends nothing) does not keep its
+    // encap_map entry until the idle timeout. A reverse lookup in encap_map
+    // would need a second entry per connection; the controller instead looks
+    // the connection up and ignores what is not a handed-off flow (the
+    // classifiers' own closes).
+    table vip_close {
+        key = {
+            hdr.ipv4.src_addr: exact @name("vip");
+            hdr.tcp.src_port: exact @name("vip_port");
+        }
+        actions = {
+            note_vip_close;
+            @defaultonly NoAction;
+        }
+        const default_action = NoAction();
+        size = VIP_CLOSE_SIZE;
+    }
+
     apply {
         // Only TCP is ever encapsulated; the parser extracts TCP only from
-        // unfragmented datagrams without IPv4 options. A SYN without ACK
-        // opens a new connection: it always goes to a classifier, even while
-        // a finished connection with the same 4-tuple still has its entry
-        // (the controller replaces that entry when the new one is handed off).
-        bool opens_connection = (hdr.tcp.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
-        if (hdr.tcp.isValid() && !opens_connection) {
+        // unfragmented datagrams without IPv4 options.
+        if (hdr.tcp.isValid()) {
+            bool opens_connection =
+                (hdr.tcp.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+            bool closing = (hdr.tcp.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) != 0;
             if (encap_map.apply().hit) {
-                if ((hdr.tcp.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) != 0) {
-                    // The connection is closing: tell the controller, whose
-                    // key is the original 4-tuple. The segment itself is
-                    // still delivered to the back-end.
-                    meta.connection_end.client_addr = hdr.ipv4.src_addr;
-                    meta.connection_end.vip = hdr.ipv4.dst_addr;
-                    meta.connection_end.client_port = hdr.tcp.src_port;
-                    meta.connection_end.vip_port = hdr.tcp.dst_port;
-                    meta.connection_end.flow_id = meta.encap.flow_id;
-                    meta.connection_end.tcp_flags = hdr.tcp.flags;
-                    digest<connection_end_t>(DIGEST_RECEIVER_CONTROLLER, meta.connection_end);
+                if (opens_connection) {
+                    // A SYN without ACK opens a new connection: it goes to a
+                    // classifier, although a finished connection with the
+                    // same 4-tuple still has its entry. That entry would send
+                    // the new connection's next segments to the old
+                    // back-end, so the controller is told to remove it now.
+                    meta.encap_hit = false;
+                    report_end(hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port,
+                               hdr.tcp.dst_port, meta.encap.flow_id);
+                } else {
+                    if (closing) {
+                        // The client is closing; the segment itself is still
+                        // delivered to the back-end.
+                        report_end(hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port,
+                                   hdr.tcp.dst_port, meta.encap.flow_id);
+                    }
+                    flow_id_rewrite.apply(hdr.ipv4, hdr.tcp, meta.encap);
+                    meta.route_addr = hdr.ipv4.dst_addr;
                 }
-                flow_id_rewrite.apply(hdr.ipv4, hdr.tcp, meta.encap);
-                meta.route_addr = hdr.ipv4.dst_addr;
+            } else if (closing) {
+                vip_close.apply();
             }
         }
     }
