@@ -252,6 +252,9 @@ class Agent:
         self._clock = clock
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="agent-backend")
+        self._handover_executor = executor or ThreadPoolExecutor(
+            1, thread_name_prefix="agent-handover"
+        )
         # A new agent remembers no nonces, so a blob created before it started
         # could be a replay of one its predecessor accepted (the floor refuses
         # what was created at or before it, hence the -1).
@@ -389,17 +392,25 @@ class Agent:
         key, four = (h.forwarder_ip, h.flow_id), flow.four_tuple
         what = f"flow {h.flow_id} from {h.forwarder_ip} ({_show(four)})"
         b = self.backends
+
+        def install() -> socket.socket:
+            # Both kernel steps in one trip to the executor thread.
+            try:
+                b.decap_add(h.forwarder_ip, h.flow_id, h.state)
+            except Exception as exc:
+                raise _StepFailed("decap_failed", exc) from exc
+            try:
+                return b.restore(h.state)
+            except Exception as exc:
+                raise _StepFailed("restore_failed", exc) from exc
+
         try:
-            await self._run(partial(b.decap_add, h.forwarder_ip, h.flow_id, h.state))
-        except Exception as exc:
+            sock = await self._run(install)
+        except _StepFailed as failed:
+            if failed.reason == "restore_failed":
+                await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
             self._unreserve(key, four)
-            return self._failed(peer, "decap_failed", what, exc)
-        try:
-            sock = await self._run(partial(b.restore, h.state))
-        except Exception as exc:
-            await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
-            self._unreserve(key, four)
-            return self._failed(peer, "restore_failed", what, exc)
+            return self._failed(peer, failed.reason, what, failed.cause)
         if flow.abort_requested:
             await self._undo(partial(b.close_silently, sock), what)
             await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
@@ -440,7 +451,11 @@ class Agent:
         flow.enter(_Phase.HANDING_OVER)
         b = self.backends
         try:
-            await self._run(partial(b.hand_over, sock, h))
+            # On a thread of its own: the application's acknowledgement is
+            # waited for there, and other handoffs' kernel steps go on.
+            await asyncio.get_running_loop().run_in_executor(
+                self._handover_executor, partial(b.hand_over, sock, h)
+            )
         except HandoverError as exc:
             if exc.delivered is not None:
                 return await self._handover_failed(key, flow, sock, peer, what, exc)
@@ -650,6 +665,16 @@ class Agent:
             await asyncio.gather(*self._expiring, return_exceptions=True)
         if self._own_executor:
             self._executor.shutdown(wait=True)
+            self._handover_executor.shutdown(wait=True)
+
+
+class _StepFailed(Exception):
+    """A kernel step of a handoff failed: `reason` is the refusal token."""
+
+    def __init__(self, reason: str, cause: Exception) -> None:
+        super().__init__(f"{reason}: {cause}")
+        self.reason = reason
+        self.cause = cause
 
 
 def _canonical(config: AgentConfig) -> AgentConfig:
