@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from p4sim.compiler import compile_file
+from p4sim.compiler import CompiledProgram, compile_file
 from p4sim.errors import ControlPlaneError, STFError
 from p4sim.runtime.schema import ActionInfo, ProgramSchema, TableInfo
 from p4sim.runtime.switch import Switch
@@ -74,14 +74,17 @@ def run_stf(
     stf_path: str | Path,
     include_dirs: Sequence[str | Path] = (),
     out: TextIO | None = None,
+    program: CompiledProgram | None = None,
 ) -> int:
-    """Compile `program_path`, run `stf_path` against it and report.
+    """Compile `program_path` (unless `program` is it, compiled already),
+    run `stf_path` against it and report.
 
     Raises `STFError` for a malformed script (or one naming objects the
     program lacks) and the compiler's `P4SourceError`s for a bad program.
     """
     script = parse_stf_file(stf_path)
-    program = compile_file(str(program_path), tuple(str(d) for d in include_dirs))
+    if program is None:
+        program = compile_file(str(program_path), tuple(str(d) for d in include_dirs))
     clock = _VirtualClock()
     switch = Switch(program, clock_ns=clock.read)
     session = _Session(script, switch, clock, out if out is not None else sys.stdout)
