@@ -491,10 +491,10 @@ class Controller:
     def list_flows(self, include_ended: bool, counters: bool) -> list[pb.Flow]:
         self._require_active()
         with self._lock:
-            flows = [
-                f for f in self.store.flows()
-                if f.state != LEASED and (include_ended or f.state != QUARANTINE)
-            ]  # fmt: skip
+            if include_ended:
+                flows = [f for f in self.store.flows() if f.state != LEASED]
+            else:  # the classifiers' least-connections refresh, every second
+                flows = self.store.live_flows()
         on_switch = self._switch_flows(counters)
         listed = []
         for f in flows:
@@ -783,7 +783,7 @@ class Controller:
 
     def count(self, state: str) -> int:
         with self._lock:
-            return len(self.store.flows(state))
+            return self.store.count(state)
 
 
 def _state_count(controller: Controller, state: str) -> Callable[[], float]:

@@ -266,6 +266,20 @@ class FlowStore:
             ).fetchall()
         return [Flow(*row) for row in rows]
 
+    def live_flows(self) -> list[Flow]:
+        """Pending and installed flows (through the by_state index: the ids
+        in quarantine, a minute of ended flows, are not read)."""
+        rows = self.db.execute(
+            "SELECT * FROM flows WHERE state IN (?, ?) ORDER BY created_at", (PENDING, INSTALLED)
+        ).fetchall()
+        return [Flow(*row) for row in rows]
+
+    def count(self, state: str) -> int:
+        found: int = self.db.execute(
+            "SELECT COUNT(*) FROM flows WHERE state=?", (state,)
+        ).fetchone()[0]
+        return found
+
     def expire_quarantine(self) -> int:
         """Forget flows whose quarantine is over; returns how many ids became free."""
         with self._transaction():
