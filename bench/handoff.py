@@ -17,6 +17,8 @@ level only), per handed-off connection:
               handoff to the agent, "ready", InstallFlow = the controller's
               P4Runtime write, commit)
   decision_to_ready     decision -> the agent's "ready"
+and the CPU time every lab process spent over the level, per handoff (from
+/proc/PID/stat; the level's connection ends included),
 and its steps: allocate (the controller's AllocateFlow), freeze (lock +
 TCP_REPAIR dump), agent (blob to the agent and its "ready" back), install
 (InstallFlow: the controller writes encap_map), commit (the commit's round
@@ -76,6 +78,18 @@ STAND_IN = {
     "handoffs_per_s_one_at_a_time": 162.3,
     "handoffs_per_s_128_at_a_time": 605.7,
     "latency_ms_p50_128_at_a_time": 174.53,
+}
+# The shipped path before issue 13's changes (flow ids leased in blocks,
+# bulk counter reads, flow-store indexes, agent threads): full run of
+# 2026-12-06, commit a1f43652ba64.
+BEFORE_ISSUE_13 = {
+    "latency_ms_p50_one_at_a_time": 9.19,
+    "latency_ms_p99_one_at_a_time": 25.84,
+    "handoffs_per_s_one_at_a_time": 80.2,
+    "handoffs_per_s_128_at_a_time": 185.8,
+    "step_p50_ms_one_at_a_time": {
+        "allocate": 1.65, "freeze": 0.377, "agent": 2.04, "install": 2.31, "commit": 2.06,
+    },
 }
 STEPS = ("read", "allocate", "freeze", "agent", "install", "commit")
 
@@ -226,6 +240,8 @@ def run_level(lab: Any, count: int, concurrency: int) -> dict[str, Any]:
 
     lab.restart_classifier("k1")  # its Stats then cover this level alone
     lab.wait_whole()
+    pids = {r.name: r.pid for r in lab.records()}
+    cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
     argv = [
         sys.executable, str(Path(__file__).resolve()), "--client",
         "--vip", f"{lab.vip[0]}:{lab.vip[1]}", "--connections", str(count),
@@ -245,6 +261,9 @@ def run_level(lab: Any, count: int, concurrency: int) -> dict[str, Any]:
     wait_for(counted, 60, f"the classifier to count {count} connections")
     latencies = lab.latencies("k1")
     handed = outcomes.get("handed_off", 0)
+    # Ends (FIN grace, deletes, agent releases) are part of a handoff's cost.
+    wait_for(lambda: not lab.held_flows(), 120, "the flows of the level to end")
+    spent = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
     wall = client["wall_s"]
     result = {
         "concurrency": concurrency,
@@ -263,11 +282,22 @@ def run_level(lab: Any, count: int, concurrency: int) -> dict[str, Any]:
         "step_p99_ms": {s: round(latencies[s].p99_s * 1e3, 3) for s in STEPS if s in latencies},
         "client_response_ms": client["response_ms"],
         "client_close_ms": client["close_ms"],
+        "cpu_ms_per_handoff": {
+            name: round(seconds * 1e3 / max(handed, 1), 3) for name, seconds in spent.items()
+        },
+        "cpu_ms_per_handoff_total": round(sum(spent.values()) * 1e3 / max(handed, 1), 3),
         "_response_ms": client["_response_ms"],
     }
-    # The next level starts once the controller has ended every flow of this one.
-    wait_for(lambda: not lab.held_flows(), 120, "the flows of the level to end")
     return result
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process, from /proc/PID/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
@@ -314,6 +344,7 @@ def _table(results: list[dict[str, Any]]) -> str:
     columns = (
         "conc", "handoffs", "fail", "lat p50", "p99", "max", "ready p50", "conns/s",
         "read", "allocate", "freeze", "agent", "install", "commit", "client close p50",
+        "CPU ms/handoff",
     )  # fmt: skip
     rows: list[tuple[str, ...]] = [columns]
     for r in results:
@@ -326,6 +357,7 @@ def _table(results: list[dict[str, Any]]) -> str:
                 f"{r['ready_ms']['p50']:.2f}", f"{r['connections_per_s']:.1f}",
                 *(f"{steps.get(s, 0.0):.2f}" for s in STEPS),
                 f"{r['client_close_ms'].get('p50', 0):.1f}",
+                f"{r['cpu_ms_per_handoff_total']:.2f}",
             )
         )  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
@@ -335,7 +367,8 @@ def _table(results: list[dict[str, Any]]) -> str:
         "the socket (the controller's switch write included); steps are p50: read (accept -> "
         "request), allocate (AllocateFlow), freeze (lock + dump), agent (handoff -> ready), "
         "install (InstallFlow: encap_map written), commit (round trip); client close = "
-        "response -> the back-end's FIN at the client"
+        "response -> the back-end's FIN at the client; CPU = every lab process's CPU time "
+        "over the level (its flows' ends included) per handoff"
     )
     return "\n".join([*lines, note])
 
@@ -381,6 +414,7 @@ def bench_main(args: argparse.Namespace) -> int:
         "client_rst": resets,
         "levels": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
         "stand_in_before": STAND_IN,
+        "before_issue_13": BEFORE_ISSUE_13,
         "seconds": round(time.perf_counter() - started, 1),
         "python": platform.python_version(),
         "machine": platform.machine(),

@@ -35,7 +35,6 @@ import platform
 import re
 import shutil
 import socket
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -180,7 +179,8 @@ def plot(document: dict[str, Any], path: Path) -> None:
     for i, name in enumerate(paths):
         heights = []
         for mode, clients in modes:
-            found = [r for r in runs if (r["path"], r["mode"], r["clients"]) == (name, mode, clients)]
+            found = [r for r in runs if (r["path"], r["mode"], r["clients"]) == (name, mode,
+                                                                                  clients)]
             heights.append(found[0]["requests_per_s"] if found else 0.0)
         xs = [j + i * width for j in range(len(modes))]
         rate.bar(xs, heights, width, label=name)
@@ -218,7 +218,8 @@ def _table(runs: list[dict[str, Any]]) -> str:
             str(r["socket_errors"] + r["non_2xx"]), f"{r['cpu_ms_per_request_total']:.2f}",
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
 
 
 def bench_main(args: argparse.Namespace) -> int:
@@ -290,8 +291,10 @@ def bench_main(args: argparse.Namespace) -> int:
                 result.update(path=path, mode=mode, clients=clients)
                 runs.append(result)
                 print(f"{path:8s} {mode:9s} {clients:3d} clients: "
-                      f"{result['requests_per_s']:8.0f} req/s  p50 {result.get('p50_ms', 0):7.2f} ms"
-                      f"  p99 {result.get('p99_ms', 0):7.2f} ms  CPU {result['cpu_ms_per_request_total']:.2f} ms/req",
+                      f"{result['requests_per_s']:8.0f} req/s  "
+                      f"p50 {result.get('p50_ms', 0):7.2f} ms  "
+                      f"p99 {result.get('p99_ms', 0):7.2f} ms  "
+                      f"CPU {result['cpu_ms_per_request_total']:.2f} ms/req",
                       flush=True)  # fmt: skip
         outcomes = lab.outcomes("k1")
     print(_table(runs))
@@ -301,7 +304,7 @@ def bench_main(args: argparse.Namespace) -> int:
             r["path"]: r["requests_per_s"] for r in runs
             if r["mode"] == "close" and r["clients"] == clients
         }  # fmt: skip
-        if "haproxy" in rate and rate["haproxy"]:
+        if rate.get("haproxy"):
             side[f"handoff_over_haproxy_{clients}_clients"] = round(
                 rate["handoff"] / rate["haproxy"], 3
             )
