@@ -153,9 +153,11 @@ def _take(decoder: _Decoder, conn: socket.socket) -> Iterator[tuple[socket.socke
             flow = _parse_flow(body)
             sock = socket.socket(fileno=fd)
             fd = None
-            if sock.family != socket.AF_INET or sock.type != socket.SOCK_STREAM:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6) or (
+                sock.type != socket.SOCK_STREAM
+            ):
                 sock.close()
-                raise ValueError("descriptor is not a TCP/IPv4 socket")
+                raise ValueError("descriptor is not a TCP/IP socket")
         except (ValueError, OSError) as exc:
             if fd is not None:
                 os.close(fd)

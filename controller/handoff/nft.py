@@ -7,6 +7,12 @@ forwarder's rewritten packets (source = forwarder address, destination = this
 back-end, TCP ports = the 32-bit flow id) back into the original client -> VIP
 packets before connection tracking and routing see them.
 
+Both handle IPv4 and IPv6 connections: each table exists twice under one
+name, once in the `ip` family and once in `ip6` (`nft list table ip6
+p4handoff_decap`), with the same chains and maps keyed on `ipv6_addr`; a flow
+goes to the table of its addresses' family. The two decapsulation tables share
+one space of per-flow indexes.
+
 Changes go to the kernel as nft script text, each call one atomic
 transaction; state is read back as nft JSON. `Nft` talks to libnftables
 in-process (about 0.1 ms a transaction) or runs the `nft` command (a few ms),
@@ -27,6 +33,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from controller.handoff.tcprepair import endpoint_text, unmapped
+
 LOCK_TABLE = "p4handoff_lock"
 DECAP_TABLE = "p4handoff_decap"
 
@@ -34,6 +42,11 @@ DECAP_TABLE = "p4handoff_decap"
 _NFT_CTX_OUTPUT_JSON = 1 << 4
 
 Backend = Literal["auto", "library", "command"]
+
+Family = Literal["ip", "ip6"]
+FAMILIES: tuple[Family, ...] = ("ip", "ip6")
+# nft's address type and its match expressions, per table family.
+_ADDR_TYPE = {"ip": "ipv4_addr", "ip6": "ipv6_addr"}
 
 
 class NftError(Exception):
@@ -163,7 +176,16 @@ class Nft:
 
 
 def _ip(value: str) -> str:
-    return str(ipaddress.IPv4Address(value))
+    """The canonical text of an IPv4 or IPv6 address (IPv4-mapped IPv6 as IPv4)."""
+    return unmapped(value)
+
+
+def _family(*addresses: str) -> Family:
+    """The table family of addresses that must all be of one IP version."""
+    versions = {ipaddress.ip_address(_ip(a)).version for a in addresses}
+    if len(versions) != 1:
+        raise ValueError(f"addresses {', '.join(addresses)} mix IPv4 and IPv6")
+    return "ip6" if versions == {6} else "ip"
 
 
 def _port(value: int) -> int:
@@ -179,7 +201,7 @@ def _hook(hook: str) -> str:
 
 def _drop_table_script(table: str) -> str:
     # `add` first makes the delete succeed whether or not the table exists.
-    return f"add table ip {table}\ndelete table ip {table}\n"
+    return "".join(f"add table {f} {table}\ndelete table {f} {table}\n" for f in FAMILIES)
 
 
 Endpoint = tuple[str, int]
@@ -199,20 +221,24 @@ class FlowLock:
         self.table = table
 
     def setup(self) -> None:
-        """Create the table (idempotent; keeps flows already locked)."""
-        t = f"ip {self.table}"
-        self.nft.run(
+        """Create the `ip` and `ip6` tables (idempotent; keeps flows already locked)."""
+        self.nft.run("".join(self._setup_script(family) for family in FAMILIES))
+
+    def _setup_script(self, family: Family) -> str:
+        t = f"{family} {self.table}"
+        addr = _ADDR_TYPE[family]
+        return (
             f"add table {t}\n"
-            f"add set {t} flows {{ type ipv4_addr . inet_service . ipv4_addr . inet_service; }}\n"
+            f"add set {t} flows {{ type {addr} . inet_service . {addr} . inet_service; }}\n"
             f"add counter {t} inbound_dropped\n"
             f"add counter {t} outbound_dropped\n"
             f"add chain {t} inbound {{ {_hook('prerouting')} }}\n"
             f"add chain {t} outbound {{ {_hook('output')} }}\n"
             f"flush chain {t} inbound\n"
             f"flush chain {t} outbound\n"
-            f"add rule {t} inbound ip saddr . tcp sport . ip daddr . tcp dport @flows"
+            f"add rule {t} inbound {family} saddr . tcp sport . {family} daddr . tcp dport @flows"
             ' counter name "inbound_dropped" drop\n'
-            f"add rule {t} outbound ip daddr . tcp dport . ip saddr . tcp sport @flows"
+            f"add rule {t} outbound {family} daddr . tcp dport . {family} saddr . tcp sport @flows"
             ' counter name "outbound_dropped" drop\n'
         )
 
@@ -221,14 +247,17 @@ class FlowLock:
         self.nft.run(_drop_table_script(self.table))
 
     def _element(self, client: Endpoint, vip: Endpoint) -> str:
-        return f"{{ {_ip(client[0])} . {_port(client[1])} . {_ip(vip[0])} . {_port(vip[1])} }}"
+        family = _family(client[0], vip[0])
+        element = f"{_ip(client[0])} . {_port(client[1])} . {_ip(vip[0])} . {_port(vip[1])}"
+        return f"{family} {self.table} flows {{ {element} }}"
 
     def lock(self, client: Endpoint, vip: Endpoint) -> None:
-        self.nft.run(f"add element ip {self.table} flows {self._element(client, vip)}\n")
+        """Lock one flow; client and VIP are both IPv4 or both IPv6 (ValueError otherwise)."""
+        self.nft.run(f"add element {self._element(client, vip)}\n")
 
     def unlock(self, client: Endpoint, vip: Endpoint) -> None:
         """Release a lock; NftError if that flow was not locked."""
-        self.nft.run(f"delete element ip {self.table} flows {self._element(client, vip)}\n")
+        self.nft.run(f"delete element {self._element(client, vip)}\n")
 
     @contextmanager
     def held(self, client: Endpoint, vip: Endpoint) -> Iterator[None]:
@@ -240,15 +269,18 @@ class FlowLock:
             self.unlock(client, vip)
 
     def locked(self) -> set[tuple[Endpoint, Endpoint]]:
-        items = self.nft.query(f"list set ip {self.table} flows")
+        """Every locked flow, IPv4 and IPv6."""
         result = set()
-        for elem in items[0]["set"].get("elem", []):
-            c_ip, c_port, v_ip, v_port = elem["concat"]
-            result.add(((c_ip, c_port), (v_ip, v_port)))
+        for family in FAMILIES:
+            items = self.nft.query(f"list set {family} {self.table} flows")
+            for elem in items[0]["set"].get("elem", []):
+                c_ip, c_port, v_ip, v_port = elem["concat"]
+                result.add(((c_ip, c_port), (v_ip, v_port)))
         return result
 
     def dropped(self) -> tuple[int, int]:
-        """Packets dropped so far (inbound from clients, outbound from frozen sockets)."""
+        """Packets dropped so far, both families (inbound from clients,
+        outbound from frozen sockets)."""
         return (
             _counter_packets(self.nft, self.table, "inbound_dropped"),
             _counter_packets(self.nft, self.table, "outbound_dropped"),
@@ -256,9 +288,13 @@ class FlowLock:
 
 
 def _counter_packets(nft: Nft, table: str, name: str) -> int:
-    items = nft.query(f"list counter ip {table} {name}")
-    packets: int = items[0]["counter"]["packets"]
-    return packets
+    """A named counter's packets, summed over the `ip` and `ip6` tables."""
+    total = 0
+    for family in FAMILIES:
+        items = nft.query(f"list counter {family} {table} {name}")
+        packets: int = items[0]["counter"]["packets"]
+        total += packets
+    return total
 
 
 @dataclass(frozen=True)
@@ -280,23 +316,36 @@ class DecapEntry:
     def __post_init__(self) -> None:
         if not 0 <= self.flow_id <= 0xFFFFFFFF:
             raise ValueError(f"flow id {self.flow_id} is not a 32-bit value")
-        for value in (self.forwarder, self.backend, self.client_ip, self.vip_ip):
-            _ip(value)
+        # One family throughout (the forwarder's IPv6 rewrite keeps the
+        # packet IPv6); addresses kept in canonical text, so equal entries
+        # compare equal however they were written.
+        _family(self.forwarder, self.backend, self.client_ip, self.vip_ip)
+        for name in ("forwarder", "backend", "client_ip", "vip_ip"):
+            object.__setattr__(self, name, _ip(getattr(self, name)))
         _port(self.client_port)
         _port(self.vip_port)
+
+    @property
+    def family(self) -> Family:
+        return _family(self.forwarder)
 
     @property
     def wire_key(self) -> tuple[str, str, int, int]:
         return (self.forwarder, self.backend, self.flow_id >> 16, self.flow_id & 0xFFFF)
 
 
-# The per-flow index maps the rewrite statements read, named by what they restore.
+# The per-flow index maps the rewrite statements read, named by what they
+# restore: (map, field rewritten, value type); "{f}" is the table family.
 _TARGET_MAPS = (
-    ("client_addr", "ip saddr", "ipv4_addr"),
+    ("client_addr", "{f} saddr", "addr"),
     ("client_port", "tcp sport", "inet_service"),
-    ("vip_addr", "ip daddr", "ipv4_addr"),
+    ("vip_addr", "{f} daddr", "addr"),
     ("vip_port", "tcp dport", "inet_service"),
 )
+
+
+def _value_type(kind: str, family: Family) -> str:
+    return _ADDR_TYPE[family] if kind == "addr" else kind
 
 
 class DecapMap:
@@ -306,7 +355,10 @@ class DecapMap:
     decision) looks the wire 4-tuple up once in `flow_index`, which yields a
     per-flow index kept in `meta mark`; the four rewrites are keyed on that
     index, since each lookup would otherwise see fields already rewritten.
-    nftables fixes the IPv4 and TCP checksums on every rewrite. The mark is
+    nftables fixes the IPv4 and TCP checksums on every rewrite (for IPv6,
+    whose header has no checksum, the TCP checksum over the pseudo-header
+    with the new addresses). IPv4 flows live in the `ip` table, IPv6 flows in
+    the `ip6` one, with indexes from one pool. The mark is
     reset to 0 afterwards, so nothing downstream sees the index. Replies need
     no rule: the restored socket sends from VIP to client directly.
     """
@@ -320,25 +372,34 @@ class DecapMap:
         self._next = 1
 
     def setup(self) -> None:
-        """Create the table (idempotent) and adopt the flows already in it,
-        so a restarted agent keeps serving and removing them."""
-        t = f"ip {self.table}"
-        lines = [
-            f"add table {t}",
-            f"add map {t} flow_index"
-            " { type ipv4_addr . ipv4_addr . inet_service . inet_service : mark; }",
-            *(f"add map {t} {name} {{ type mark : {kind}; }}" for name, _, kind in _TARGET_MAPS),
-            f"add counter {t} decapsulated",
-            f"add chain {t} prerouting {{ {_hook('prerouting')} }}",
-            f"add chain {t} decap",
-            f"flush chain {t} prerouting",
-            f"flush chain {t} decap",
-            f"add rule {t} prerouting"
-            " meta mark set ip saddr . ip daddr . tcp sport . tcp dport map @flow_index goto decap",
-            f"add rule {t} decap "
-            + " ".join(f"{field} set meta mark map @{name}" for name, field, _ in _TARGET_MAPS)
-            + ' meta mark set 0 counter name "decapsulated"',
-        ]
+        """Create the `ip` and `ip6` tables (idempotent) and adopt the flows
+        already in them, so a restarted agent keeps serving and removing them."""
+        lines = []
+        for f in FAMILIES:
+            t = f"{f} {self.table}"
+            addr = _ADDR_TYPE[f]
+            lines += [
+                f"add table {t}",
+                f"add map {t} flow_index"
+                f" {{ type {addr} . {addr} . inet_service . inet_service : mark; }}",
+                *(
+                    f"add map {t} {name} {{ type mark : {_value_type(kind, f)}; }}"
+                    for name, _, kind in _TARGET_MAPS
+                ),
+                f"add counter {t} decapsulated",
+                f"add chain {t} prerouting {{ {_hook('prerouting')} }}",
+                f"add chain {t} decap",
+                f"flush chain {t} prerouting",
+                f"flush chain {t} decap",
+                f"add rule {t} prerouting meta mark set"
+                f" {f} saddr . {f} daddr . tcp sport . tcp dport map @flow_index goto decap",
+                f"add rule {t} decap "
+                + " ".join(
+                    f"{field.format(f=f)} set meta mark map @{name}"
+                    for name, field, _ in _TARGET_MAPS
+                )
+                + ' meta mark set 0 counter name "decapsulated"',
+            ]
         self.nft.run("\n".join(lines) + "\n")
         self._adopt()
 
@@ -351,28 +412,39 @@ class DecapMap:
             self._next = 1
 
     def _adopt(self) -> None:
-        targets: dict[str, dict[int, Any]] = {}
-        for name, _, _ in _TARGET_MAPS:
-            items = self.nft.query(f"list map ip {self.table} {name}")
-            targets[name] = {int(k): v for k, v in items[0]["map"].get("elem", [])}
-        items = self.nft.query(f"list map ip {self.table} flow_index")
+        found: list[tuple[int, DecapEntry]] = []
+        for family in FAMILIES:
+            found += self._read_table(family)
         with self._lock:
             self._index.clear()
-            for key, idx in items[0]["map"].get("elem", []):
-                fwd, backend, hi, lo = key["concat"]
-                entry = DecapEntry(
-                    forwarder=fwd,
-                    backend=backend,
-                    flow_id=(hi << 16) | lo,
-                    client_ip=targets["client_addr"][idx],
-                    client_port=targets["client_port"][idx],
-                    vip_ip=targets["vip_addr"][idx],
-                    vip_port=targets["vip_port"][idx],
-                )
+            for idx, entry in found:
                 self._index[entry.wire_key] = (idx, entry)
             used = {idx for idx, _ in self._index.values()}
+            if len(used) != len(self._index):
+                raise NftError("a per-flow index is used twice", f"list table {self.table}")
             self._next = max(used, default=0) + 1
             self._free = [i for i in range(1, self._next) if i not in used]
+
+    def _read_table(self, family: Family) -> list[tuple[int, DecapEntry]]:
+        targets: dict[str, dict[int, Any]] = {}
+        for name, _, _ in _TARGET_MAPS:
+            items = self.nft.query(f"list map {family} {self.table} {name}")
+            targets[name] = {int(k): v for k, v in items[0]["map"].get("elem", [])}
+        items = self.nft.query(f"list map {family} {self.table} flow_index")
+        found = []
+        for key, idx in items[0]["map"].get("elem", []):
+            fwd, backend, hi, lo = key["concat"]
+            entry = DecapEntry(
+                forwarder=fwd,
+                backend=backend,
+                flow_id=(hi << 16) | lo,
+                client_ip=targets["client_addr"][idx],
+                client_port=targets["client_port"][idx],
+                vip_ip=targets["vip_addr"][idx],
+                vip_port=targets["vip_port"][idx],
+            )
+            found.append((idx, entry))
+        return found
 
     def add(self, entry: DecapEntry) -> None:
         """Install one mapping atomically. Re-adding the same entry is a no-op;
@@ -384,7 +456,7 @@ class DecapMap:
                     return
                 raise ValueError(
                     f"flow id {entry.flow_id} from {entry.forwarder} to {entry.backend}"
-                    f" already maps to {known[1].client_ip}:{known[1].client_port}"
+                    f" already maps to {endpoint_text(known[1].client_ip, known[1].client_port)}"
                 )
             idx = self._free.pop() if self._free else self._next
             if idx == self._next:
@@ -418,7 +490,7 @@ class DecapMap:
 
     def _elements(self, verb: str, entry: DecapEntry, idx: int) -> str:
         fwd, backend, hi, lo = entry.wire_key
-        t = f"ip {self.table}"
+        t = f"{entry.family} {self.table}"
         values = {
             "client_addr": entry.client_ip,
             "client_port": entry.client_port,

@@ -34,9 +34,15 @@ tests/kernel/test_tcprepair.py):
   bytes the original never transmitted are written after repair mode is left,
   so the kernel transmits them normally.
 
+IPv4 and IPv6 alike: `restore` opens an AF_INET or AF_INET6 socket by the
+VIP's address family (the kernel's repair options are the same for both). An
+IPv4 connection accepted on a dual-stack AF_INET6 listener reports its
+addresses as IPv4-mapped (`::ffff:10.0.1.10`); `freeze` dumps them as plain
+IPv4, since that is what the client and the switch see on the wire.
+
 Not carried: segments in the out-of-order queue (the client retransmits them,
 after its RTO if it saw them SACKed), urgent data, ECN state; only ESTABLISHED
-IPv4 connections are frozen (a client that already sent FIN is refused).
+connections are frozen (a client that already sent FIN is refused).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import ipaddress
 import socket
 import struct
 from collections.abc import Callable, Iterator
@@ -120,13 +127,32 @@ class RepairError(Exception):
         super().__init__(f"tcp repair {step} failed for {where}: {detail}")
 
 
+def unmapped(address: str) -> str:
+    """`address` in its canonical text, an IPv4-mapped IPv6 address as the
+    IPv4 address it stands for."""
+    addr = ipaddress.ip_address(address)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def family_of(address: str) -> socket.AddressFamily:
+    """AF_INET or AF_INET6, by the version of `address`."""
+    return socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+
+
+def endpoint_text(address: str, port: int) -> str:
+    """`10.0.0.100:80`, `[2001:db8::100]:80`."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def _describe(sock: socket.socket) -> str:
     try:
         local = sock.getsockname()
         peer = sock.getpeername()
     except OSError:
         return f"fd {sock.fileno()}"
-    return f"{local[0]}:{local[1]} <-> {peer[0]}:{peer[1]}"
+    return f"{endpoint_text(local[0], local[1])} <-> {endpoint_text(peer[0], peer[1])}"
 
 
 def _step(step: str, where: str, call: Callable[[], T]) -> T:
@@ -222,6 +248,7 @@ def _dump(sock: socket.socket, already_read: bytes, where: str) -> ConnectionSta
         raise RepairError("check state", where, f"TCP state {state} is not ESTABLISHED (1)")
     vip_ip, vip_port = sock.getsockname()[:2]
     client_ip, client_port = sock.getpeername()[:2]
+    vip_ip, client_ip = unmapped(vip_ip), unmapped(client_ip)
     timestamps = bool(opt_bits & TCPI_OPT_TIMESTAMPS)
     wscale_ok = bool(opt_bits & TCPI_OPT_WSCALE)
     options = TcpOptions(
@@ -357,14 +384,24 @@ def _send_unsent(sock: socket.socket, data: bytes, where: str) -> None:
 def restore(state: ConnectionState) -> socket.socket:
     """Re-create the connection in this host's kernel and return it live.
 
-    The socket is bound to VIP:port (the VIP must be a local address here;
+    The socket is IPv4 or IPv6 like the VIP (the client's address must be of
+    the same family) and bound to VIP:port (the VIP must be a local address here;
     a listener on the same port does not conflict) and connected to the
     client without any packet being sent; it leaves repair mode without a
     window probe, so the client sees nothing until the next real segment.
     The returned socket is blocking, like one from `accept()`.
     """
-    where = f"{state.vip_ip}:{state.vip_port} <-> {state.client_ip}:{state.client_port}"
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    where = (
+        f"{endpoint_text(state.vip_ip, state.vip_port)} <-> "
+        f"{endpoint_text(state.client_ip, state.client_port)}"
+    )
+    try:
+        family = family_of(state.vip_ip)
+        if family_of(state.client_ip) != family:
+            raise ValueError("the client and the VIP are of different address families")
+    except ValueError as exc:
+        raise RepairError("check addresses", where, str(exc)) from exc
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         _restore_into(sock, state, where)
     except BaseException:

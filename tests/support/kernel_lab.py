@@ -86,14 +86,30 @@ class Lab:
             self.ip(ns, "link", "set", ifname, "up")
         return a_if, b_if
 
+    def link6(self, a: str, a_addr: str, b: str, b_addr: str) -> tuple[str, str]:
+        """`link` with IPv6 /64 addresses, usable at once (no duplicate
+        address detection in either namespace)."""
+        for ns in (a, b):
+            self.sysctl(ns, "net.ipv6.conf.all.accept_dad", 0)
+            self.sysctl(ns, "net.ipv6.conf.default.accept_dad", 0)
+        n = len(self.names) * 100 + next(_counter) % 100
+        a_if, b_if = f"v{n}a", f"v{n}b"
+        run("ip", "link", "add", a_if, "netns", a, "type", "veth", "peer", b_if, "netns", b)
+        for ns, ifname, addr in ((a, a_if, a_addr), (b, b_if, b_addr)):
+            self.ip(ns, "-6", "addr", "add", f"{addr}/64", "dev", ifname, "nodad")
+            self.ip(ns, "link", "set", ifname, "up")
+        return a_if, b_if
+
     @contextmanager
     def enter(self, ns: str) -> Iterator[None]:
         with netns(ns):
             yield
 
-    def socket_in(self, ns: str, kind: int = socket.SOCK_STREAM) -> socket.socket:
+    def socket_in(
+        self, ns: str, kind: int = socket.SOCK_STREAM, family: int = socket.AF_INET
+    ) -> socket.socket:
         with netns(ns):
-            return socket.socket(socket.AF_INET, kind)
+            return socket.socket(family, kind)
 
     def close(self) -> None:
         for name in reversed(self.names):
@@ -170,20 +186,42 @@ def handoff_topology(lab: Lab) -> dict[str, str]:
     return names
 
 
+VIP6 = "2001:db8::100"
+
+
+def handoff_topology6(lab: Lab) -> dict[str, str]:
+    """`handoff_topology` in IPv6: client C (2001:db8:1::10) - router R -
+    classifier A (2001:db8:2::10) and back-end B (2001:db8:3::11), both with
+    VIP6 on lo; R routes VIP6 to A."""
+    names = {role: lab.ns(role) for role in ("client", "router", "classifier", "backend")}
+    c, r, a, b = names["client"], names["router"], names["classifier"], names["backend"]
+    lab.link6(c, "2001:db8:1::10", r, "2001:db8:1::1")
+    lab.link6(a, "2001:db8:2::10", r, "2001:db8:2::1")
+    lab.link6(b, "2001:db8:3::11", r, "2001:db8:3::1")
+    lab.sysctl(r, "net.ipv6.conf.all.forwarding", 1)
+    for ns, gateway in ((c, "2001:db8:1::1"), (a, "2001:db8:2::1"), (b, "2001:db8:3::1")):
+        lab.ip(ns, "-6", "route", "add", "default", "via", gateway)
+    for ns in (a, b):
+        lab.ip(ns, "-6", "addr", "add", f"{VIP6}/128", "dev", "lo")
+    lab.ip(r, "-6", "route", "add", f"{VIP6}/128", "via", "2001:db8:2::10")
+    return names
+
+
 def rst_watch(lab: Lab, ns: str) -> Nft:
     """Counts RST segments entering and leaving the client namespace."""
     with lab.enter(ns):
         nft = Nft()
     nft.run(
-        "add table ip rstwatch\nadd counter ip rstwatch rst\n"
-        "add chain ip rstwatch in { type filter hook prerouting priority raw; }\n"
-        "add chain ip rstwatch out { type filter hook output priority raw; }\n"
-        'add rule ip rstwatch in tcp flags rst counter name "rst"\n'
-        'add rule ip rstwatch out tcp flags rst counter name "rst"\n'
+        "add table inet rstwatch\nadd counter inet rstwatch rst\n"
+        "add chain inet rstwatch in { type filter hook prerouting priority raw; }\n"
+        "add chain inet rstwatch out { type filter hook output priority raw; }\n"
+        'add rule inet rstwatch in tcp flags rst counter name "rst"\n'
+        'add rule inet rstwatch out tcp flags rst counter name "rst"\n'
     )
     return nft
 
 
 def rst_count(nft: Nft) -> int:
-    packets: int = nft.query("list counter ip rstwatch rst")[0]["counter"]["packets"]
+    """RST segments in or out, IPv4 and IPv6."""
+    packets: int = nft.query("list counter inet rstwatch rst")[0]["counter"]["packets"]
     return packets
