@@ -187,7 +187,10 @@ class _Builder:
             struct = info.type_info.structs[digest.name]
             for member in digest.members:
                 m = struct.members.add(name=member.name)
-                m.type_spec.bitstring.bit.bitwidth = member.bitwidth
+                if member.varbit:
+                    m.type_spec.bitstring.varbit.max_bitwidth = member.bitwidth
+                else:
+                    m.type_spec.bitstring.bit.bitwidth = member.bitwidth
         if schema.tables:
             info.type_info.SetInParent()  # p4c writes it, empty, once it meets a table
         return info

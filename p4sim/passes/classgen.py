@@ -19,6 +19,7 @@ from p4sim.runtime.types import (
     StackT,
     StructLikeT,
     Type,
+    VarbitT,
     strip_newtype,
     width_of,
 )
@@ -77,6 +78,8 @@ class ClassNames:
             return f"Stack({self(t.element)}, {t.size}, {oob_code})"
         if isinstance(t, BoolT):
             return "False"
+        if isinstance(t, VarbitT):
+            return "(0, 0)"
         return "0"
 
 
@@ -130,9 +133,12 @@ def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
     lines.append("    def setValid(self):")
     lines.append("        if not self._v:")
     for path, ft in scalars:
-        lines.append(f"            {path} = {'False' if _is_bool(ft) else '0'}")
+        lines.append(f"            {path} = {names.default_value(ft, 0)}")
     lines.append("            self._v = True")
     lines.append("")
+    if t.varbit is not None:
+        lines.extend(_varbit_header_io(t, too_short))
+        return lines
     lines.append("    def ext(self, data, off):")
     lines.append(f"        if off + {nbytes} > len(data):")
     lines.append(f"            raise ParserReject({too_short})")
@@ -163,6 +169,58 @@ def _emit_header(t: HeaderT, too_short: int, names: ClassNames) -> list[str]:
     lines.append("        if self._v:")
     lines.append("            parts.append(self.pack())")
     lines.append("")
+    return lines
+
+
+def _varbit_header_io(t: HeaderT, too_short: int) -> list[str]:
+    """`extv`/`ext`/`pack`/`emit` of a header with a varbit field: its
+    length `n` (bits, a multiple of 8, at most the maximum: the caller
+    checks) is known at run time, so field positions are computed from it."""
+    scalars = leaves(t)
+    fixed = t.width
+    lines = ["    def extv(self, data, off, n):",
+             f"        tot = {fixed} + n",
+             "        v = int.from_bytes(data[off:off + (tot >> 3)], 'big')"]
+    after_static = fixed
+    seen_varbit = False
+    for path, ft in scalars:
+        if isinstance(strip_newtype(ft), VarbitT):
+            seen_varbit = True
+            shift = f"{after_static}"
+            lines.append(f"        {path} = (n, (v >> {shift}) & ((1 << n) - 1))")
+            continue
+        w = width_of(ft)
+        after_static -= w
+        shift = f"{after_static}" if seen_varbit else f"({after_static} + n)"
+        value = f"((v >> {shift}) & {(1 << w) - 1:#x})"
+        if _is_bool(ft):
+            value = f"bool({value})"
+        lines.append(f"        {path} = {value}")
+    lines += ["        self._v = True", "",
+              "    def ext(self, data, off):",
+              f"        if off + {fixed // 8} > len(data):",
+              f"            raise ParserReject({too_short})",
+              "        self.extv(data, off, 0)", "",
+              "    def pack(self):"]
+    vb = t.varbit
+    assert vb is not None
+    vpath = next(path for path, ft in scalars if isinstance(strip_newtype(ft), VarbitT))
+    lines.append(f"        n, vb = {vpath}")
+    parts = []
+    after_static = fixed
+    seen_varbit = False
+    for path, ft in scalars:
+        if isinstance(strip_newtype(ft), VarbitT):
+            seen_varbit = True
+            parts.append(f"(vb << {after_static})")
+            continue
+        after_static -= width_of(ft)
+        src = f"int({path})" if _is_bool(ft) else path
+        parts.append(f"({src} << {after_static})" if seen_varbit
+                     else f"({src} << ({after_static} + n))")
+    lines.append(f"        return ({' | '.join(parts)}).to_bytes(({fixed} + n) >> 3, 'big')")
+    lines += ["", "    def emit(self, parts):", "        if self._v:",
+              "            parts.append(self.pack())", ""]
     return lines
 
 

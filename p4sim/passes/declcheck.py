@@ -39,6 +39,7 @@ from p4sim.runtime.types import (
     TupleT,
     Type,
     TypeVar,
+    VarbitT,
     VoidT,
     strip_newtype,
 )
@@ -150,7 +151,9 @@ class Checker(ExprChecker):
         if isinstance(ref, ir.DontCareTypeRef):
             return DontCareT()
         if isinstance(ref, ir.VarbitTypeRef):
-            raise UnsupportedError(ref.pos, "varbit")
+            width = self.const_int(ref.max_width, scope, "width")
+            limits.check_width(width, ref.pos)
+            return VarbitT(width)
         if isinstance(ref, ir.StackTypeRef):
             element = self.resolve_type(ref.element, scope)
             if not isinstance(element, HeaderT | HeaderUnionT):
@@ -222,14 +225,17 @@ class Checker(ExprChecker):
 
     def _fields(self, fields: list[ir.StructField], scope: Scope, owner: str,
                 header: bool) -> list[Field]:
-        result = []
+        result: list[Field] = []
         seen = set()
         for f in fields:
             if f.name in seen:
                 raise TypeCheckError(f.pos, f"duplicate field '{f.name}' in {owner}")
             seen.add(f.name)
             t = self.resolve_type(f.type, scope)
-            if header and not _fixed_width(t):
+            if header and isinstance(t, VarbitT):
+                if any(isinstance(g.type, VarbitT) for g in result):
+                    raise TypeCheckError(f.pos, f"{owner} has two varbit fields")
+            elif header and not _fixed_width(t):
                 raise TypeCheckError(f.pos, f"header field '{f.name}' cannot have type {t}")
             result.append(Field(f.name, t, tuple(f.annotations)))
         return result

@@ -29,6 +29,7 @@ from p4sim.runtime.types import (
     StackT,
     StructLikeT,
     Type,
+    VarbitT,
     strip_newtype,
 )
 
@@ -222,6 +223,9 @@ class ExprGen:
         if op in ("==", "!="):
             if isinstance(strip_newtype(e.left.type), StructLikeT | StackT):
                 return f"({'' if op == '==' else 'not '}equal({a}, {b}))"
+            if isinstance(strip_newtype(e.left.type), VarbitT):
+                # bmv2 compares a varbit's value, not its length.
+                return f"({a}[1] {op} {b}[1])"
             return f"({a} {op} {b})"
         if op in ("<", "<=", ">", ">="):
             if lt is not None and lt.signed:

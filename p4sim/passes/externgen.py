@@ -23,6 +23,7 @@ from p4sim.runtime.types import (
     StackT,
     StructLikeT,
     StructT,
+    VarbitT,
     strip_newtype,
     width_of,
 )
@@ -69,11 +70,12 @@ class ExternGen(StmtGen):
                 return name
         raise TypeCheckError(a.pos, "unknown enum value")
 
-    def flatten(self, e: ir.Expr) -> list[tuple[str, int]]:
+    def flatten(self, e: ir.Expr) -> list[tuple[str, int | str]]:
         """The (value source, width) list of a field-list argument such as
-        `{hdr.ipv4.srcAddr, hdr.ipv4.dstAddr}` or a header or struct."""
+        `{hdr.ipv4.srcAddr, hdr.ipv4.dstAddr}` or a header or struct. A
+        varbit's width is only known at run time: source, not a number."""
         if isinstance(e, ir.ListExpr):
-            out = []
+            out: list[tuple[str, int | str]] = []
             for x in e.elements:
                 out.extend(self.flatten(x))
             return out
@@ -87,10 +89,14 @@ class ExternGen(StmtGen):
             return self._flatten_obj(self.ex(e), t)
         if isinstance(t, BoolT):
             return [(f"int({self.ex(e)})", 1)]
+        if isinstance(t, VarbitT):
+            v = self.em.tmp("vb")
+            self.em.line(f"{v} = {self.ex(e)}")
+            return [(f"{v}[1]", f"{v}[0]")]
         return [(self.ex(e), width_of(t))]
 
-    def _flatten_obj(self, obj: str, t: StructLikeT) -> list[tuple[str, int]]:
-        out = []
+    def _flatten_obj(self, obj: str, t: StructLikeT) -> list[tuple[str, int | str]]:
+        out: list[tuple[str, int | str]] = []
         for f in t.fields:
             ft = strip_newtype(f.type)
             if isinstance(ft, StructLikeT):
@@ -99,6 +105,8 @@ class ExternGen(StmtGen):
                 raise UnsupportedError(None, "header stack in a field list")
             elif isinstance(ft, BoolT):
                 out.append((f"int({obj}.f_{f.name})", 1))
+            elif isinstance(ft, VarbitT):
+                out.append((f"{obj}.f_{f.name}[1]", f"{obj}.f_{f.name}[0]"))
             else:
                 out.append((f"{obj}.f_{f.name}", width_of(ft)))
         return out
@@ -109,16 +117,26 @@ class ExternGen(StmtGen):
         value, nbytes = self._packed_int(e)
         return f"{value}.to_bytes({nbytes}, 'big')" if nbytes else "b''"
 
-    def _packed_int(self, e: ir.Expr) -> tuple[str, int]:
+    def _packed_int(self, e: ir.Expr) -> tuple[str, int | str]:
         """The bytes `_packed` makes, as one integer and its length in bytes."""
         fields = self.flatten(e)
-        total = sum(w for _, w in fields)
         if not fields:
             return "0", 0
+        if any(isinstance(w, str) for _, w in fields):
+            # A varbit: concatenate at run time.
+            acc, bits = self.em.tmp("acc"), self.em.tmp("bits")
+            self.em.line(f"{acc} = 0")
+            self.em.line(f"{bits} = 0")
+            for value, width in fields:
+                self.em.line(f"{acc} = ({acc} << {width}) | {value}")
+                self.em.line(f"{bits} += {width}")
+            return f"({acc} << (-{bits} % 8))", f"(({bits} + 7) >> 3)"
+        total = sum(w for _, w in fields if isinstance(w, int))
         pad = -total % 8
         shift = total + pad
         terms = []
         for value, width in fields:
+            assert isinstance(width, int)
             shift -= width
             terms.append(f"({value} << {shift})" if shift else value)
         return f"({' | '.join(terms)})", (total + pad) // 8
@@ -162,23 +180,58 @@ class ExternGen(StmtGen):
     # ----------------------------------------------------------- packet_in
 
     def _m_packet_in_extract(self, call: ir.Call, info: CallInfo) -> str:
-        if len(info.args) != 1 or info.args[0] is None:
-            raise UnsupportedError(call.pos, "extract with a varbit size")
         target = info.args[0]
-        t = strip_newtype(target.type)
-        if not isinstance(t, HeaderT):
-            raise UnsupportedError(call.pos, f"extract into {t}")
-        nbytes = t.width // 8
-        if isinstance(target, ir.Member) and self.facts.members.get(target) == "next":
-            stack = self.ex(target.expr)
+        if target is None:
+            # `extract<T>(_)`: the header is read into a temporary and dropped.
+            tt = next(iter(info.bindings.values()), None) if info.bindings else None
+            if tt is None or not isinstance(strip_newtype(tt), HeaderT):
+                raise UnsupportedError(call.pos, "extract into _ without a header type")
+            t = strip_newtype(tt)
+            assert isinstance(t, HeaderT)
             h = self.em.tmp("h")
-            self.em.line(f"{h} = {stack}.nxt()")
-            self.em.line(f"{h}.ext(data, off)")
-            self.em.line(f"{stack}.nxt_i += 1")
+            self.em.line(f"{h} = {self.class_names(t)}()")
+            dest = h
         else:
-            self.em.line(f"{self.ex(target)}.ext(data, off)")
+            t = strip_newtype(target.type)
+            if not isinstance(t, HeaderT):
+                raise UnsupportedError(call.pos, f"extract into {t}")
+            dest = ""
+        nbytes = t.width // 8
+        sized = len(info.args) > 1 and info.args[1] is not None
+        if sized != (t.varbit is not None):
+            raise TypeCheckError(call.pos, "extract with a size needs a header with a varbit"
+                                 " field, and such a header needs the size"
+                                 if sized else f"header {t.name} has a varbit field: "
+                                 "extract it with a size in bits")
+        if target is not None and isinstance(target, ir.Member) and \
+                self.facts.members.get(target) == "next":
+            stack = self.ex(target.expr)
+            dest = self.em.tmp("h")
+            self.em.line(f"{dest} = {stack}.nxt()")
+        elif target is not None:
+            dest = self.ex(target)
+        if sized:
+            vb = t.varbit
+            assert vb is not None and isinstance(vb.type, VarbitT)
+            n = self.em.tmp("n")
+            self.em.line(f"{n} = {self._arg(info, 1)}")
+            # bmv2's extract_VL: a length that is not whole bytes, then one
+            # beyond the field's maximum, then too few bytes left.
+            with self.em.block(f"if {n} & 7:"):
+                self.em.line(f"raise ParserReject({self.error_code('ParserInvalidArgument')})")
+            with self.em.block(f"if {n} > {vb.type.max_width}:"):
+                self.em.line(f"raise ParserReject({self.error_code('HeaderTooShort')})")
+            with self.em.block(f"if off + (({t.width} + {n}) >> 3) > len(data):"):
+                self.em.line(f"raise ParserReject({self.error_code('PacketTooShort')})")
+            self.em.line(f"{dest}.extv(data, off, {n})")
+        else:
+            self.em.line(f"{dest}.ext(data, off)")
+        if target is not None and isinstance(target, ir.Member) and \
+                self.facts.members.get(target) == "next":
+            self.em.line(f"{self.ex(target.expr)}.nxt_i += 1")
+        elif target is not None:
             self.union_exclusive(target)
-        self.em.line(f"off += {nbytes}")
+        self.em.line(f"off += {f'({t.width} + {n}) >> 3' if sized else nbytes}")
         return "None"
 
     def _m_packet_in_lookahead(self, call: ir.Call, info: CallInfo) -> str:
@@ -330,7 +383,14 @@ class ExternGen(StmtGen):
         self.digests[t.name] = t
         # The values are taken when digest() runs (p4c copies the argument in).
         if isinstance(data, ir.ListExpr | ir.StructInitExpr):
-            values = [v for v, _ in self.flatten(data)]
+            items = data.elements if isinstance(data, ir.ListExpr) else [
+                x for _, x in data.fields]
+            values = []
+            for x in items:
+                if isinstance(strip_newtype(x.type), VarbitT):
+                    values.append(self.ex(x))  # (length, value), kept whole
+                else:
+                    values.extend(v for v, _ in self.flatten(x))
         else:
             obj = self.ex(data)
             values = [f"{obj}.f_{f.name}" for f in t.fields]

@@ -38,7 +38,9 @@ from p4sim.runtime.types import (
     EnumT,
     HeaderT,
     StructT,
+    Type,
     TypeVar,
+    VarbitT,
     strip_newtype,
     width_of,
 )
@@ -178,7 +180,7 @@ class Lowerer:
         self.schema.actions = sorted(self.action_infos.values(), key=lambda a: a.name)
         for name, t in sorted(pipeline.digests.items()):
             self.schema.digests.append(S.DigestInfo(
-                name, tuple(S.StructMemberInfo(f.name, width_of(f.type)) for f in t.fields)))
+                name, tuple(_member_info(f.name, f.type) for f in t.fields)))
         self._controller_headers()
         profiles = [p for p in self.profiles.values() if p.in_place] + [
             self.profiles[n] for n in self.named_profiles]
@@ -560,3 +562,11 @@ def _check_entries(decl: ir.TableDecl, qname: str, keys: list[KeySpec], size: in
 
 
 __all__ = ["ExternPlan", "Lowered", "ProfilePlan", "TablePlan", "ValueSetPlan", "lower"]
+
+
+def _member_info(name: str, t: Type) -> S.StructMemberInfo:
+    base = strip_newtype(t)
+    if isinstance(base, VarbitT):
+        return S.StructMemberInfo(name, base.max_width, varbit=True)
+    return S.StructMemberInfo(name, width_of(t))
+

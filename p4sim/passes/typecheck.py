@@ -42,6 +42,7 @@ from p4sim.runtime.types import (
     TupleT,
     Type,
     TypeVar,
+    VarbitT,
     VoidT,
     strip_newtype,
 )
@@ -94,24 +95,25 @@ class StructInitT(Type):
 
 
 _ARITH = {"+", "-", "*", "/", "%", "|+|", "|-|"}
-# Without varbit fields (which p4sim refuses) the minimum and maximum sizes
-# of a type are the same.
 _SIZE_METHODS = {"minSizeInBits", "minSizeInBytes", "maxSizeInBits", "maxSizeInBytes"}
 
 
-def _size_in_bits(t: Type) -> int | None:
+def _size_in_bits(t: Type, maximum: bool = True) -> int | None:
     """The spec's size of a value of type `t` (validity bits not counted), or
     None for types it leaves undefined (error, enums without a
-    representation, `int`, strings, externs...)."""
+    representation, `int`, strings, externs...). A varbit counts its
+    maximum width, or 0 when `maximum` is False."""
     t = strip_newtype(t)
     if isinstance(t, BitT):
         return t.width
+    if isinstance(t, VarbitT):
+        return t.max_width if maximum else 0
     if isinstance(t, BoolT):
         return 1
     if isinstance(t, EnumT):
         return t.underlying.width if t.underlying is not None else None
     if isinstance(t, StackT):
-        element = _size_in_bits(t.element)
+        element = _size_in_bits(t.element, maximum)
         return None if element is None else t.size * element
     parts: list[Type]
     if isinstance(t, TupleT):
@@ -120,7 +122,7 @@ def _size_in_bits(t: Type) -> int | None:
         parts = [f.type for f in t.fields]
     else:
         return None
-    sizes = [_size_in_bits(p) for p in parts]
+    sizes = [_size_in_bits(p, maximum) for p in parts]
     if any(s is None for s in sizes):
         return None
     known = [s for s in sizes if s is not None]
@@ -486,7 +488,7 @@ class ExprChecker:
                 if isinstance(base, TupleT):
                     raise UnsupportedError(e.pos, "== on tuples")
                 if not isinstance(base, BitT | InfIntT | BoolT | EnumT | ErrorT | StructLikeT
-                                  | StackT):
+                                  | StackT | VarbitT):
                     raise TypeCheckError(e.pos, f"cannot compare values of type {t}")
             elif not isinstance(base, BitT | InfIntT):
                 raise TypeCheckError(e.pos, f"operator {op} needs integers, not {t}")
@@ -621,7 +623,7 @@ class ExprChecker:
         name = callee.member
         if e.args or e.type_args:
             raise TypeCheckError(e.pos, f"{name}() takes no arguments")
-        bits = _size_in_bits(t)
+        bits = _size_in_bits(t, name.startswith("max"))
         if bits is None:
             raise TypeCheckError(callee.pos, f"type {t} has no size in bits")
         self.facts.members[callee] = "method"

@@ -110,6 +110,7 @@ class RegisterInfo:
 class StructMemberInfo:
     name: str
     bitwidth: int
+    varbit: bool = False  # a varbit<bitwidth>: P4Info's `varbit { max_bitwidth }`
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,9 @@ def equal(a: Any, b: Any) -> bool:
         if hasattr(x, "__slots__") or isinstance(x, Stack):
             if not equal(x, y):
                 return False
+        elif isinstance(x, tuple):  # a varbit (length, value): bmv2 compares values
+            if x[1] != y[1]:
+                return False
         elif x != y:
             return False
     return True

@@ -95,6 +95,19 @@ class TypeVar(Type):
 
 
 @dataclass(frozen=True)
+class VarbitT(Type):
+    """`varbit<W>`: a header field of 0..W bits, the length set by extract.
+
+    At run time a value is the pair `(length in bits, value)`, so `==`
+    compares both, as P4_16 8.9 asks."""
+
+    max_width: int
+
+    def __str__(self) -> str:
+        return f"varbit<{self.max_width}>"
+
+
+@dataclass(frozen=True)
 class TupleT(Type):
     elements: tuple[Type, ...]
 
@@ -150,7 +163,16 @@ class StructLikeT(NamedT):
 class HeaderT(StructLikeT):
     @property
     def width(self) -> int:
+        """Bits of the fixed-width fields (a varbit field counts 0)."""
         return sum(width_of(f.type) for f in self.fields)
+
+    @property
+    def varbit(self) -> Field | None:
+        """The header's varbit field, if it has one."""
+        for f in self.fields:
+            if isinstance(f.type, VarbitT):
+                return f
+        return None
 
     __hash__ = NamedT.__hash__
 
@@ -254,6 +276,8 @@ def width_of(t: Type) -> int:
         return width_of(t.base)
     if isinstance(t, ErrorT):
         return 32
+    if isinstance(t, VarbitT):
+        return 0  # the fixed part only: a varbit's length is known at run time
     if isinstance(t, HeaderT | StructT):
         return sum(width_of(f.type) for f in t.fields)
     raise ValueError(f"type {t} has no fixed bit width")

@@ -21,7 +21,7 @@ from p4sim.errors import ControlPlaneError
 from p4sim.server.codec import encode
 from p4sim.server.p4info_index import DigestRef
 
-Values = tuple[int, ...]
+Values = tuple[int | tuple[int, int], ...]  # a varbit is (length in bits, value)
 
 
 @dataclass
@@ -165,7 +165,20 @@ def encode_digest_data(ref: DigestRef, values: Values) -> p4d.P4Data:
     data = p4d.P4Data()
     if ref.is_struct:
         for value in values:
-            data.struct.members.add(bitstring=encode(value))
+            member = data.struct.members.add()
+            _encode_value(member, value)
     else:
-        data.bitstring = encode(values[0])
+        _encode_value(data, values[0])
     return data
+
+
+def _encode_value(data: p4d.P4Data, value: object) -> None:
+    """A bit string, or a varbit (the pipeline's `(length, value)` pair) as
+    P4Runtime's `P4Varbit`: the value's bytes and its length in bits."""
+    if isinstance(value, tuple):
+        length, number = value
+        data.varbit.bitstring = encode(number)
+        data.varbit.bitwidth = length
+    else:
+        assert isinstance(value, int)
+        data.bitstring = encode(value)

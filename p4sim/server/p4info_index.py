@@ -137,6 +137,8 @@ def _bitstring_width(spec: p4t.P4DataTypeSpec, info: p4i.P4Info, what: str) -> i
             return int(bits.bit.bitwidth)
         if kind == "int":
             return int(bits.int.bitwidth)
+        if kind == "varbit":
+            return int(bits.varbit.max_bitwidth)
     if spec.WhichOneof("type_spec") == "serializable_enum":
         name = spec.serializable_enum.name
         return int(info.type_info.serializable_enums[name].underlying_type.bitwidth)
