@@ -6,9 +6,14 @@ policy pick a back-end among those whose agents answer heartbeats, and then
 moves the live connection there, in the order of docs/blob-format.md "One
 handoff, message by message":
 
-    AllocateFlow -> lock the 4-tuple -> freeze (TCP_REPAIR) -> sealed handoff
+    a flow id -> lock the 4-tuple -> freeze (TCP_REPAIR) -> sealed handoff
     to the back-end's agent -> on its "ready": InstallFlow -> sealed commit
     (not waited for) -> close the frozen copy silently -> unlock
+
+The flow id comes from a block the controller leased to this classifier
+(controller.classifier.flow_ids: LeaseFlowIds, no round trip per handoff);
+the InstallFlow that writes the switch entry names the connection, which
+binds the leased id to it. A controller without leases gets AllocateFlow.
 
 The agent restores the connection before it answers "ready" but gives it to
 the application only on the commit, which leaves once the switch steers the
