@@ -158,8 +158,6 @@ class Checker(ExprChecker):
             element = self.resolve_type(ref.element, scope)
             if not isinstance(element, HeaderT | HeaderUnionT):
                 raise TypeCheckError(ref.pos, f"a stack element must be a header, not {element}")
-            if isinstance(element, HeaderUnionT):
-                raise UnsupportedError(ref.pos, "stack of header_union")
             size = self.const_int(ref.size, scope, "stack size")
             limits.check_count("stack size", size, 1, limits.MAX_STACK_SIZE, ref.pos)
             stack = StackT(element, size)

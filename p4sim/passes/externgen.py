@@ -203,11 +203,18 @@ class ExternGen(StmtGen):
                                  " field, and such a header needs the size"
                                  if sized else f"header {t.name} has a varbit field: "
                                  "extract it with a size in bits")
+        union_next = None  # `extract(hs.next.m)` on a stack of header_unions
         if target is not None and isinstance(target, ir.Member) and \
                 self.facts.members.get(target) == "next":
             stack = self.ex(target.expr)
             dest = self.em.tmp("h")
             self.em.line(f"{dest} = {stack}.nxt()")
+        elif isinstance(target, ir.Member) and isinstance(target.expr, ir.Member) and \
+                self.facts.members.get(target.expr) == "next":
+            stack = self.ex(target.expr.expr)
+            union_next = self.em.tmp("u")
+            self.em.line(f"{union_next} = {stack}.nxt()")
+            dest = f"{union_next}.f_{target.member}"
         elif target is not None:
             dest = self.ex(target)
         if sized:
@@ -229,6 +236,10 @@ class ExternGen(StmtGen):
         if target is not None and isinstance(target, ir.Member) and \
                 self.facts.members.get(target) == "next":
             self.em.line(f"{self.ex(target.expr)}.nxt_i += 1")
+        elif union_next is not None:
+            assert isinstance(target, ir.Member) and isinstance(target.expr, ir.Member)
+            self.em.line(f"{union_next}.only({target.member!r})")
+            self.em.line(f"{self.ex(target.expr.expr)}.nxt_i += 1")
         elif target is not None:
             self.union_exclusive(target)
         self.em.line(f"off += {f'({t.width} + {n}) >> 3' if sized else nbytes}")

@@ -106,7 +106,7 @@ class Stack:
 
     def invalidate(self) -> None:
         for h in self.hs:
-            h._v = False
+            h.invalidate()  # a header, or a header_union (all its members)
         self.nxt_i = 0
 
     def emit(self, parts: list[bytes]) -> None:

@@ -65,8 +65,6 @@ def test_writing_an_in_parameter_is_refused() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"decls": "header x_t { bit<8> v; } header_union u_t { x_t x; }",
-      "more_headers": "u_t[2] us;"}, "unsupported: stack of header_union"),
     ({"ingress_decls": "Checksum16() ck;"}, "unsupported: extern Checksum16"),
     ({"fields": "bit<3> v;"}, "unsupported: header h_t is 3 bits"),
 ])

@@ -19,7 +19,7 @@ from p4sim.errors import P4SimError
 from p4sim.stf.runner import run_stf
 
 # Programs passing when last measured; only ever raised.
-FLOOR = 186
+FLOOR = 190
 
 
 def run_one(stf: Path) -> str | None:
