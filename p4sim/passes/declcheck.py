@@ -582,6 +582,12 @@ class Checker(ExprChecker):
                                      f"in the actions list of {d.name}")
             priority = None
             if entry.priority is not None:
+                if d.entries_are_const:
+                    # p4c's rule (P4_16 1.2.4 itself allows it): refused where
+                    # p4c refuses it, at the entry's keyset.
+                    raise TypeCheckError(entry.keysets[0].pos if entry.keysets else entry.pos,
+                                         "Entry: Table with 'const' entries cannot have "
+                                         "priorities")
                 priority = self.const_int(entry.priority, scope, "entry priority")
             entries.append((keysets, binding, priority))
         size = None

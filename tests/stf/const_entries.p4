@@ -1,6 +1,8 @@
 // const entries: without priorities the first listed matching entry wins;
-// with `priority = N:` the largest N wins (P4_16 spec 14.2.1.4). Also a
-// const default action with action data, and size.
+// with `priority = N:` (in a non-const `entries` list: p4c refuses
+// priorities in `const entries`, and so does p4sim) the largest N wins
+// (P4_16 spec 14.2.1.4). Also a const default action with action data, and
+// size.
 #include <core.p4>
 #include <v1model.p4>
 
@@ -43,7 +45,7 @@ control IG(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm)
         key = { hdr.d.f : ternary; }
         actions = { set2; }
         default_action = set2(0x77);
-        const entries = {
+        entries = {
             priority = 10: 0x20 &&& 0xF0 : set2(1);
             priority = 20: 0x22 : set2(2);
         }

@@ -22,7 +22,6 @@ pytestmark = pytest.mark.skipif(NEEDS_BMV2 is not None, reason=NEEDS_BMV2 or "")
 
 # case -> why bmv2 cannot give p4sim's result (each is in docs/p4sim-internals.md)
 KNOWN_DIFFERENCES = {
-    "const_entries": "p4c refuses `priority = N:` on const entries (p4sim accepts it)",
     "size_methods": "p4c 1.2.5.16 crashes on the program (Compiler Bug in typeMap.cpp)",
     "registers": "bmv2's P4Runtime server has no register writes (UNIMPLEMENTED)",
     "value_set": "bmv2's P4Runtime server has no value_set writes (UNIMPLEMENTED)",

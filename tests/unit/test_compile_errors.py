@@ -186,3 +186,26 @@ def test_package_arguments_are_checked_against_the_package_type(old: str, new: s
 def test_a_named_block_instance_is_a_package_argument() -> None:
     text = MINIMAL.replace("V1Switch(P(), VC(), I(),", "I() ig;\nV1Switch(P(), VC(), ig,")
     compile_source(text, "prog.p4")
+
+
+def test_priorities_in_const_entries_are_refused_as_p4c_does() -> None:
+    """p4c: "Entry: Table with 'const' entries cannot have priorities", at the
+    keyset; a non-const `entries` list may carry them."""
+    table = """
+            action a() { }
+            table t {
+                key = { hdr.h.a: ternary; }
+                actions = { a; }
+                %s = {
+                    priority = 10: 0x20 &&& 0xF0 : a();
+                }
+            }
+        """
+    text = source(FIELDS, "t.apply();", ingress_decls=table % "const entries")
+    with pytest.raises(TypeCheckError) as info:
+        compile_source(text, "prog.p4")
+    line = _line_of(text, "priority = 10")
+    col = text.splitlines()[line - 1].index("0x20") + 1
+    assert str(info.value) == (f"prog.p4:{line}:{col}: error: Entry: Table with 'const' "
+                               "entries cannot have priorities")
+    build(FIELDS, "t.apply();", ingress_decls=table % "entries")
