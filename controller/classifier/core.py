@@ -84,6 +84,10 @@ class Settings:
     vip: Endpoint
     agent_timeout_s: float = 2.0
     abort_timeout_s: float = 2.0
+    # An agent that certainly failed (refused the connection or the blob,
+    # answered an error): the frozen connection goes to another back-end of
+    # the same pool, at most this many more times, before the 503.
+    agent_retries: int = 2
     # After the agent's "ready", InstallFlow is retried this long (a controller
     # restart or a backup taking over answers UNAVAILABLE for a moment). The
     # commit must reach the agent before its commit timeout (default 15 s).
@@ -99,6 +103,11 @@ class _Metrics:
             "p4handoff_classifier_connections",
             "Connections accepted, by how they ended here",
             ["outcome"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            "p4handoff_classifier_agent_retries",
+            "Handoffs sent to another back-end of the pool after an agent certainly failed",
             registry=registry,
         )
         self.in_progress = Gauge(
@@ -221,7 +230,9 @@ class Classifier:
                 await self._answer(conn, request, policy, "no back-end for this request")
                 return
             policy.pools[decision.pool].opened(decision.backend.name)
-            outcome = await self._hand_off(conn, peer, data, request, policy, decision.backend.name)
+            outcome = await self._hand_off(
+                conn, peer, data, request, policy, decision.backend.name, decision.pool
+            )
         except Exception:
             log.exception("connection from %s:%d failed", *peer)
             conn.close()
@@ -269,6 +280,7 @@ class Classifier:
         request: Request,
         policy: Policy,
         backend: str,
+        pool: str | None = None,
     ) -> str:
         vip: Endpoint = conn.getsockname()[:2]
         decided = time.perf_counter()
@@ -309,6 +321,45 @@ class Classifier:
             timeout=self.settings.agent_timeout_s,
             abort_timeout=self.settings.abort_timeout_s,
         )
+        tried = {backend}
+        while not outcome.ready and outcome.certain and len(tried) <= self.settings.agent_retries:
+            # Nothing reached the back-end's application and no switch entry
+            # was written: the connection, still frozen and locked (the
+            # client's segments meanwhile are dropped and retransmitted
+            # later), goes to another back-end of the pool with the same state.
+            if outcome.reply is None:
+                self.agents.unreachable(backend, outcome.detail)
+            choices = policy.pools.get(pool) if pool is not None else None
+            chosen = choices.choose(request, self.agents.live() - tried) if choices else None
+            if choices is None or chosen is None:
+                break
+            try:
+                taken = await self.flow_ids.take(peer, vip, self.backends[chosen.name])
+            except ControllerError as exc:
+                log.warning("no flow id for %s:%d -> %s: %s", *peer, chosen.name, exc)
+                break
+            retry, retry_leased = taken
+            log.warning(
+                "handoff of %s:%d to %s failed (%s); trying %s", *peer, backend, outcome.detail,
+                chosen.name,
+            )  # fmt: skip
+            self.metrics.retries.inc()
+            await self._give_back(flow, f"agent_failed: {outcome.detail}", release_agent=False)
+            choices.opened(chosen.name)
+            backend, flow = chosen.name, retry
+            tried.add(backend)
+            if retry_leased:
+                self._leased[flow] = (peer, vip)
+            note_flow(flow, vip)
+            blob = seal(Handoff(flow.flow_id, flow.forwarder, state), self.keys)
+            outcome = await self.agents.client(backend).hand_off(
+                blob,
+                flow_id=flow.flow_id,
+                forwarder_ip=flow.forwarder,
+                keys=self.keys,
+                timeout=self.settings.agent_timeout_s,
+                abort_timeout=self.settings.abort_timeout_s,
+            )
         ready = time.perf_counter()
         self.latencies.add("agent", ready - frozen)
         if outcome.ready:

@@ -9,6 +9,7 @@ started again breaks nothing. Needs root; skips otherwise."""
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import struct
 import time
@@ -189,3 +190,47 @@ def test_backup_controller_takes_over_from_a_killed_primary(system: LabSession) 
         installed(system, conn.getsockname()[1])
     assert serving_name(system) == "controller-5"
     wait_for(lambda: not system.flows(), 10, "the backup to remove the entry")
+
+
+def post_sha256(system: LabSession, body: bytes) -> tuple[str, str, str]:
+    """One upload to /sha256 on a fresh connection: (status line, back-end, body)."""
+    with client(system) as conn:
+        conn.sendall(b"POST /sha256 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)  # fmt: skip
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    head, _, answer = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    backend = next((v.split(":", 1)[1].strip() for v in lines if v.lower().startswith("x-backend")),
+                   "")  # fmt: skip
+    return lines[0], backend, answer.decode().strip()
+
+
+def test_a_certainly_failed_agent_sends_the_connection_to_another_backend(
+    system: LabSession,
+) -> None:
+    """b1's agent is dead (connection refused) and the classifier has not
+    noticed yet (heartbeats every 30 s here): uploads the pool gives b1 are
+    handed to b2 instead, from the same frozen connection, every byte of the
+    body intact (its first 8 KiB travelled in the blob, the rest was
+    retransmitted by the client after the switch-over), instead of a 503."""
+    system.restart_classifier("k1", "--heartbeat-interval", "30")
+    system.kill("agent-b1")
+    try:
+        before = system.counters("k1")
+        body = bytes(range(256)) * 800  # 200 KiB, more than the classifier reads
+        answers = [post_sha256(system, body) for _ in range(2)]
+        expected = hashlib.sha256(body).hexdigest()
+        assert answers == [("HTTP/1.1 200 OK", "b2", expected)] * 2, answers
+        after = system.counters("k1")
+        retried = "p4handoff_classifier_agent_retries_total"
+        assert after.get(retried, 0) - before.get(retried, 0) == 1  # then b1 left the pool
+        outcomes = system.outcomes("k1")
+        assert "recovered" not in outcomes and outcomes.get("handed_off", 0) >= 2, outcomes
+        assert "b1" not in system.live_backends()
+    finally:
+        system.restart_agent("b1")
+        system.restart_classifier("k1")
+        system.wait_whole()
+    wait_for(lambda: not system.leaks(), 15, "nothing left of the retried handoffs")
