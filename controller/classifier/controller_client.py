@@ -44,7 +44,12 @@ class ControllerApi(Protocol):
         """`connection` (client, VIP): binds a leased id to it."""
         ...
 
-    async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None: ...
+    async def remove(
+        self, flow: FlowRef, reason: str, release_agent: bool,
+        connection: tuple[Endpoint, Endpoint] | None = None,
+    ) -> None:  # fmt: skip
+        """`connection` (client, VIP): the one a leased id was used for."""
+        ...
 
     async def installed_per_backend(self) -> dict[str, int]:
         """Installed flows by back-end address (for least connections)."""
@@ -127,17 +132,17 @@ class GrpcController:
     ) -> None:
         request = pb.InstallFlowRequest(flow=_ref(flow), handoff_latency_s=latency_s)
         if connection is not None:
-            (client_ip, client_port), (vip, vip_port) = connection
-            request.connection.CopyFrom(pb.Connection(
-                client_ip=client_ip, client_port=client_port, vip=vip, vip_port=vip_port
-            ))  # fmt: skip
+            request.connection.CopyFrom(_connection(connection))
         await self._call(self._stub.InstallFlow, request)
 
-    async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None:
-        await self._call(
-            self._stub.RemoveFlow,
-            pb.RemoveFlowRequest(flow=_ref(flow), reason=reason, release_agent=release_agent),
-        )
+    async def remove(
+        self, flow: FlowRef, reason: str, release_agent: bool,
+        connection: tuple[Endpoint, Endpoint] | None = None,
+    ) -> None:  # fmt: skip
+        request = pb.RemoveFlowRequest(flow=_ref(flow), reason=reason, release_agent=release_agent)
+        if connection is not None:
+            request.connection.CopyFrom(_connection(connection))
+        await self._call(self._stub.RemoveFlow, request)
 
     async def installed_per_backend(self) -> dict[str, int]:
         response = await self._call(self._stub.ListFlows, pb.ListFlowsRequest())
@@ -149,6 +154,11 @@ class GrpcController:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+def _connection(connection: tuple[Endpoint, Endpoint]) -> pb.Connection:
+    (client_ip, client_port), (vip, vip_port) = connection
+    return pb.Connection(client_ip=client_ip, client_port=client_port, vip=vip, vip_port=vip_port)
 
 
 def _ref(flow: FlowRef) -> pb.FlowRef:

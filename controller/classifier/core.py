@@ -468,8 +468,12 @@ class Classifier:
             return False
 
     async def _give_back(self, flow: FlowRef, reason: str, release_agent: bool) -> None:
+        binding = self._leased.get(flow)  # a leased id: the controller keeps the connection
         try:
-            await self.controller.remove(flow, reason, release_agent)
+            if binding is None:
+                await self.controller.remove(flow, reason, release_agent)
+            else:
+                await self.controller.remove(flow, reason, release_agent, binding)
         except ControllerError as exc:
             # The controller gives back pending ids by itself after a while.
             log.warning("RemoveFlow of flow %#010x failed: %s", flow.flow_id, exc)

@@ -81,14 +81,16 @@ class InstallFlowResponse(_message.Message):
     def __init__(self, batch_size: _Optional[int] = ...) -> None: ...
 
 class RemoveFlowRequest(_message.Message):
-    __slots__ = ("flow", "reason", "release_agent")
+    __slots__ = ("flow", "reason", "release_agent", "connection")
     FLOW_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     RELEASE_AGENT_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_FIELD_NUMBER: _ClassVar[int]
     flow: FlowRef
     reason: str
     release_agent: bool
-    def __init__(self, flow: _Optional[_Union[FlowRef, _Mapping]] = ..., reason: _Optional[str] = ..., release_agent: _Optional[bool] = ...) -> None: ...
+    connection: Connection
+    def __init__(self, flow: _Optional[_Union[FlowRef, _Mapping]] = ..., reason: _Optional[str] = ..., release_agent: _Optional[bool] = ..., connection: _Optional[_Union[Connection, _Mapping]] = ...) -> None: ...
 
 class RemoveFlowResponse(_message.Message):
     __slots__ = ("entry_removed",)

@@ -470,12 +470,19 @@ class Controller:
                 raise FlowError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
 
     def remove(
-        self, forwarder: str, backend: str, flow_id: int, reason: str, release_agent: bool
-    ) -> bool:
+        self, forwarder: str, backend: str, flow_id: int, reason: str, release_agent: bool,
+        connection: Connection | None = None,
+    ) -> bool:  # fmt: skip
         """End a flow (idempotent: an ended flow stays ended); returns whether
-        a switch entry was deleted."""
+        a switch entry was deleted. `connection`: the one a leased id was
+        used for, kept with the ended flow."""
         self._require_active()
         flow = self._flow(forwarder, backend, flow_id)
+        if connection is not None and flow.state == LEASED:
+            client_ip, client_port, vip, vip_port = _canonical(connection)
+            with self._lock, contextlib.suppress(FlowStoreError):
+                # Pending for a moment; a live flow of that connection wins.
+                flow = self.store.bind(flow.key, (client_ip, client_port), (vip, vip_port))
         return self._end(flow, reason or "removed", release_agent)
 
     def _flow(self, forwarder: str, backend: str, flow_id: int) -> Flow:

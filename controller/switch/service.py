@@ -95,10 +95,16 @@ class ControllerService(pb_grpc.ControllerServicer):
 
     def RemoveFlow(self, request: pb.RemoveFlowRequest, context: Any) -> pb.RemoveFlowResponse:
         f = request.flow
+        c = request.connection
+        connection = (
+            (c.client_ip, c.client_port, c.vip, c.vip_port)
+            if request.HasField("connection") else None
+        )  # fmt: skip
 
         def work() -> pb.RemoveFlowResponse:
             removed = self.controller.remove(
-                f.forwarder, f.backend, f.flow_id, request.reason, request.release_agent
+                f.forwarder, f.backend, f.flow_id, request.reason, request.release_agent,
+                connection,
             )
             return pb.RemoveFlowResponse(entry_removed=removed)
 

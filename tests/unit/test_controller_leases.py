@@ -123,3 +123,18 @@ def test_unused_leases_expire_like_pending_ids(
         assert sorted(releases.sent) == sorted((FORWARDER, B1, f.flow_id) for f in leased)
     finally:
         stop_controller(controller)
+
+
+def test_a_lease_given_back_keeps_the_connection_it_was_used_for(
+    controller: Controller,
+) -> None:
+    """A handoff that failed before InstallFlow names its connection in
+    RemoveFlow, so the ended flow is listed (and traced) by it."""
+    lease = controller.lease(B1, "k1", 1)[0]
+    conn = (CLIENT, 45400, VIP, 80)
+    assert controller.remove(FORWARDER, B1, lease.flow_id, "agent_failed: x", False, conn) is False
+    ended = controller.store.get(*lease.key)
+    assert ended is not None and ended.state == QUARANTINE
+    assert (ended.client_ip, ended.client_port, ended.vip, ended.vip_port) == conn
+    listed = [(f.connection.client_port, f.state) for f in controller.list_flows(True, False)]
+    assert listed == [(45400, QUARANTINE)]
