@@ -191,8 +191,9 @@ class _Builder:
                     m.type_spec.bitstring.varbit.max_bitwidth = member.bitwidth
                 else:
                     m.type_spec.bitstring.bit.bitwidth = member.bitwidth
-        if schema.tables:
-            info.type_info.SetInParent()  # p4c writes it, empty, once it meets a table
+        if schema.has_type_info or schema.tables or schema.counters or schema.meters or \
+                schema.registers or schema.action_profiles:
+            info.type_info.SetInParent()  # p4c writes it, empty if need be
         return info
 
     def _table(self, msg: p4i.Table, table: TableInfo) -> None:

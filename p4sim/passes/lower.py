@@ -153,6 +153,28 @@ class Lowerer:
         self.named_profiles: list[str] = []  # declared instances, in declaration order
         self.elab: Elaborated | None = None
 
+    def _calls_extern_function(self, block: BlockInst) -> bool:
+        """Whether a control's apply block, or an action declared in it, calls
+        an extern function (the places p4c's P4Info generator looks)."""
+        decl = block.decl
+        if not isinstance(decl, ir.ControlDecl):
+            return False
+        todo: list[object] = [decl.body, *(a.body for a in decl.locals
+                                          if isinstance(a, ir.ActionDecl))]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, list | tuple):
+                todo.extend(node)
+                continue
+            if not isinstance(node, ir.Node):
+                continue
+            if isinstance(node, ir.Call):
+                info = self.facts.calls.get(node)
+                if info is not None and info.kind == "extern_function":
+                    return True
+            todo.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+        return False
+
     def run(self) -> Lowered:
         elab = self.elab = elaborate(self.checked)
         top_names: dict[Sym, str] = {}
@@ -176,6 +198,8 @@ class Lowerer:
             self._extern(ext)
         for block in elab.all_blocks:
             self._direct_actions(block)
+        self.schema.has_type_info = bool(elab.top_externs) or any(
+            b.tables or b.externs or self._calls_extern_function(b) for b in elab.all_blocks)
         pipeline = codegen.generate(self.checked, elab, names_per_block)
         self.schema.actions = sorted(self.action_infos.values(), key=lambda a: a.name)
         for name, t in sorted(pipeline.digests.items()):

@@ -169,3 +169,7 @@ class ProgramSchema:
     controller_headers: list[ControllerHeaderInfo] = field(default_factory=list)
     value_sets: list[ValueSetInfo] = field(default_factory=list)
     action_profiles: list[ActionProfileInfo] = field(default_factory=list)
+    # p4c writes P4Info's `type_info` (empty if nothing goes in it) once it
+    # meets a table, an extern instance, or an extern function called in a
+    # control's apply block or in an action declared in a control.
+    has_type_info: bool = False

@@ -1,0 +1,52 @@
+"""When P4Info has a `type_info` (empty when nothing goes in it): p4c writes
+it once it meets a table, an extern instance, or an extern function called
+in a control's apply block or in an action declared in a control; a parser's
+calls (`verify`) do not count. Checked against p4c's output for the same
+programs (p4c 1.2.5.16)."""
+
+from __future__ import annotations
+
+import pytest
+
+from p4sim.compiler import compile_source
+from p4sim.p4info.generate import p4info_to_text
+
+TEMPLATE = """
+#include <core.p4>
+#include <v1model.p4>
+header h_t {{ bit<8> a; bit<16> c; }}
+struct hs_t {{ h_t h; }}
+struct m_t {{ }}
+{top}
+parser P(packet_in pkt, out hs_t hdr, inout m_t m, inout standard_metadata_t sm) {{
+    state start {{ pkt.extract(hdr.h); {parser} transition accept; }}
+}}
+control VC(inout hs_t hdr, inout m_t m) {{ apply {{ }} }}
+control I(inout hs_t hdr, inout m_t m, inout standard_metadata_t sm) {{
+    {locals}
+    apply {{ sm.egress_spec = 1; {apply} }}
+}}
+control E(inout hs_t hdr, inout m_t m, inout standard_metadata_t sm) {{ apply {{ }} }}
+control CC(inout hs_t hdr, inout m_t m) {{ apply {{ }} }}
+control D(packet_out pkt, in hs_t hdr) {{ apply {{ pkt.emit(hdr.h); }} }}
+V1Switch(P(), VC(), I(), E(), CC(), D()) main;
+"""
+
+CHECKSUM = "hash(hdr.h.c, HashAlgorithm.crc16, 16w0, { hdr.h.a }, 16w8);"
+
+
+@pytest.mark.parametrize(("parts", "has_type_info"), [
+    ({}, False),
+    ({"parser": "verify(hdr.h.a == 1, error.NoMatch);"}, False),
+    ({"apply": "mark_to_drop(sm);"}, True),
+    ({"apply": CHECKSUM}, True),
+    ({"locals": f"action a() {{ {CHECKSUM} }}", "apply": "a();"}, True),
+    ({"locals": "register<bit<8>>(4) r;"}, True),
+    ({"locals": "action a() { } table t { key = { hdr.h.a: exact; } actions = { a; } }",
+      "apply": "t.apply();"}, True),
+])
+def test_type_info_is_written_where_p4c_writes_it(parts: dict[str, str],
+                                                  has_type_info: bool) -> None:
+    fill = {"top": "", "parser": "", "locals": "", "apply": ""} | parts
+    text = p4info_to_text(compile_source(TEMPLATE.format(**fill), "t.p4").p4info)
+    assert ("\ntype_info {" in text) == has_type_info
