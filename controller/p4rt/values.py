@@ -23,7 +23,7 @@ def parse_int(value: Readable) -> int:
     """The non-negative integer a readable value stands for.
 
     Accepted: a Python int, big-endian bytes, or text: a dotted IPv4 address,
-    colon-separated hex bytes (a MAC address), `0x`/`0o`/`0b` numbers or a
+    colon-separated hex bytes (a MAC address), an IPv6 address, `0x`/`0o`/`0b` numbers or a
     decimal number (underscores allowed in numbers).
     """
     if isinstance(value, bool):
@@ -44,11 +44,16 @@ def parse_int(value: Readable) -> int:
             raise ValueFormatError(f"{value!r} is not an IPv4 address: {exc}") from None
     if _MAC_RE.match(text):
         return int("".join(f"{int(part, 16):02x}" for part in text.split(":")), 16)
+    if ":" in text:
+        try:
+            return int(ipaddress.IPv6Address(text))
+        except ipaddress.AddressValueError as exc:
+            raise ValueFormatError(f"{value!r} is not an IPv6 address: {exc}") from None
     try:
         number = int(text, 0) if text[:2].lower() in ("0x", "0o", "0b") else int(text, 10)
     except ValueError:
         raise ValueFormatError(
-            f"{value!r} is not an IPv4 address, a MAC address or a number"
+            f"{value!r} is not an IPv4 or IPv6 address, a MAC address or a number"
         ) from None
     if number < 0:
         raise ValueFormatError(f"{value!r} is negative; P4Runtime values are unsigned")
@@ -109,6 +114,10 @@ def decode(data: bytes, bitwidth: int, what: str) -> int:
 
 def format_ipv4(value: int) -> str:
     return str(ipaddress.IPv4Address(value))
+
+
+def format_ipv6(value: int) -> str:
+    return str(ipaddress.IPv6Address(value))
 
 
 def format_mac(value: int) -> str:

@@ -19,6 +19,14 @@ bit<32> csum16_delta32(in bit<32> old_value, in bit<32> new_value) {
          + csum16_delta16(old_value[15:0], new_value[15:0]);
 }
 
+// The delta for a 128-bit field (an IPv6 address, eight checksum words).
+bit<32> csum16_delta128(in bit<128> old_value, in bit<128> new_value) {
+    return csum16_delta32(old_value[127:96], new_value[127:96])
+         + csum16_delta32(old_value[95:64], new_value[95:64])
+         + csum16_delta32(old_value[63:32], new_value[63:32])
+         + csum16_delta32(old_value[31:0], new_value[31:0]);
+}
+
 // The checksum after applying a delta: fold the carries back into 16 bits
 // (twice: the first fold can carry once more) and complement.
 bit<16> csum16_apply(in bit<16> checksum, in bit<32> delta) {

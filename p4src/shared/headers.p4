@@ -52,6 +52,38 @@ header ipv4_t {
     ipv4_addr_t dst_addr;
 }
 
+// The fixed 40-byte IPv6 header; extension headers, when present, stay in
+// the payload.
+header ipv6_t {
+    bit<4>      version;
+    bit<8>      traffic_class;
+    bit<20>     flow_label;
+    bit<16>     payload_len;
+    bit<8>      next_hdr;
+    bit<8>      hop_limit;
+    ipv6_addr_t src_addr;
+    ipv6_addr_t dst_addr;
+}
+
+header icmpv6_t {
+    bit<8>  type;
+    bit<8>  code;
+    bit<16> checksum;
+}
+
+// The body of a neighbour solicitation or advertisement (RFC 4861 4.3, 4.4).
+header ndp_t {
+    bit<32>     flags;
+    ipv6_addr_t target_addr;
+}
+
+// A source or target link-layer address option for Ethernet.
+header ndp_lla_option_t {
+    bit<8>     type;
+    bit<8>     length;
+    mac_addr_t addr;
+}
+
 // The fixed 20-byte TCP header; options stay in the payload, untouched.
 header tcp_t {
     l4_port_t src_port;
@@ -79,6 +111,10 @@ struct headers_t {
     ethernet_t   ethernet;
     arp_t        arp;
     ipv4_t       ipv4;
+    ipv6_t       ipv6;
+    icmpv6_t     icmpv6;
+    ndp_t        ndp;
+    ndp_lla_option_t ndp_option;
     tcp_t        tcp;
     udp_t        udp;
 }
@@ -88,6 +124,23 @@ struct encap_params_t {
     flow_id_t   flow_id;
     ipv4_addr_t tunnel_src;
     ipv4_addr_t backend;
+}
+
+// What encap_to_backend6 hands to the IPv6 flow-id rewrite.
+struct encap6_params_t {
+    flow_id_t   flow_id;
+    ipv6_addr_t tunnel_src;
+    ipv6_addr_t backend;
+}
+
+// connection_end_t of an IPv6 connection (its encap_map6 key first).
+struct connection_end6_t {
+    ipv6_addr_t client_addr;
+    ipv6_addr_t vip;
+    l4_port_t   client_port;
+    l4_port_t   vip_port;
+    flow_id_t   flow_id;
+    bit<8>      tcp_flags;
 }
 
 // Sent to the controller when a packet of a migrated connection carries FIN
@@ -112,6 +165,15 @@ struct forwarder_metadata_t {
     bool              encap_hit;
     encap_params_t    encap;
     connection_end_t  connection_end;
+    // IPv6: the address routing6 looks up, like route_addr.
+    ipv6_addr_t       route_addr6;
+    // The IPv6 packet's first next header is an extension header.
+    bool              ipv6_ext;
+    // The switch answered a neighbour solicitation (the ICMPv6 checksum is
+    // computed on the way out).
+    bool              ndp_answered;
+    encap6_params_t   encap6;
+    connection_end6_t connection_end6;
 }
 
 #endif

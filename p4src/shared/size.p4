@@ -11,5 +11,11 @@
 #define VIP_CLOSE_SIZE     64
 // One entry per migrated connection that is still open.
 #define ENCAP_MAP_SIZE     65536
+// The IPv6 tables, one per IPv4 table above, with the same meaning.
+#define ROUTES6_SIZE       1024
+#define GATEWAY_NDP_SIZE   64
+#define VIP_STEERING6_SIZE 1024
+#define VIP_CLOSE6_SIZE    64
+#define ENCAP_MAP6_SIZE    65536
 
 #endif

@@ -193,7 +193,7 @@ class MalformedInputFollowsTheStatedRules(ForwarderTest):
             ether / IP(src=CLIENT_IP, dst=BACKENDS["b1"][0], version=6) / TCP(),
             ether / IP(src=CLIENT_IP, dst=BACKENDS["b1"][0], chksum=0x1234) / TCP(),
             client_tcp(40000, 80, ttl=0),
-            ether / IPv6(src="fd00::1", dst="fd00::2") / TCP(),
+            ether / IPv6(src="fd00::1", dst="fd00::2") / TCP(),  # no IPv6 route
         ]
         options_to_vip = client_tcp(40000, 80)
         options_to_vip[IP].options = [IPOption_Router_Alert()]

@@ -249,7 +249,7 @@ def test_p4info_names_the_tables_keys_and_actions_the_controller_uses() -> None:
     assert [(f.name, f.bitwidth) for f in steering.match_fields] == [("vip", 32), ("bucket", 6)]
     assert [(f.name, f.bitwidth) for f in tables["routes"].match_fields] == [("dst_addr", 32)]
     digest = {d.preamble.name for d in p4info.digests}
-    assert digest == {"connection_end_t"}
+    assert digest == {"connection_end_t", "connection_end6_t"}
     headers = {
         m.preamble.name: [(f.name, f.bitwidth) for f in m.metadata]
         for m in p4info.controller_packet_metadata

@@ -23,7 +23,6 @@ from forwarder_harness import (
     routed_to,
 )
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_Router_Alert
-from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Dot1Q, Ether
 
 from p4sim.runtime.algorithms import HASH_ALGORITHMS, pack_fields
@@ -117,11 +116,10 @@ def test_expiring_ttl_is_dropped_even_for_a_migrated_connection(fwd: Forwarder, 
 @pytest.mark.parametrize(
     "frame",
     [
-        ETHER / IPv6(src="fd00::1", dst="fd00::2") / TCP(),
         ETHER / Dot1Q(vlan=10) / IP(src=CLIENT.ip, dst=BACKEND1.ip) / TCP(),
         Ether(src=CLIENT.mac, dst="01:80:c2:00:00:0e", type=0x88CC) / bytes(46),
     ],
-    ids=["ipv6", "vlan", "lldp"],
+    ids=["vlan", "lldp"],
 )
 def test_other_ethertypes_are_dropped(fwd: Forwarder, frame: Ether) -> None:
     assert fwd.send(CLIENT.port, frame) == []

@@ -120,6 +120,8 @@ def factory(index: P4InfoIndex) -> EntityFactory:
         ("10.0.0.1", 0x0A000001),
         ("aa:bb:cc:dd:ee:ff", 0xAABBCCDDEEFF),
         ("0:1:2:3:4:5", 0x000102030405),
+        ("2001:db8::1", 0x20010DB8_00000000_00000000_00000001),
+        ("::ffff:10.0.0.1", 0xFFFF_0A000001),
         ("80", 80),
         ("0x1F", 31),
         ("0b101", 5),
@@ -132,7 +134,9 @@ def test_readable_forms_parse_to_their_integer(text: values.Readable, expected: 
     assert values.parse_int(text) == expected
 
 
-@pytest.mark.parametrize("text", ["10.0.0.256", "ten", "-1", "", "0xZZ", -5, True, b""])
+@pytest.mark.parametrize(
+    "text", ["10.0.0.256", "ten", "-1", "", "0xZZ", -5, True, b"", "2001:db8::g", "1::2::3"]
+)
 def test_unreadable_values_are_rejected_with_the_input_named(text: values.Readable) -> None:
     with pytest.raises(ValueFormatError):
         values.parse_int(text)
@@ -160,6 +164,7 @@ def test_decoding_accepts_padded_byte_strings_but_checks_the_width() -> None:
 def test_prefix_mask_and_range_forms() -> None:
     assert values.parse_prefix("10.0.0.0/8") == (0x0A000000, 8)
     assert values.parse_prefix("10.0.0.1") == (0x0A000001, None)
+    assert values.parse_prefix("2001:db8:2::/64") == (0x20010DB8_00020000 << 64, 64)
     assert values.parse_masked("0x0800&&&0xffff") == (0x800, 0xFFFF)
     assert values.parse_range("1000..2000") == (1000, 2000)
     assert values.parse_range("10.0.0.1..10.0.0.9") == (0x0A000001, 0x0A000009)
@@ -170,6 +175,7 @@ def test_prefix_mask_and_range_forms() -> None:
 def test_formatting_helpers_round_trip() -> None:
     assert values.format_ipv4(values.parse_int("192.168.1.2")) == "192.168.1.2"
     assert values.format_mac(values.parse_int("02:00:00:00:00:0a")) == "02:00:00:00:00:0a"
+    assert values.format_ipv6(values.parse_int("2001:0db8::0001")) == "2001:db8::1"
 
 
 # ------------------------------------------------------------------ P4Info names

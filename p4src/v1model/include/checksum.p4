@@ -2,7 +2,9 @@
 // in; nothing is recomputed on the way out, because every rewrite in this
 // program updates the checksums it touches incrementally
 // (shared/csum16.p4), which is also what keeps them right for headers with
-// options the parser does not extract.
+// options the parser does not extract. The one exception is the neighbour
+// advertisement the switch builds itself (control/ndp.p4): every byte of it
+// is a parsed header, so its ICMPv6 checksum is computed whole.
 #ifndef FORWARDER_V1MODEL_CHECKSUM_P4
 #define FORWARDER_V1MODEL_CHECKSUM_P4
 
@@ -30,7 +32,27 @@ control ForwarderVerifyChecksum(inout headers_t hdr, inout forwarder_metadata_t 
 }
 
 control ForwarderComputeChecksum(inout headers_t hdr, inout forwarder_metadata_t meta) {
-    apply { }
+    apply {
+        // ICMPv6 checksum (RFC 4443 2.3): the pseudo-header (addresses,
+        // upper-layer length as 32 bits, 24 zero bits, next header) and the
+        // whole message: header, advertisement body, target address option.
+        update_checksum(meta.ndp_answered,
+            { hdr.ipv6.src_addr,
+              hdr.ipv6.dst_addr,
+              16w0,
+              hdr.ipv6.payload_len,
+              24w0,
+              IP_PROTO_ICMPV6,
+              hdr.icmpv6.type,
+              hdr.icmpv6.code,
+              hdr.ndp.flags,
+              hdr.ndp.target_addr,
+              hdr.ndp_option.type,
+              hdr.ndp_option.length,
+              hdr.ndp_option.addr },
+            hdr.icmpv6.checksum,
+            HashAlgorithm.csum16);
+    }
 }
 
 #endif

@@ -9,6 +9,10 @@ control ForwarderDeparser(packet_out packet, in headers_t hdr) {
         packet.emit(hdr.ethernet);
         packet.emit(hdr.arp);
         packet.emit(hdr.ipv4);
+        packet.emit(hdr.ipv6);
+        packet.emit(hdr.icmpv6);
+        packet.emit(hdr.ndp);
+        packet.emit(hdr.ndp_option);
         packet.emit(hdr.tcp);
         packet.emit(hdr.udp);
     }
