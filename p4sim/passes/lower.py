@@ -153,6 +153,54 @@ class Lowerer:
         self.named_profiles: list[str] = []  # declared instances, in declaration order
         self.elab: Elaborated | None = None
 
+    def _p4c_action_order(self, elab: Elaborated) -> dict[str, int]:
+        """Where p4c lists each action: control by control, first the
+        top-level actions the control uses (p4c copies them into the control,
+        in the order it meets them: tables' action lists and defaults, then
+        calls), then the control's own actions in declaration order."""
+        order: dict[str, int] = {}
+
+        def add(name: str) -> None:
+            order.setdefault(name, len(order))
+
+        for block in elab.all_blocks:
+            decl = block.decl
+            if not isinstance(decl, ir.ControlDecl):
+                continue
+            used: list[Sym] = []
+            for local in decl.locals:
+                facts = self.checked.tables.get(local) if isinstance(local, ir.TableDecl) \
+                    else None
+                if facts is not None:
+                    used.extend(b.sym for b in facts.actions)
+                    if facts.default is not None:
+                        used.append(facts.default.sym)
+                    else:  # p4c's implicit `default_action = NoAction()`
+                        noaction = self.checked.top.lookup_value("NoAction")
+                        if noaction is not None and noaction.kind == "action":
+                            used.append(noaction)
+            todo: list[object] = [*(a.body for a in decl.locals if isinstance(a, ir.ActionDecl)),
+                                  decl.body]
+            while todo:  # depth first, in source order
+                node = todo.pop(0)
+                if isinstance(node, list | tuple):
+                    todo[:0] = list(node)
+                    continue
+                if not isinstance(node, ir.Node):
+                    continue
+                if isinstance(node, ir.Call):
+                    info = self.facts.calls.get(node)
+                    if info is not None and info.kind == "action" and info.target is not None:
+                        used.append(info.target)
+                todo[:0] = [getattr(node, f.name) for f in dataclasses.fields(node)]
+            for sym in used:
+                if sym.decl not in decl.locals:
+                    add(block.action_name(sym))
+            for local in decl.locals:
+                if isinstance(local, ir.ActionDecl):
+                    add(block.action_name(self.checked.decl_syms[local]))
+        return order
+
     def _calls_extern_function(self, block: BlockInst) -> bool:
         """Whether a control's apply block, or an action declared in it, calls
         an extern function (the places p4c's P4Info generator looks)."""
@@ -201,7 +249,9 @@ class Lowerer:
         self.schema.has_type_info = bool(elab.top_externs) or any(
             b.tables or b.externs or self._calls_extern_function(b) for b in elab.all_blocks)
         pipeline = codegen.generate(self.checked, elab, names_per_block)
-        self.schema.actions = sorted(self.action_infos.values(), key=lambda a: a.name)
+        rank = self._p4c_action_order(elab)
+        self.schema.actions = sorted(self.action_infos.values(),
+                                     key=lambda a: (rank.get(a.name, len(rank)), a.name))
         for name, t in sorted(pipeline.digests.items()):
             self.schema.digests.append(S.DigestInfo(
                 name, tuple(_member_info(f.name, f.type) for f in t.fields)))

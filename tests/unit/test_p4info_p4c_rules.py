@@ -1,8 +1,8 @@
-"""When P4Info has a `type_info` (empty when nothing goes in it): p4c writes
-it once it meets a table, an extern instance, or an extern function called
-in a control's apply block or in an action declared in a control; a parser's
-calls (`verify`) do not count. Checked against p4c's output for the same
-programs (p4c 1.2.5.16)."""
+"""p4c's P4Info rules p4sim follows, on small programs checked against p4c
+1.2.5.16's output: P4Info has a `type_info` (empty when nothing goes in it)
+once p4c meets a table, an extern instance, or an extern function called in
+a control's apply block or in an action declared in a control (a parser's
+calls, `verify`, do not count); actions are listed in p4c's order."""
 
 from __future__ import annotations
 
@@ -50,3 +50,17 @@ def test_type_info_is_written_where_p4c_writes_it(parts: dict[str, str],
     fill = {"top": "", "parser": "", "locals": "", "apply": ""} | parts
     text = p4info_to_text(compile_source(TEMPLATE.format(**fill), "t.p4").p4info)
     assert ("\ntype_info {" in text) == has_type_info
+
+
+def test_actions_in_p4c_order() -> None:
+    """p4c lists actions control by control: the top-level ones a control uses
+    first (a table without default_action uses NoAction), then the control's
+    own in declaration order, not by name."""
+    locals_ = """
+        action z_last() { }
+        action a_first(bit<8> v) { hdr.h.a = v; }
+        table t { key = { hdr.h.a: exact; } actions = { a_first; z_last; } }
+    """
+    fill = {"top": "", "parser": "", "locals": locals_, "apply": "t.apply();"}
+    p4info = compile_source(TEMPLATE.format(**fill), "t.p4").p4info
+    assert [a.preamble.name for a in p4info.actions] == ["NoAction", "I.z_last", "I.a_first"]
