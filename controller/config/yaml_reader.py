@@ -69,11 +69,27 @@ class YamlReader:
         except ipaddress.AddressValueError:
             raise self.fail(where, f"expected an IPv4 address, got {value!r}") from None
 
+    def address6(self, value: Any, where: str) -> ipaddress.IPv6Address:
+        try:
+            return ipaddress.IPv6Address(self.string(value, where))
+        except ipaddress.AddressValueError:
+            raise self.fail(where, f"expected an IPv6 address, got {value!r}") from None
+
+    def interface6(self, value: Any, where: str) -> ipaddress.IPv6Interface:
+        text = self.string(value, where)
+        expected = f"expected ADDRESS/PREFIX such as 2001:db8:1::10/64, got {text!r}"
+        if "/" not in text:
+            raise self.fail(where, expected)
+        try:
+            return ipaddress.IPv6Interface(text)
+        except ValueError:
+            raise self.fail(where, expected) from None
+
     def mac(self, value: Any, where: str) -> str:
         """A unicast Ethernet address, lower case with colons."""
         if isinstance(value, int):
             # YAML 1.1 reads digits-only colon groups as a base-60 number.
-            raise self.fail(where, "expected a MAC in quotes, such as \"52:54:00:12:34:56\"")
+            raise self.fail(where, 'expected a MAC in quotes, such as "52:54:00:12:34:56"')
         text = self.string(value, where)
         octets = text.split(":")
         expected = f"expected a unicast MAC such as 52:54:00:12:34:56, got {text!r}"

@@ -6,6 +6,13 @@ opens for port N. Offloads are turned off on both ends: a software switch
 reading veths with AF_PACKET would otherwise see unfinished checksums and
 64 KiB GSO frames.
 
+Dual-stack hosts get their IPv6 address and default route too (duplicate
+address detection off: the lab's addresses are unique by construction, and
+an address in DAD's tentative state cannot be used for a second or so), and
+classifiers and back-ends get each VIP's IPv6 address on lo. The switch's
+own ends of the veths carry no IPv6 (their kernel would otherwise send
+router solicitations and DAD probes straight to the hosts).
+
 Everything is named from one prefix, so `destroy` finds what a crashed run
 left behind by name alone; no state file is needed to clean up.
 """
@@ -90,6 +97,7 @@ def _create_host(topology: Topology, names: LabNames, host: Host) -> None:
     run(["ip", "link", "set", host_end, "netns", namespace, "name", "eth0"])
     port = names.switch_port(host.port)
     run(["ip", "link", "set", switch_end, "netns", names.switch, "name", port])
+    run(in_netns(names.switch, ["sysctl", "-qw", f"net.ipv6.conf.{port}.disable_ipv6=1"]))
     run(in_netns(names.switch, ["ip", "link", "set", port, "up"]))
     offloads_off(port, names.switch)
     _one_receive_cpu(names.switch, port)
@@ -100,12 +108,20 @@ def _create_host(topology: Topology, names: LabNames, host: Host) -> None:
     ns("ip", "link", "set", "lo", "up")
     ns("ip", "link", "set", "eth0", "address", host.mac)
     ns("ip", "addr", "add", str(host.interface), "dev", "eth0")
+    if host.interface6 is not None:
+        for scope in ("all", "default", "eth0"):
+            ns("sysctl", "-qw", f"net.ipv6.conf.{scope}.accept_dad=0")
+        ns("ip", "-6", "addr", "add", str(host.interface6), "dev", "eth0", "nodad")
     ns("ip", "link", "set", "eth0", "up")
     ns("ip", "route", "add", "default", "via", str(host.gateway), "dev", "eth0")
+    if host.gateway6 is not None:
+        ns("ip", "-6", "route", "add", "default", "via", str(host.gateway6), "dev", "eth0")
     offloads_off("eth0", namespace)
     if host.role in ("classifier", "backend"):
         for vip in topology.vips:
             ns("ip", "addr", "add", f"{vip.address}/32", "dev", "lo")
+            if vip.address6 is not None and host.interface6 is not None:
+                ns("ip", "-6", "addr", "add", f"{vip.address6}/128", "dev", "lo")
         # The VIP lives on lo; replies leave by eth0 with the VIP as source,
         # and packets to the VIP arrive on eth0: strict reverse-path
         # filtering would drop them.

@@ -28,6 +28,13 @@ VIP_STEERING = "vip_steering"
 VIP_CLOSE = "vip_close"
 ENCAP_MAP = "encap_map"
 CONNECTION_END = "connection_end_t"
+# The IPv6 twins (p4src/README.md).
+ROUTES6 = "routes6"
+GATEWAY_NDP = "gateway_ndp"
+VIP_STEERING6 = "vip_steering6"
+VIP_CLOSE6 = "vip_close6"
+ENCAP_MAP6 = "encap_map6"
+CONNECTION_END6 = "connection_end6_t"
 
 Connection = tuple[str, int, str, int]  # client ip, client port, VIP, VIP port
 MatchKey = tuple[str, tuple[tuple[str, object], ...]]
@@ -74,7 +81,62 @@ def static_entries(topology: Topology, entities: EntityFactory) -> dict[str, lis
         )
         for vip in topology.vips
     ]
-    return {ROUTES: routes, GATEWAY_ARP: arp, VIP_STEERING: steering, VIP_CLOSE: close}
+    return {
+        ROUTES: routes,
+        GATEWAY_ARP: arp,
+        VIP_STEERING: steering,
+        VIP_CLOSE: close,
+        **static_entries6(topology, entities),
+    }
+
+
+def static_entries6(topology: Topology, entities: EntityFactory) -> dict[str, list[TableEntry]]:
+    """The IPv6 side of a dual-stack topology, as `static_entries`: a /128
+    route to every host with an IPv6 address, neighbour advertisements for
+    every IPv6 gateway, and steering and vip_close6 for every VIP with an
+    IPv6 address (spread over its classifiers' IPv6 addresses in the same
+    order as the IPv4 buckets). Empty tables for an IPv4-only topology."""
+    mac = topology.switch.mac
+    routes = [
+        entities.table_entry(
+            ROUTES6,
+            {"dst_addr": f"{host.interface6.ip}/128"},
+            "set_next_hop6",
+            {"port": host.port, "src_mac": mac, "dst_mac": host.mac},
+        )
+        for host in topology.hosts
+        if host.interface6 is not None
+    ]
+    gateways = sorted({host.gateway6 for host in topology.hosts if host.gateway6 is not None})
+    ndp = [
+        entities.table_entry(
+            GATEWAY_NDP, {"gateway_addr": str(gw)}, "answer_ndp", {"gateway_mac": mac}
+        )
+        for gw in gateways
+    ]
+    buckets = 1 << entities.index.table(VIP_STEERING6).field("bucket").bitwidth
+    steering = []
+    close = []
+    for vip in topology.vips:
+        if vip.address6 is None:
+            continue
+        for bucket in range(buckets):
+            classifier = topology.host(vip.classifiers[bucket % len(vip.classifiers)])
+            assert classifier.interface6 is not None  # checked when the topology was read
+            steering.append(
+                entities.table_entry(
+                    VIP_STEERING6,
+                    {"vip": str(vip.address6), "bucket": bucket},
+                    "steer_to_classifier6",
+                    {"classifier": str(classifier.interface6.ip)},
+                )
+            )
+        close.append(
+            entities.table_entry(
+                VIP_CLOSE6, {"vip": str(vip.address6), "vip_port": vip.port}, "note_vip_close6", {}
+            )
+        )
+    return {ROUTES6: routes, GATEWAY_NDP: ndp, VIP_STEERING6: steering, VIP_CLOSE6: close}
 
 
 def encap_entry(entities: EntityFactory, flow: Flow, idle_timeout_ns: int) -> TableEntry:
