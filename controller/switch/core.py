@@ -289,6 +289,18 @@ class Controller:
                 if noted is not None:
                     self._ending[conn] = (0, reason)
                 self._due[index] = (min(self._due[index][0], time.monotonic()), flow, conn)
+            # ... and those a previous run of the controller had noted.
+            stale = []
+            for key, reason in self.store.endings():
+                held = self.store.get(*key)
+                if held is None or held.state != INSTALLED:
+                    stale.append(key)
+                    continue
+                conn = (held.client_ip, held.client_port, held.vip, held.vip_port)
+                if conn not in self._ending:
+                    self._ending[conn] = (0, reason)
+                    self._due.append((time.monotonic(), held, conn))
+            self.store.drop_endings(stale)
             self._schedule_check()
         self.metrics.primary.set(1)
         log.info("active as primary (election id %d)", self.switch.election_id)
@@ -570,6 +582,7 @@ class Controller:
                     ended.append((current, reason, self._writer.submit(Update.delete(gone)), gone))
                 else:
                     ended.append((current, reason, None, None))
+            self.store.drop_endings([flow.key for flow, _ in flows])
         results = []
         for current, reason, future, entry in ended:
             if not reason:  # ended already
@@ -657,6 +670,8 @@ class Controller:
                            release_agent=True)  # fmt: skip
         if not noted:
             return
+        with self._lock:  # durable: a restarted controller checks them again
+            self.store.note_endings([(f.key, self._ending[c][1]) for f, c in noted])
         packets = self._packets_of([flow for flow, _ in noted])
         due = time.monotonic() + self.settings.end_grace_s
         with self._lock:

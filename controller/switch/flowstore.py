@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS cursors (
     next_id   INTEGER NOT NULL,
     PRIMARY KEY (forwarder, backend)
 );
+-- connection ends (FIN/RST digests) noted and waiting out the end grace: a
+-- controller restarted meanwhile checks them again instead of forgetting them
+CREATE TABLE IF NOT EXISTS endings (
+    forwarder TEXT    NOT NULL,
+    backend   TEXT    NOT NULL,
+    flow_id   INTEGER NOT NULL,
+    reason    TEXT    NOT NULL,
+    PRIMARY KEY (forwarder, backend, flow_id)
+);
 """
 
 
@@ -106,6 +115,24 @@ class FlowStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def note_endings(self, ends: list[tuple[tuple[str, str, int], str]]) -> None:
+        """Remember that these flows' connections are ending (key, reason)."""
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO endings VALUES (?,?,?,?)",
+                [(*key, reason) for key, reason in ends],
+            )
+
+    def endings(self) -> list[tuple[tuple[str, str, int], str]]:
+        rows = self.db.execute("SELECT forwarder, backend, flow_id, reason FROM endings")
+        return [((f, b, i), reason) for f, b, i, reason in rows.fetchall()]
+
+    def drop_endings(self, keys: list[tuple[str, str, int]]) -> None:
+        with self._transaction():
+            self.db.executemany(
+                "DELETE FROM endings WHERE forwarder=? AND backend=? AND flow_id=?", keys
+            )
 
     def allocate(
         self,

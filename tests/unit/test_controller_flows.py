@@ -391,3 +391,25 @@ def test_ends_pending_when_the_switch_is_lost_are_checked_once_active(
         assert releases.sent == [(FORWARDER, B1, flow.flow_id)]
     finally:
         stop_controller(controller)
+
+
+def test_ends_noted_by_a_controller_that_died_are_checked_by_the_next(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    """The FIN digests a controller noted are durable: killed within their
+    end grace, the controller started next (same flow table) ends them."""
+    first = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=60)
+    try:
+        flow = handed_off(first, 46000)
+        switch.inject(1, client_segment(46000, "FA"))
+        wait_for(lambda: bool(first.store.endings()), 5, "the FIN to be noted")
+    finally:
+        stop_controller(first)  # long before its 60 s grace
+    second = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.3)
+    try:
+        wait_for(lambda: second.store.get(*flow.key).state == QUARANTINE, 5,  # type: ignore[union-attr]
+                 "the next controller to end the flow")  # fmt: skip
+        assert (CLIENT, 46000, VIP, 80) not in encap_entries(second)
+        assert second.store.endings() == []
+    finally:
+        stop_controller(second)
