@@ -139,8 +139,38 @@ def static_entries6(topology: Topology, entities: EntityFactory) -> dict[str, li
     return {ROUTES6: routes, GATEWAY_NDP: ndp, VIP_STEERING6: steering, VIP_CLOSE6: close}
 
 
+ENCAP_TABLES = (ENCAP_MAP, ENCAP_MAP6)
+
+
+def is_ipv6(address: str) -> bool:
+    return ipaddress.ip_address(address).version == 6
+
+
+def encap_table(flow: Flow) -> str:
+    """encap_map for an IPv4 connection, encap_map6 for an IPv6 one."""
+    return ENCAP_MAP6 if is_ipv6(flow.client_ip) else ENCAP_MAP
+
+
+def is_encap_table(name: str) -> bool:
+    """Whether a table name (full or short) is encap_map or encap_map6."""
+    return name.rsplit(".", 1)[-1] in ENCAP_TABLES
+
+
 def encap_entry(entities: EntityFactory, flow: Flow, idle_timeout_ns: int) -> TableEntry:
-    """The encap_map entry of one handed-off connection."""
+    """The encap_map entry of one handed-off connection (encap_map6 for IPv6)."""
+    if is_ipv6(flow.client_ip):
+        return entities.table_entry(
+            ENCAP_MAP6,
+            {
+                "ipv6_src": flow.client_ip,
+                "ipv6_dst": flow.vip,
+                "tcp_sport": flow.client_port,
+                "tcp_dport": flow.vip_port,
+            },
+            "encap_to_backend6",
+            {"flow_id": flow.flow_id, "tunnel_src": flow.forwarder, "backend": flow.backend},
+            idle_timeout_ns=idle_timeout_ns,
+        )
     return entities.table_entry(
         ENCAP_MAP,
         {
@@ -163,12 +193,34 @@ def _exact(entry: TableEntry, name: str) -> int:
 
 
 def connection_of(entry: TableEntry) -> Connection:
-    """The client -> VIP connection an encap_map entry steers."""
+    """The client -> VIP connection an encap_map or encap_map6 entry steers."""
+    if entry.key("ipv6_src") is not None:
+        return (
+            str(ipaddress.IPv6Address(_exact(entry, "ipv6_src"))),
+            _exact(entry, "tcp_sport"),
+            str(ipaddress.IPv6Address(_exact(entry, "ipv6_dst"))),
+            _exact(entry, "tcp_dport"),
+        )
     return (
         str(ipaddress.IPv4Address(_exact(entry, "ipv4_src"))),
         _exact(entry, "tcp_sport"),
         str(ipaddress.IPv4Address(_exact(entry, "ipv4_dst"))),
         _exact(entry, "tcp_dport"),
+    )
+
+
+def connection_of_digest(digest: str, record: dict[str, int]) -> Connection:
+    """The connection a connection_end_t or connection_end6_t record names;
+    the digest's name says the address family (an IPv6 address may be a
+    small number)."""
+    ip: type[ipaddress.IPv4Address | ipaddress.IPv6Address] = (
+        ipaddress.IPv6Address if digest.endswith(CONNECTION_END6) else ipaddress.IPv4Address
+    )
+    return (
+        str(ip(record["client_addr"])),
+        record["client_port"],
+        str(ip(record["vip"])),
+        record["vip_port"],
     )
 
 
