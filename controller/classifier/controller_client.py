@@ -88,6 +88,12 @@ class GrpcController:
         else:
             self._channel = grpc.aio.insecure_channel(address, options=_RECONNECT)
         self._stub = pb_grpc.ControllerStub(self._channel)  # type: ignore[no-untyped-call]
+        # InstallFlow calls coalesce: while one call is out, the next ones
+        # queue and go together in one InstallFlows when it returns.
+        self._queued: list[_Queued] = []
+        self._sender: asyncio.Future[None] | None = None
+        self._installing = False
+        self._batches = True  # False once the controller answers InstallFlows UNIMPLEMENTED
 
     async def _call(self, method: Any, request: Any) -> Any:
         """One call within `timeout_s`, tried again while the answer is
@@ -133,7 +139,58 @@ class GrpcController:
         request = pb.InstallFlowRequest(flow=_ref(flow), handoff_latency_s=latency_s)
         if connection is not None:
             request.connection.CopyFrom(_connection(connection))
-        await self._call(self._stub.InstallFlow, request)
+        if not self._batches:
+            await self._call(self._stub.InstallFlow, request)
+            return
+        if not self._installing:  # nothing out: this one goes at once, alone
+            self._installing = True
+            try:
+                await self._call(self._stub.InstallFlow, request)
+            finally:
+                self._send_queued()
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((request, done))
+        await done
+
+    def _send_queued(self) -> None:
+        if not self._queued:
+            self._installing = False
+            return
+        batch, self._queued = self._queued, []
+        self._sender = asyncio.ensure_future(self._send_batch(batch))
+
+    async def _send_batch(self, batch: list[_Queued]) -> None:
+        try:
+            try:
+                response = await self._call(
+                    self._stub.InstallFlows, pb.InstallFlowsRequest(flows=[r for r, _ in batch])
+                )
+            except ControllerError as exc:
+                if exc.code != grpc.StatusCode.UNIMPLEMENTED:
+                    for _, done in batch:
+                        _settle(done, exc)
+                    return
+                self._batches = False  # an older controller: one call each
+                outcomes = await asyncio.gather(
+                    *(self._call(self._stub.InstallFlow, r) for r, _ in batch),
+                    return_exceptions=True,
+                )
+                for (_, done), outcome in zip(batch, outcomes, strict=True):
+                    _settle(done, outcome if isinstance(outcome, ControllerError) else None)
+                return
+            for (_, done), result in zip(batch, response.results, strict=True):
+                failed = (
+                    ControllerError(_STATUS.get(result.code, grpc.StatusCode.UNKNOWN),
+                                    result.message)
+                    if result.code else None
+                )  # fmt: skip
+                _settle(done, failed)
+        except Exception as exc:  # never leave a caller waiting
+            for _, done in batch:
+                _settle(done, ControllerError(grpc.StatusCode.UNKNOWN, str(exc)))
+        finally:
+            self._send_queued()
 
     async def remove(
         self, flow: FlowRef, reason: str, release_agent: bool,
@@ -154,6 +211,19 @@ class GrpcController:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+_STATUS = {code.value[0]: code for code in grpc.StatusCode}
+_Queued = tuple[pb.InstallFlowRequest, "asyncio.Future[None]"]
+
+
+def _settle(done: asyncio.Future[None], error: ControllerError | None) -> None:
+    if done.done():  # its caller gave up waiting
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 def _connection(connection: tuple[Endpoint, Endpoint]) -> pb.Connection:

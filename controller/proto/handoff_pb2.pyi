@@ -80,6 +80,28 @@ class InstallFlowResponse(_message.Message):
     batch_size: int
     def __init__(self, batch_size: _Optional[int] = ...) -> None: ...
 
+class InstallFlowsRequest(_message.Message):
+    __slots__ = ("flows",)
+    FLOWS_FIELD_NUMBER: _ClassVar[int]
+    flows: _containers.RepeatedCompositeFieldContainer[InstallFlowRequest]
+    def __init__(self, flows: _Optional[_Iterable[_Union[InstallFlowRequest, _Mapping]]] = ...) -> None: ...
+
+class InstallFlowResult(_message.Message):
+    __slots__ = ("code", "message", "batch_size")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    batch_size: int
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., batch_size: _Optional[int] = ...) -> None: ...
+
+class InstallFlowsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[InstallFlowResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[InstallFlowResult, _Mapping]]] = ...) -> None: ...
+
 class RemoveFlowRequest(_message.Message):
     __slots__ = ("flow", "reason", "release_agent", "connection")
     FLOW_FIELD_NUMBER: _ClassVar[int]

@@ -49,6 +49,11 @@ class ControllerStub:
                 request_serializer=controller_dot_proto_dot_handoff__pb2.InstallFlowRequest.SerializeToString,
                 response_deserializer=controller_dot_proto_dot_handoff__pb2.InstallFlowResponse.FromString,
                 _registered_method=True)
+        self.InstallFlows = channel.unary_unary(
+                '/p4handoff.v1.Controller/InstallFlows',
+                request_serializer=controller_dot_proto_dot_handoff__pb2.InstallFlowsRequest.SerializeToString,
+                response_deserializer=controller_dot_proto_dot_handoff__pb2.InstallFlowsResponse.FromString,
+                _registered_method=True)
         self.RemoveFlow = channel.unary_unary(
                 '/p4handoff.v1.Controller/RemoveFlow',
                 request_serializer=controller_dot_proto_dot_handoff__pb2.RemoveFlowRequest.SerializeToString,
@@ -96,6 +101,14 @@ class ControllerServicer:
         """Writes the switch's encap_map entry of an allocated flow (after the
         back-end's agent acknowledged the handoff). Concurrent calls share one
         P4Runtime Write.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InstallFlows(self, request, context):
+        """Several InstallFlow in one call, each answered on its own (a classifier
+        sends those that queued up while its previous call was out).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,6 +162,11 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.InstallFlow,
                     request_deserializer=controller_dot_proto_dot_handoff__pb2.InstallFlowRequest.FromString,
                     response_serializer=controller_dot_proto_dot_handoff__pb2.InstallFlowResponse.SerializeToString,
+            ),
+            'InstallFlows': grpc.unary_unary_rpc_method_handler(
+                    servicer.InstallFlows,
+                    request_deserializer=controller_dot_proto_dot_handoff__pb2.InstallFlowsRequest.FromString,
+                    response_serializer=controller_dot_proto_dot_handoff__pb2.InstallFlowsResponse.SerializeToString,
             ),
             'RemoveFlow': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveFlow,
@@ -252,6 +270,33 @@ class Controller:
             '/p4handoff.v1.Controller/InstallFlow',
             controller_dot_proto_dot_handoff__pb2.InstallFlowRequest.SerializeToString,
             controller_dot_proto_dot_handoff__pb2.InstallFlowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InstallFlows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p4handoff.v1.Controller/InstallFlows',
+            controller_dot_proto_dot_handoff__pb2.InstallFlowsRequest.SerializeToString,
+            controller_dot_proto_dot_handoff__pb2.InstallFlowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -75,6 +75,8 @@ log = logging.getLogger("p4handoff.controller")
 TCP_RST = 0x04
 TCP_SYN = 0x02
 MAX_LEASE = 1024  # flow ids per LeaseFlowIds
+# (forwarder, backend, flow id, handoff latency, connection a leased id is bound to)
+InstallRequest = tuple[str, str, int, float, Connection | None]
 # The label values of p4handoff_controller_flow_removals_total{reason}: a
 # bounded set. A reason's text may carry details (a client's address, an
 # exception); they go to the log and to `handoff trace`, never to a label.
@@ -416,44 +418,68 @@ class Controller:
         """Write the flow's encap_map entry; returns the size of the Write
         batch that carried it (0 when it was installed already). With
         `connection`, a leased id is bound to that connection first."""
+        result = self.install_many([(forwarder, backend, flow_id, latency_s, connection)])[0]
+        if isinstance(result, FlowError):
+            raise result
+        return result
+
+    def install_many(self, requests: list[InstallRequest]) -> list[int | FlowError]:
+        """`install` of several flows at once, answered one by one: their
+        entries go to the writer together (one Write when it is idle)."""
         self._require_active()
-        flow = self._flow(forwarder, backend, flow_id)
-        if connection is not None:
-            flow = self._bind(flow, _canonical(connection))
-        if flow.state == INSTALLED:
-            return 0
-        if flow.state != PENDING:
-            raise FlowError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"flow {flow_id:#010x} to {backend} has ended ({flow.state})",
-            )
-        entry = encap_entry(self.switch.entities, flow, self.idle_timeout_ns)
-        try:
+        results: list[int | FlowError] = []
+        writing: list[tuple[int, Flow, TableEntry, Future[int]]] = []
+        for index, (forwarder, backend, flow_id, _, connection) in enumerate(requests):
             try:
-                batch = self._writer.apply(Update.insert(entry), self.settings.write_timeout_s)
-            except WriteError as exc:
-                if not any(f.code == "ALREADY_EXISTS" for f in exc.failures):
-                    raise
-                # A leftover entry for the same 4-tuple: this flow replaces it.
-                batch = self._writer.apply(Update.modify(entry), self.settings.write_timeout_s)
-        except (P4RuntimeError, TimeoutError) as exc:
-            raise FlowError(
-                grpc.StatusCode.UNAVAILABLE, f"switch did not take {entry}: {exc or 'timeout'}"
-            ) from None
-        ended: FlowStoreError | None = None
-        with self._lock:
+                flow = self._flow(forwarder, backend, flow_id)
+                if connection is not None:
+                    flow = self._bind(flow, _canonical(connection))
+            except FlowError as exc:
+                results.append(exc)
+                continue
+            if flow.state == INSTALLED:
+                results.append(0)
+                continue
+            if flow.state != PENDING:
+                results.append(FlowError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"flow {flow_id:#010x} to {backend} has ended ({flow.state})",
+                ))  # fmt: skip
+                continue
+            entry = encap_entry(self.switch.entities, flow, self.idle_timeout_ns)
+            writing.append((index, flow, entry, self._writer.submit(Update.insert(entry))))
+            results.append(0)
+        for index, flow, entry, future in writing:
             try:
-                self.store.mark_installed(flow.forwarder, flow.backend, flow.flow_id)
-            except FlowStoreError as exc:
-                ended = exc
-        if ended is not None:
-            # Removed while the entry was being written: take the entry back out.
-            with contextlib.suppress(P4RuntimeError, TimeoutError):
-                self._writer.apply(Update.delete(entry), self.settings.write_timeout_s)
-            raise FlowError(grpc.StatusCode.FAILED_PRECONDITION, str(ended))
-        if latency_s > 0:
-            self.latencies.add("handoff", latency_s)
-        return batch
+                try:
+                    batch = future.result(self.settings.write_timeout_s)
+                except WriteError as exc:
+                    if not any(f.code == "ALREADY_EXISTS" for f in exc.failures):
+                        raise
+                    # A leftover entry for the same 4-tuple: this flow replaces it.
+                    batch = self._writer.apply(Update.modify(entry), self.settings.write_timeout_s)
+            except (P4RuntimeError, TimeoutError) as exc:
+                results[index] = FlowError(
+                    grpc.StatusCode.UNAVAILABLE, f"switch did not take {entry}: {exc or 'timeout'}"
+                )
+                continue
+            ended: FlowStoreError | None = None
+            with self._lock:
+                try:
+                    self.store.mark_installed(flow.forwarder, flow.backend, flow.flow_id)
+                except FlowStoreError as exc:
+                    ended = exc
+            if ended is not None:
+                # Removed while the entry was being written: take the entry back out.
+                with contextlib.suppress(P4RuntimeError, TimeoutError):
+                    self._writer.apply(Update.delete(entry), self.settings.write_timeout_s)
+                results[index] = FlowError(grpc.StatusCode.FAILED_PRECONDITION, str(ended))
+                continue
+            latency_s = requests[index][3]
+            if latency_s > 0:
+                self.latencies.add("handoff", latency_s)
+            results[index] = batch
+        return results
 
     def _bind(self, flow: Flow, connection: Connection) -> Flow:
         """The leased `flow` now carries `connection` (a retried InstallFlow

@@ -93,6 +93,34 @@ class ControllerService(pb_grpc.ControllerServicer):
         response: pb.InstallFlowResponse = self._call("install", context, work)
         return response
 
+    def InstallFlows(
+        self, request: pb.InstallFlowsRequest, context: Any
+    ) -> pb.InstallFlowsResponse:
+        def work() -> pb.InstallFlowsResponse:
+            results = self.controller.install_many([
+                (r.flow.forwarder, r.flow.backend, r.flow.flow_id, r.handoff_latency_s,
+                 _connection(r))
+                for r in request.flows
+            ])  # fmt: skip
+            metrics = self.controller.metrics.requests
+            answers = []
+            for result in results:
+                if isinstance(result, FlowError):
+                    metrics.labels("install", result.code.name.lower()).inc()
+                    answers.append(
+                        pb.InstallFlowResult(code=result.code.value[0], message=str(result))
+                    )
+                else:
+                    metrics.labels("install", "ok").inc()
+                    answers.append(pb.InstallFlowResult(batch_size=result))
+            return pb.InstallFlowsResponse(results=answers)
+
+        try:
+            return work()
+        except FlowError as exc:  # not the primary
+            context.abort(exc.code, str(exc))
+            raise
+
     def RemoveFlow(self, request: pb.RemoveFlowRequest, context: Any) -> pb.RemoveFlowResponse:
         f = request.flow
         c = request.connection
@@ -129,6 +157,13 @@ class ControllerService(pb_grpc.ControllerServicer):
 
         response: pb.ListFlowsResponse = self._call("trace", context, work)
         return response
+
+
+def _connection(request: pb.InstallFlowRequest) -> tuple[str, int, str, int] | None:
+    if not request.HasField("connection"):
+        return None
+    c = request.connection
+    return (c.client_ip, c.client_port, c.vip, c.vip_port)
 
 
 class ServiceHost:

@@ -92,8 +92,12 @@ def unexpected(outcomes: list[Outcome], allowed: set[str]) -> list[Outcome]:
     return [o for o in outcomes if o.kind not in allowed]
 
 
-def pending_or_installed(lab: FaultLab, count: int) -> bool:
-    return len(lab.held_flows()) == count
+def frozen(lab: FaultLab) -> int:
+    """Connections the classifier has frozen (its `freeze` step count); the
+    blob leaves for the agent right after. Flow ids come from blocks leased
+    ahead, so the controller knows a flow only once InstallFlow binds it."""
+    latency = lab.latencies("k1").get("freeze")
+    return latency.count if latency is not None else 0
 
 
 def resume_or_restart_agent(lab: FaultLab, host: str) -> None:
@@ -196,9 +200,10 @@ def test_agent_killed_with_handoffs_in_flight_they_are_recovered(
     answer (at worst its clean 503) within the clients' deadline, no RST."""
     faults.signal("agent-b1", signal.SIGSTOP)
     plans = [Exchange(upload=16 * KB, download=16 * KB, backend="b1", seed=i) for i in range(3)]
+    before = frozen(faults)
     try:
         with ClientBatch(faults, plans, timeout=8) as batch:
-            wait_for(lambda: pending_or_installed(faults, 3), 5, "three flows allocated")
+            wait_for(lambda: frozen(faults) == before + 3, 5, "three handoffs sent to b1")
             faults.kill("agent-b1")
             faults.restart_agent("b1")
         outcomes = batch.outcomes()
@@ -228,9 +233,10 @@ def test_controller_killed_between_blob_and_switch_write_is_restarted_and_reconc
         Exchange(upload=256 * KB, download=256 * KB, backend="b1", seed=i, pause_s=1.0)
         for i in range(3)
     ]
+    before = frozen(faults)
     try:
         with ClientBatch(faults, plans, timeout=40) as batch:
-            wait_for(lambda: pending_or_installed(faults, 3), 5, "three flows allocated")
+            wait_for(lambda: frozen(faults) == before + 3, 5, "three handoffs sent to b1")
             faults.signal("controller", signal.SIGSTOP)
             faults.signal("agent-b1", signal.SIGCONT)
             wait_for(lambda: len(faults.decap_flow_ids("b1")) == 3, 10, "b1 to take the three")
