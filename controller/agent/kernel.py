@@ -3,8 +3,9 @@ SCM_RIGHTS hand-over to the application, as `Backends` (controller.agent.core)."
 
 from __future__ import annotations
 
+import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from controller.agent.core import AdoptedFlow, Backends
 from controller.handoff import nft, tcprepair
@@ -23,19 +24,42 @@ def hand_over_to(path: str, timeout: float = 5.0) -> Callable[[socket.socket, Ha
     return hand_over
 
 
-def kernel_backends(backend_ip: str, handover_path: str) -> tuple[Backends, list[AdoptedFlow]]:
+def _by_family(addresses: Sequence[str]) -> dict[int, str]:
+    """This host's address per IP version; at most one of each."""
+    found: dict[int, str] = {}
+    for text in addresses:
+        address = ipaddress.ip_address(text)
+        if address.version in found:
+            first = found[address.version]
+            raise ValueError(f"two IPv{address.version} back-end addresses: {first} and {address}")
+        found[address.version] = str(address)
+    return found
+
+
+def kernel_backends(
+    backend_ip: str | Sequence[str], handover_path: str
+) -> tuple[Backends, list[AdoptedFlow]]:
     """The real back-ends: nftables decapsulation to `backend_ip` (this host's
-    address on the forwarder's side), TCP_REPAIR restore, SCM_RIGHTS hand-over
-    to the application listening on `handover_path`; plus the mappings already
-    in the kernel from a previous run, for `Agent.adopt`."""
+    address on the forwarder's side; one IPv4 and one IPv6 address on a
+    dual-stack host, the one of the forwarder's family is used), TCP_REPAIR
+    restore, SCM_RIGHTS hand-over to the application listening on
+    `handover_path`; plus the mappings already in the kernel from a previous
+    run, for `Agent.adopt`."""
+    own = _by_family([backend_ip] if isinstance(backend_ip, str) else backend_ip)
     decap = nft.DecapMap(nft.Nft())
     decap.setup()
+
+    def backend_for(forwarder: str) -> str:
+        version = ipaddress.ip_address(forwarder).version
+        if version not in own:
+            raise ValueError(f"no IPv{version} back-end address for forwarder {forwarder}")
+        return own[version]
 
     def decap_add(forwarder: str, flow_id: int, s: ConnectionState) -> None:
         decap.add(
             nft.DecapEntry(
                 forwarder=forwarder,
-                backend=backend_ip,
+                backend=backend_for(forwarder),
                 flow_id=flow_id,
                 client_ip=s.client_ip,
                 client_port=s.client_port,
@@ -45,7 +69,7 @@ def kernel_backends(backend_ip: str, handover_path: str) -> tuple[Backends, list
         )
 
     def decap_remove(forwarder: str, flow_id: int) -> None:
-        decap.remove(forwarder, backend_ip, flow_id)
+        decap.remove(forwarder, backend_for(forwarder), flow_id)
 
     backends = Backends(
         decap_add=decap_add,
@@ -57,6 +81,6 @@ def kernel_backends(backend_ip: str, handover_path: str) -> tuple[Backends, list
     adopted = [
         (e.forwarder, e.flow_id, (e.client_ip, e.client_port, e.vip_ip, e.vip_port))
         for e in decap.entries()
-        if e.backend == backend_ip
+        if e.backend in own.values()
     ]
     return backends, adopted

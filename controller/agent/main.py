@@ -37,8 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backend-address",
         required=True,
+        action="append",
         type=_address,
-        help="this back-end's address: the destination of the forwarder's tunnelled packets",
+        help="this back-end's address: the destination of the forwarder's tunnelled packets "
+        "(dual stack: once for IPv4 and once for IPv6)",
     )
     p.add_argument(
         "--forwarder", action="append", type=_address, default=[], help="accepted forwarder"
@@ -79,7 +81,10 @@ async def _run_agent(args: argparse.Namespace) -> None:
     keys = load_keys(args.keys)  # before touching the kernel: a bad key file changes nothing
     tls = tls_files(args)
     server_tls = None if tls is None else tls.server_context()
-    backends, adopted = kernel_backends(args.backend_address, args.handover)
+    try:
+        backends, adopted = kernel_backends(args.backend_address, args.handover)
+    except ValueError as exc:
+        raise SystemExit(f"handoff agent: error: {exc}") from None
     agent = Agent(keys, backends, config)
     agent.adopt(adopted)
     if args.metrics:

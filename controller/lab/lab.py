@@ -187,8 +187,13 @@ def _start_backend(
         "--forwarder", str(lab.topology.switch.forwarder_address),
         "--backend-address", str(host.interface.ip),
     )
+    forwarder6 = lab.topology.switch.forwarder_address6
+    if forwarder6 is not None and host.interface6 is not None:
+        argv += ["--forwarder", str(forwarder6), "--backend-address", str(host.interface6.ip)]
     for vip in lab.topology.vips:
         argv += ["--vip", f"{vip.address}:{vip.port}"]
+        if vip.address6 is not None and host.interface6 is not None:
+            argv += ["--vip", f"[{vip.address6}]:{vip.port}"]
     argv += _tls_argv(certificates, f"agent-{host.name}")
     agent = lab.table.start(info, f"agent-{host.name}", namespace, argv)
     _wait_for_listener(namespace, AGENT_PORT, agent)
