@@ -232,6 +232,7 @@ class Controller:
         self._ending: dict[Connection, tuple[int | None, str]] = {}
         # (monotonic due time, flow, connection) of the endings to check, in due order
         self._due: deque[tuple[float, Flow, Connection]] = deque()
+        self._released_again = False  # quarantined ids released again on the first activate
         self._check_scheduled = False
         # (flow, reason, Unix time) of the last ENDED_RING flows ended, newest last
         self.ended: deque[tuple[Flow, str, float]] = deque(maxlen=ENDED_RING)
@@ -304,6 +305,13 @@ class Controller:
                     self._due.append((time.monotonic(), held, conn))
             self.store.drop_endings(stale)
             self._schedule_check()
+            quarantined = [] if self._released_again else self.store.flows(QUARANTINE)
+            self._released_again = True
+        # Release notices a previous run still had to send died with it: the
+        # ids in quarantine are released again (an agent that has dropped the
+        # mapping already answers unknown_flow).
+        for flow in quarantined:
+            self.releaser.release(flow.forwarder, flow.backend, flow.flow_id)
         self.metrics.primary.set(1)
         log.info("active as primary (election id %d)", self.switch.election_id)
 

@@ -413,3 +413,22 @@ def test_ends_noted_by_a_controller_that_died_are_checked_by_the_next(
         assert second.store.endings() == []
     finally:
         stop_controller(second)
+
+
+def test_a_restarted_controller_releases_the_quarantined_ids_again(
+    switch: Switch, tmp_path: Path
+) -> None:
+    """Release notices still queued when a controller dies are lost with it:
+    the next one sends them again for every id in quarantine."""
+    first_releases, second_releases = Releases(), Releases()
+    first = start_controller(switch, tmp_path / "f.sqlite", first_releases)
+    try:
+        flow = handed_off(first, 47000)
+        first.remove(flow.forwarder, flow.backend, flow.flow_id, "removed", True)
+    finally:
+        stop_controller(first)
+    second = start_controller(switch, tmp_path / "f.sqlite", second_releases)
+    try:
+        assert second_releases.sent == [(FORWARDER, B1, flow.flow_id)]
+    finally:
+        stop_controller(second)
