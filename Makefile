@@ -120,3 +120,19 @@ bench-quick: setup
 
 fuzz: setup
 	FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q -rxX -o timeout=3600 $(FUZZ_TESTS)
+
+# --- the soak (issue 14) -------------------------------------------------------
+# `make soak`: SOAK_CONNECTIONS (10,000) handed-off connections on the large
+# topology, 0 B-20 MB both ways with SHA-256 checks, keep-alive and close,
+# under link loss/duplication/reordering, an agent, the controller and the
+# switch restarted and a policy reload; then leaks and RSS per process. The
+# report goes to bench/results/soak.json. `make test` runs a bounded one
+# (tests/system/test_soak.py, 300 connections, entries' idle timeout 20 s).
+SOAK_CONNECTIONS ?= 10000
+
+.PHONY: soak
+
+soak: setup debs
+	SOAK_CONNECTIONS=$(SOAK_CONNECTIONS) SOAK_IDLE_TIMEOUT_S=120 SOAK_TIMEOUT_S=21600 \
+	  SOAK_REPORT=bench/results/soak.json $(PY) -m pytest -q -s -p no:randomly \
+	  tests/system/test_soak.py
