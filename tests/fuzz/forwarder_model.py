@@ -52,6 +52,7 @@ class Tables:
     gateways: dict[int, int] = field(default_factory=dict)  # address -> MAC
     steering: dict[tuple[int, int], int] = field(default_factory=dict)  # (vip, bucket) -> host
     encap: dict[tuple[int, int, int, int], Encap] = field(default_factory=dict)
+    vip_close: set[tuple[int, int]] = field(default_factory=set)  # (VIP, VIP port)
 
     def add_route(self, prefix: str, action: RouteAction) -> None:
         network = ipaddress.IPv4Network(prefix)
@@ -204,12 +205,25 @@ class ForwarderModel:
         digests: list[tuple[str, tuple[int, ...]]] = []
         key = None
         hit = None
-        if tcp and (frame[l4 + 13] & 0x12) != 0x02:  # a bare SYN opens a connection
+        if tcp:
             sport, dport = _u(frame, l4, 2), _u(frame, l4 + 2, 2)
-            hit = self.tables.encap.get((src, dst, sport, dport))
-        if hit is not None:
-            key = (src, dst, sport, dport)
             tcp_flags = frame[l4 + 13]
+            hit = self.tables.encap.get((src, dst, sport, dport))
+            if hit is not None:
+                key = (src, dst, sport, dport)  # the entry counts every hit
+                if tcp_flags & 0x12 == 0x02:
+                    # A bare SYN opens a new connection on a handed-off
+                    # 4-tuple: reported with the old entry's flow id, then
+                    # steered like any new connection.
+                    digests.append(
+                        ("connection_end_t", (src, dst, sport, dport, hit.flow_id, tcp_flags))
+                    )
+                    hit = None
+            elif tcp_flags & TCP_FIN_OR_RST and (src, sport) in self.tables.vip_close:
+                # A VIP service closing towards a client: reported from the
+                # client's side, with no flow id (the VIP side has no entry).
+                digests.append(("connection_end_t", (dst, src, dport, sport, 0, tcp_flags)))
+        if hit is not None:
             if tcp_flags & TCP_FIN_OR_RST:
                 digests.append(
                     ("connection_end_t", (src, dst, sport, dport, hit.flow_id, tcp_flags))

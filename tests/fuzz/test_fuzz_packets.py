@@ -106,6 +106,7 @@ def lab_tables() -> Tables:
     for (client, sport, dport), (flow_id, backend) in FLOWS.items():
         key = (ip_int(client), ip_int(VIP), sport, dport)
         tables.encap[key] = Encap(flow_id, ip_int(TUNNEL_SRC), ip_int(backend))
+    tables.vip_close.add((ip_int(VIP), 80))
     return tables
 
 
@@ -131,6 +132,8 @@ def install(tables: Tables) -> Forwarder:
             "encap_to_backend",
             {"flow_id": encap.flow_id, "tunnel_src": encap.tunnel_src, "backend": encap.backend},
         )
+    for vip, vip_port in tables.vip_close:
+        fwd.insert("vip_close", [Exact(vip), Exact(vip_port)], "note_vip_close", {})
     return fwd
 
 
@@ -158,6 +161,11 @@ def valid_frames() -> list[tuple[str, bytes, int]]:
         / TCP(sport=80, dport=40000, flags="PA")
         / b"HTTP/1.1 200 OK\r\n"
     )
+    reset = (
+        Ether(src=BACKEND1.mac, dst=BACKEND1.gateway_mac)
+        / IP(src=VIP, dst=CLIENT.ip)
+        / TCP(sport=80, dport=40000, flags="R")
+    )
     out = [
         (
             "encap hit",
@@ -169,9 +177,11 @@ def valid_frames() -> list[tuple[str, bytes, int]]:
         ("encap to unrouted back-end", _tcp(OTHER_CLIENT, 40000, 80, flags="FA"), tcp_end),
         ("encap to punted back-end", _tcp(OTHER_CLIENT, 40001, 80, payload=b"y" * 9), tcp_end),
         ("new connection to VIP", _tcp(CLIENT.ip, 40002, 80, flags="S"), tcp_end),
+        ("new connection on a handed-off 4-tuple", _tcp(CLIENT.ip, 40000, 80, flags="S"), tcp_end),
         ("TCP to back-end", _tcp(CLIENT.ip, 40000, 80, dst=BACKEND1.ip, payload=b"z"), tcp_end),
         ("TTL 2", _tcp(CLIENT.ip, 40000, 80, ttl=2), tcp_end),
         ("back-end reply", bytes(reply), tcp_end),
+        ("back-end RST to the client", bytes(reset), tcp_end),
         ("UDP to VIP", bytes(client_udp(40000, 80)), udp_end),
         ("UDP to classifier /24", bytes(client_udp(9, 9, dst="10.0.3.99")), udp_end),
         ("ICMP to VIP", bytes(ether / IP(src=CLIENT.ip, dst=VIP) / ICMP()), ip_end),
