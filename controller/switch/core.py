@@ -59,13 +59,19 @@ from controller.switch.flowstore import (
 from controller.switch.pipeline import Pipeline
 from controller.switch.tables import (
     CONNECTION_END,
+    CONNECTION_END6,
     ENCAP_MAP,
+    ENCAP_MAP6,
     VIP_STEERING,
+    VIP_STEERING6,
     Connection,
     SyncPlan,
     connection_of,
+    connection_of_digest,
     encap_entry,
+    encap_table,
     flow_id_of,
+    is_encap_table,
     plan_sync,
     static_entries,
 )
@@ -109,6 +115,8 @@ class FlowError(Exception):
 @dataclass(frozen=True)
 class Settings:
     forwarder: str
+    # The IPv6 tunnel source, for flows of IPv6 connections (dual stack).
+    forwarder6: str | None = None
     name: str = "controller"
     idle_timeout_s: float = 120.0
     end_grace_s: float = 2.0
@@ -274,7 +282,7 @@ class Controller:
         # VIP steering goes in last: until encap_map holds the handed-off
         # connections again, steering would send their segments to a
         # classifier, whose kernel answers them with a RST.
-        steering = {t: d for t, d in static.items() if t == VIP_STEERING}
+        steering = {t: d for t, d in static.items() if t in (VIP_STEERING, VIP_STEERING6)}
         for table, desired in static.items():
             if table not in steering:
                 self._sync(table, desired)
@@ -343,11 +351,22 @@ class Controller:
     def reconcile_flows(self) -> SyncPlan:
         """Make encap_map hold exactly the installed flows of the flow table."""
         with self._lock:
-            flows = [f for f in self.store.flows(INSTALLED) if f.forwarder == self.forwarder]
+            flows = [f for f in self.store.flows(INSTALLED) if f.forwarder in self.forwarders]
         entities = self.switch.entities
-        plan = self._sync(
-            ENCAP_MAP, [encap_entry(entities, f, self.idle_timeout_ns) for f in flows]
-        )
+        plan = SyncPlan()
+        for table in (ENCAP_MAP, ENCAP_MAP6):
+            part = self._sync(
+                table,
+                [
+                    encap_entry(entities, f, self.idle_timeout_ns)
+                    for f in flows
+                    if encap_table(f) == table
+                ],
+            )
+            plan.delete += part.delete
+            plan.modify += part.modify
+            plan.insert += part.insert
+            plan.kept += part.kept
         log.info(
             "encap_map reconciled: %d kept, %d stale deleted, %d lost reinstalled, %d modified",
             plan.kept, len(plan.delete), len(plan.insert), len(plan.modify),
@@ -355,17 +374,40 @@ class Controller:
         return plan
 
     def _configure_digest(self) -> None:
-        entry = self.switch.entities.digest_entry(
-            CONNECTION_END, max_timeout_ns=1_000_000, max_list_size=64
-        )
-        try:
-            self.switch.insert(entry)
-        except WriteError:
-            self.switch.modify(entry)  # a kept pipeline keeps its digest configuration
+        for digest in (CONNECTION_END, CONNECTION_END6):
+            entry = self.switch.entities.digest_entry(
+                digest, max_timeout_ns=1_000_000, max_list_size=64
+            )
+            try:
+                self.switch.insert(entry)
+            except WriteError:
+                self.switch.modify(entry)  # a kept pipeline keeps its digest configuration
 
     @property
     def forwarder(self) -> str:
         return self.settings.forwarder
+
+    @property
+    def forwarders(self) -> frozenset[str]:
+        """This controller's tunnel sources: IPv4, and IPv6 when dual stack."""
+        return frozenset(a for a in (self.settings.forwarder, self.settings.forwarder6) if a)
+
+    def _forwarder_for(self, backend: str, forwarder: str) -> str:
+        """The tunnel source of flows to `backend`: of the back-end's family.
+        A forwarder the caller names must be that one."""
+        v6 = ipaddress.ip_address(backend).version == 6
+        own = self.settings.forwarder6 if v6 else self.settings.forwarder
+        if own is None:
+            raise FlowError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"back-end {backend} is IPv6 but this controller has no IPv6 forwarder address",
+            )
+        if forwarder and _address(forwarder, "forwarder") != own:
+            raise FlowError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"forwarder {forwarder} is not this controller's ({own})",
+            )
+        return own
 
     def _require_active(self) -> None:
         if not self.active:
@@ -382,11 +424,12 @@ class Controller:
         self._require_active()
         client_ip, client_port, vip, vip_port = _canonical(connection)
         backend = _address(backend, "backend")
-        if forwarder and _address(forwarder, "forwarder") != self.forwarder:
+        if ipaddress.ip_address(backend).version != ipaddress.ip_address(client_ip).version:
             raise FlowError(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"forwarder {forwarder} is not this controller's ({self.forwarder})",
+                f"back-end {backend} and client {client_ip} are of different address families",
             )
+        own = self._forwarder_for(backend, forwarder)
         with self._lock:
             live = self.store.find_connection((client_ip, client_port), (vip, vip_port))
             if live is not None:
@@ -397,7 +440,7 @@ class Controller:
                 )
             try:
                 return self.store.allocate(
-                    self.forwarder, backend, (client_ip, client_port), (vip, vip_port), classifier
+                    own, backend, (client_ip, client_port), (vip, vip_port), classifier
                 )
             except FlowStoreError as exc:
                 raise FlowError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
@@ -407,15 +450,11 @@ class Controller:
         handoffs to `backend`; InstallFlow with the connection binds one."""
         self._require_active()
         backend = _address(backend, "backend")
-        if forwarder and _address(forwarder, "forwarder") != self.forwarder:
-            raise FlowError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"forwarder {forwarder} is not this controller's ({self.forwarder})",
-            )
+        own = self._forwarder_for(backend, forwarder)
         count = max(1, min(count, MAX_LEASE))
         with self._lock:
             try:
-                return self.store.lease(self.forwarder, backend, classifier, count)
+                return self.store.lease(own, backend, classifier, count)
             except FlowStoreError as exc:
                 raise FlowError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
 
@@ -577,7 +616,11 @@ class Controller:
         """connection -> (flow id, packets, bytes) of every encap_map entry
         (one Read; with `counters` the entries carry their direct counters)."""
         try:
-            entries = self.switch.read_table(ENCAP_MAP, counters=counters)
+            entries = [
+                entry
+                for table in (ENCAP_MAP, ENCAP_MAP6)
+                for entry in self.switch.read_table(table, counters=counters)
+            ]
         except P4RuntimeError as exc:
             raise FlowError(grpc.StatusCode.UNAVAILABLE, f"reading encap_map: {exc}") from None
         out: dict[Connection, tuple[int | None, int, int]] = {}
@@ -650,27 +693,27 @@ class Controller:
             except P4RuntimeError:
                 time.sleep(0.2)
                 continue
-            if digests is None or not digests.digest.endswith(CONNECTION_END):
+            if digests is None or not digests.digest.endswith((CONNECTION_END, CONNECTION_END6)):
                 continue
             try:
-                self._connections_ending(list(digests.as_dicts()))
+                self._connections_ending(list(digests.as_dicts()), digests.digest)
             except Exception:
                 log.exception("handling connection_end digests %s failed", digests)
 
     def _connection_ending(self, record: dict[str, int]) -> None:
         self._connections_ending([record])
 
-    def _connections_ending(self, records: list[dict[str, int]]) -> None:
-        """The switch saw FIN or RST on these connections: note each one's
-        packet count (one Read for the whole digest list) and look again
-        after the end grace (`_check_due`)."""
+    def _connections_ending(
+        self, records: list[dict[str, int]], digest: str = CONNECTION_END
+    ) -> None:
+        """The switch saw FIN or RST on these connections (connection_end_t,
+        or connection_end6_t for IPv6): note each one's packet count (one
+        Read for the whole digest list) and look again after the end grace
+        (`_check_due`)."""
         noted: list[tuple[Flow, Connection]] = []
         reopened: list[Flow] = []
         for record in records:
-            conn: Connection = (
-                str(ipaddress.IPv4Address(record["client_addr"])), record["client_port"],
-                str(ipaddress.IPv4Address(record["vip"])), record["vip_port"],
-            )  # fmt: skip
+            conn: Connection = connection_of_digest(digest, record)
             flags, flow_id = record["tcp_flags"], record["flow_id"]
             # Flow id 0: the VIP side's FIN or RST (vip_close), which names
             # no entry: the flow is found by its connection alone.
@@ -788,7 +831,7 @@ class Controller:
             if report is None:
                 continue
             for entry in report.entries:
-                if entry.table.endswith(ENCAP_MAP):
+                if is_encap_table(entry.table):
                     try:
                         self._entry_idle(entry)
                     except Exception:
@@ -848,10 +891,10 @@ def _state_count(controller: Controller, state: str) -> Callable[[], float]:
 
 def _address(text: str, what: str) -> str:
     try:
-        return str(ipaddress.IPv4Address(text))
+        return str(ipaddress.ip_address(text))
     except ValueError:
         raise FlowError(
-            grpc.StatusCode.INVALID_ARGUMENT, f"{what} {text!r} is not an IPv4 address"
+            grpc.StatusCode.INVALID_ARGUMENT, f"{what} {text!r} is not an IP address"
         ) from None
 
 
@@ -860,4 +903,10 @@ def _canonical(connection: Connection) -> Connection:
     for port, what in ((client_port, "client port"), (vip_port, "VIP port")):
         if not 0 < port <= 0xFFFF:
             raise FlowError(grpc.StatusCode.INVALID_ARGUMENT, f"{what} {port} outside 1..65535")
-    return _address(client_ip, "client"), client_port, _address(vip, "VIP"), vip_port
+    client_ip, vip = _address(client_ip, "client"), _address(vip, "VIP")
+    if ipaddress.ip_address(client_ip).version != ipaddress.ip_address(vip).version:
+        raise FlowError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"client {client_ip} and VIP {vip} are of different address families",
+        )
+    return client_ip, client_port, vip, vip_port

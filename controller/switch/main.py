@@ -126,6 +126,11 @@ def run(args: argparse.Namespace, stop: threading.Event) -> None:
 
     settings = Settings(
         forwarder=str(topology.switch.forwarder_address),
+        forwarder6=(
+            str(topology.switch.forwarder_address6)
+            if topology.switch.forwarder_address6 is not None
+            else None
+        ),
         name=args.name or f"controller-{args.election_id}",
         idle_timeout_s=args.idle_timeout,
         end_grace_s=args.end_grace,

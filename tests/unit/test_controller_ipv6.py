@@ -16,7 +16,7 @@ from scapy.layers.inet import TCP
 from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
 from scapy.layers.l2 import Ether
 
-from controller.switch.core import Controller
+from controller.switch.core import Controller, FlowError
 from controller.switch.flowstore import INSTALLED, Flow
 from controller.switch.tables import (
     connection_of,
@@ -123,3 +123,112 @@ def test_connection_end_records_name_their_family_by_digest() -> None:
     record = {"client_addr": 1, "vip": 2, "client_port": 3, "vip_port": 4}
     assert connection_of_digest("connection_end6_t", record) == ("::1", 3, "::2", 4)
     assert connection_of_digest("connection_end_t", record) == ("0.0.0.1", 3, "0.0.0.2", 4)
+
+
+# ------------------------------------------------------------ IPv6 flows
+
+FORWARDER6 = "2001:db8::1"
+B1_6 = "2001:db8:2::11"
+
+
+@pytest.fixture(name="dual")
+def dual_fixture(tmp_path: Path) -> Iterator[tuple[Switch, Controller, Releases]]:
+    switch = Switch()
+    releases = Releases()
+    controller = start_controller(
+        switch, tmp_path / "flows.db", releases, forwarder6=FORWARDER6, end_grace_s=0.2
+    )
+    try:
+        yield switch, controller, releases
+    finally:
+        stop_controller(controller)
+        switch.stop()
+
+
+def _encap6(controller: Controller) -> dict[tuple[str, int, str, int], int | None]:
+    return {connection_of(e): e.action.param("flow_id") if e.action else None
+            for e in controller.switch.read_table("encap_map6")}  # fmt: skip
+
+
+def test_an_ipv6_handoff_is_installed_steers_segments_and_ends_with_the_clients_fin(
+    dual: tuple[Switch, Controller, Releases],
+) -> None:
+    switch, controller, releases = dual
+    lease = controller.lease(B1_6, "k1", 1)[0]
+    assert lease.forwarder == FORWARDER6  # the tunnel source of the back-end's family
+    conn = (CLIENT6, 41000, VIP6, 80)
+    assert controller.install(FORWARDER6, B1_6, lease.flow_id, 0.0, conn) >= 1
+    assert _encap6(controller) == {conn: lease.flow_id}
+    assert not controller.switch.read_table("encap_map")
+
+    c1, b1 = topology().host("c1"), topology().host("b1")
+    switch.inject(c1.port, _client_frame(TCP(sport=41000, dport=80, flags="A") / b"data"))
+    out = Ether(_sent(switch, b1.port))
+    assert (out[IPv6].src, out[IPv6].dst) == (FORWARDER6, B1_6)
+    assert (out[TCP].sport << 16 | out[TCP].dport) == lease.flow_id
+
+    # The client's FIN: digested as connection_end6_t, the flow ends after
+    # the grace, its entry goes and the agent is told.
+    switch.inject(c1.port, _client_frame(TCP(sport=41000, dport=80, flags="FA")))
+    _sent(switch, b1.port)
+    deadline = time.monotonic() + 10
+    while _encap6(controller) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _encap6(controller) == {}
+    assert (FORWARDER6, B1_6, lease.flow_id) in releases.sent
+
+
+def test_encap_map6_is_reconciled_after_a_controller_restart(
+    tmp_path: Path,
+) -> None:
+    switch = Switch()
+    try:
+        first = start_controller(switch, tmp_path / "flows.db", Releases(), forwarder6=FORWARDER6)
+        lease = first.lease(B1_6, "k1", 2)
+        conns = [(CLIENT6, 42000 + n, VIP6, 80) for n in range(2)]
+        for flow, conn in zip(lease, conns, strict=True):
+            first.install(FORWARDER6, B1_6, flow.flow_id, 0.0, conn)
+        # The switch loses one entry while no controller runs.
+        lost = [e for e in first.switch.read_table("encap_map6") if connection_of(e) == conns[0]]
+        first.switch.delete(*lost)
+        stop_controller(first)
+        second = start_controller(
+            switch, tmp_path / "flows.db", Releases(), forwarder6=FORWARDER6, election_id=11
+        )
+        try:
+            assert _encap6(second) == {c: f.flow_id for c, f in zip(conns, lease, strict=True)}
+            assert second.last_reconcile is not None and len(second.last_reconcile.insert) == 1
+        finally:
+            stop_controller(second)
+    finally:
+        switch.stop()
+
+
+def test_ipv6_requests_the_controller_cannot_serve_are_refused(
+    running: tuple[Switch, Controller],
+) -> None:
+    _, controller = running  # no forwarder6: an IPv4-only controller
+    with pytest.raises(FlowError, match="no IPv6 forwarder address"):
+        controller.lease(B1_6, "k1", 1)
+    with pytest.raises(FlowError, match="different address families"):
+        controller.allocate((CLIENT6, 1, "10.0.0.100", 80), "10.0.2.11", "k1")
+
+
+def test_an_idle_ipv6_flow_is_removed_by_its_timeout(tmp_path: Path) -> None:
+    switch = Switch()
+    releases = Releases()
+    controller = start_controller(
+        switch, tmp_path / "flows.db", releases, forwarder6=FORWARDER6, idle_timeout_s=0.3
+    )
+    try:
+        lease = controller.lease(B1_6, "k1", 1)[0]
+        controller.install(FORWARDER6, B1_6, lease.flow_id, 0.0, (CLIENT6, 43000, VIP6, 80))
+        assert _encap6(controller)
+        deadline = time.monotonic() + 10
+        while _encap6(controller) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _encap6(controller) == {}
+        assert (FORWARDER6, B1_6, lease.flow_id) in releases.sent
+    finally:
+        stop_controller(controller)
+        switch.stop()
