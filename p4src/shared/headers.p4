@@ -165,6 +165,10 @@ struct forwarder_metadata_t {
     bool              encap_hit;
     encap_params_t    encap;
     connection_end_t  connection_end;
+    // connection_end holds a connection end to digest. The digest is sent
+    // from one place: bmv2 gives every digest() call site a learn list of
+    // its own, and P4Runtime configures only one per digest type.
+    bool              end_noted;
     // IPv6: the address routing6 looks up, like route_addr.
     ipv6_addr_t       route_addr6;
     // The IPv6 packet's first next header is an extension header.
@@ -174,6 +178,7 @@ struct forwarder_metadata_t {
     bool              ndp_answered;
     encap6_params_t   encap6;
     connection_end6_t connection_end6;
+    bool              end6_noted;  // as end_noted
 }
 
 #endif

@@ -98,6 +98,9 @@ def _install_on_bmv2(client, tables) -> None:  # type: ignore[no-untyped-def]
             "backend": encap.backend,
         }
         entries.append(make.table_entry("encap_map", match, "encap_to_backend", params))
+    for vip, vip_port in tables.vip_close:
+        match = keyed("vip_close", [Exact(vip), Exact(vip_port)])
+        entries.append(make.table_entry("vip_close", match, "note_vip_close", {}))
     client.insert(*entries)
 
 

@@ -55,7 +55,7 @@ control Encap(inout headers_t hdr, inout forwarder_metadata_t meta) {
         meta.connection_end.vip_port = vip_port;
         meta.connection_end.flow_id = flow_id;
         meta.connection_end.tcp_flags = hdr.tcp.flags;
-        digest<connection_end_t>(DIGEST_RECEIVER_CONTROLLER, meta.connection_end);
+        meta.end_noted = true;
     }
 
     action note_vip_close() {
@@ -113,6 +113,10 @@ control Encap(inout headers_t hdr, inout forwarder_metadata_t meta) {
             } else if (closing) {
                 vip_close.apply();
             }
+        }
+        // The one digest() call of connection_end_t (see end_noted).
+        if (meta.end_noted) {
+            digest<connection_end_t>(DIGEST_RECEIVER_CONTROLLER, meta.connection_end);
         }
     }
 }

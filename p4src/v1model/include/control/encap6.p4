@@ -52,7 +52,7 @@ control Encap6(inout headers_t hdr, inout forwarder_metadata_t meta) {
         meta.connection_end6.vip_port = vip_port;
         meta.connection_end6.flow_id = flow_id;
         meta.connection_end6.tcp_flags = hdr.tcp.flags;
-        digest<connection_end6_t>(DIGEST_RECEIVER_CONTROLLER, meta.connection_end6);
+        meta.end6_noted = true;
     }
 
     action note_vip_close6() {
@@ -99,6 +99,10 @@ control Encap6(inout headers_t hdr, inout forwarder_metadata_t meta) {
             } else if (closing) {
                 vip_close6.apply();
             }
+        }
+        // The one digest() call of connection_end6_t (see end_noted).
+        if (meta.end6_noted) {
+            digest<connection_end6_t>(DIGEST_RECEIVER_CONTROLLER, meta.connection_end6);
         }
     }
 }
