@@ -153,34 +153,97 @@ class Lowerer:
         self.named_profiles: list[str] = []  # declared instances, in declaration order
         self.elab: Elaborated | None = None
 
-    def _p4c_action_order(self, elab: Elaborated) -> dict[str, int]:
-        """Where p4c lists each action: control by control, first the
-        top-level actions the control uses (p4c copies them into the control,
-        in the order it meets them: tables' action lists and defaults, then
+    @staticmethod
+    def _flatten(elab: Elaborated) -> list[list[tuple[BlockInst, ir.Decl]]]:
+        """Each package argument's declarations with its sub-parser and
+        sub-control instances replaced by their own declarations, in place
+        (recursively): the order in which p4c, having inlined them, lists
+        tables, externs and actions."""
+        seen: set[int] = set()
+
+        def walk(block: BlockInst, out: list[tuple[BlockInst, ir.Decl]]) -> None:
+            seen.add(id(block))
+            for local in block.decl.locals:
+                child = None
+                if isinstance(local, ir.InstanceDecl):
+                    child = next((c for sym, c in block.children.items()
+                                  if sym.decl is local and id(c) not in seen), None)
+                if child is not None:
+                    walk(child, out)
+                else:
+                    out.append((block, local))
+
+        roots: list[list[tuple[BlockInst, ir.Decl]]] = []
+        for block in [*elab.blocks, *elab.all_blocks]:
+            if id(block) not in seen:
+                roots.append([])
+                walk(block, roots[-1])
+        return roots
+
+    def _p4c_action_order(self, flat: list[list[tuple[BlockInst, ir.Decl]]]) -> dict[str, int]:
+        """Where p4c lists each action: control by control (sub-controls
+        inlined in place), first the top-level actions the control uses (p4c
+        copies them into the control, in the order it meets them: tables'
+        action lists and defaults, with a table's implicit NoAction, then
         calls), then the control's own actions in declaration order."""
         order: dict[str, int] = {}
+        top_level = {d for d in self.checked.program.decls if isinstance(d, ir.ActionDecl)}
 
         def add(name: str) -> None:
             order.setdefault(name, len(order))
 
-        for block in elab.all_blocks:
-            decl = block.decl
-            if not isinstance(decl, ir.ControlDecl):
+        for decls in flat:
+            if not decls or not isinstance(decls[0][0].decl, ir.ControlDecl):
                 continue
-            used: list[Sym] = []
-            for local in decl.locals:
+            used: list[tuple[BlockInst, Sym]] = []
+            for block, local in decls:
                 facts = self.checked.tables.get(local) if isinstance(local, ir.TableDecl) \
                     else None
                 if facts is not None:
-                    used.extend(b.sym for b in facts.actions)
+                    used.extend((block, b.sym) for b in facts.actions)
                     if facts.default is not None:
-                        used.append(facts.default.sym)
+                        used.append((block, facts.default.sym))
                     else:  # p4c's implicit `default_action = NoAction()`
                         noaction = self.checked.top.lookup_value("NoAction")
                         if noaction is not None and noaction.kind == "action":
-                            used.append(noaction)
-            todo: list[object] = [*(a.body for a in decl.locals if isinstance(a, ir.ActionDecl)),
-                                  decl.body]
+                            used.append((block, noaction))
+            bodies: list[tuple[BlockInst, ir.Node]] = [
+                (b, d.body) for b, d in decls if isinstance(d, ir.ActionDecl)]
+            blocks = list(dict.fromkeys(b for b, _ in decls))
+            bodies += [(b, b.decl.body) for b in blocks if isinstance(b.decl, ir.ControlDecl)]
+            for block, body in bodies:
+                todo: list[object] = [body]
+                while todo:  # depth first, in source order
+                    node = todo.pop(0)
+                    if isinstance(node, list | tuple):
+                        todo[:0] = list(node)
+                        continue
+                    if not isinstance(node, ir.Node):
+                        continue
+                    if isinstance(node, ir.Call):
+                        info = self.facts.calls.get(node)
+                        if info is not None and info.kind == "action" and \
+                                info.target is not None:
+                            used.append((block, info.target))
+                    todo[:0] = [getattr(node, f.name) for f in dataclasses.fields(node)]
+            for block, sym in used:
+                if sym.decl in top_level:
+                    add(block.action_name(sym))
+            for block, local in decls:
+                if isinstance(local, ir.ActionDecl):
+                    add(block.action_name(self.checked.decl_syms[local]))
+        return order
+
+    def _p4c_digest_order(self, flat: list[list[tuple[BlockInst, ir.Decl]]]) -> dict[str, int]:
+        """Where p4c lists each digest: in the order it meets the `digest`
+        calls, control by control (sub-controls inlined), the actions'
+        bodies first, then the apply blocks."""
+        order: dict[str, int] = {}
+        for decls in flat:
+            bodies: list[ir.Node] = [d.body for _, d in decls if isinstance(d, ir.ActionDecl)]
+            blocks = list(dict.fromkeys(b for b, _ in decls))
+            bodies += [b.decl.body for b in blocks if isinstance(b.decl, ir.ControlDecl)]
+            todo: list[object] = list(bodies)
             while todo:  # depth first, in source order
                 node = todo.pop(0)
                 if isinstance(node, list | tuple):
@@ -190,15 +253,13 @@ class Lowerer:
                     continue
                 if isinstance(node, ir.Call):
                     info = self.facts.calls.get(node)
-                    if info is not None and info.kind == "action" and info.target is not None:
-                        used.append(info.target)
+                    if info is not None and info.kind == "extern_function" and \
+                            info.name == "digest" and len(info.args) > 1 and \
+                            info.args[1] is not None:
+                        t = strip_newtype(info.args[1].type)
+                        if isinstance(t, StructT):
+                            order.setdefault(t.name, len(order))
                 todo[:0] = [getattr(node, f.name) for f in dataclasses.fields(node)]
-            for sym in used:
-                if sym.decl not in decl.locals:
-                    add(block.action_name(sym))
-            for local in decl.locals:
-                if isinstance(local, ir.ActionDecl):
-                    add(block.action_name(self.checked.decl_syms[local]))
         return order
 
     def _calls_extern_function(self, block: BlockInst) -> bool:
@@ -228,20 +289,28 @@ class Lowerer:
         top_names: dict[Sym, str] = {}
         for sym, ext in elab.top_externs.items():
             top_names[sym] = ext.py
-        names_per_block: dict[int, dict[Sym, str]] = {}
-        for block in elab.all_blocks:
-            names = dict(top_names)
-            for sym, qname in block.tables.items():
-                names[sym] = f"T_{len(self.out_tables)}"
-                self._table(block, sym, qname, names[sym])
-            for sym, qname in block.value_sets.items():
-                names[sym] = f"VS_{len(self.out_value_sets)}"
-                self._value_set(sym, qname, names[sym])
-            names_per_block[id(block)] = names
-        for block in elab.all_blocks:
-            for sym, ext in block.externs.items():
-                names_per_block[id(block)][sym] = ext.py
-                self._extern(ext)
+        names_per_block: dict[int, dict[Sym, str]] = {
+            id(block): dict(top_names) for block in elab.all_blocks}
+        flat = self._flatten(elab)
+        for decls in flat:
+            for block, local in decls:
+                names = names_per_block[id(block)]
+                local_sym = self.checked.decl_syms.get(local)
+                if local_sym is None:
+                    continue
+                if local_sym in block.tables:
+                    names[local_sym] = f"T_{len(self.out_tables)}"
+                    self._table(block, local_sym, block.tables[local_sym], names[local_sym])
+                elif local_sym in block.value_sets:
+                    names[local_sym] = f"VS_{len(self.out_value_sets)}"
+                    self._value_set(local_sym, block.value_sets[local_sym], names[local_sym])
+        for decls in flat:
+            for block, local in decls:
+                local_sym = self.checked.decl_syms.get(local)
+                if local_sym is not None and local_sym in block.externs:
+                    ext = block.externs[local_sym]
+                    names_per_block[id(block)][local_sym] = ext.py
+                    self._extern(ext)
         for ext in elab.top_externs.values():
             self._extern(ext)
         for block in elab.all_blocks:
@@ -249,15 +318,35 @@ class Lowerer:
         self.schema.has_type_info = bool(elab.top_externs) or any(
             b.tables or b.externs or self._calls_extern_function(b) for b in elab.all_blocks)
         pipeline = codegen.generate(self.checked, elab, names_per_block)
-        rank = self._p4c_action_order(elab)
+        # An action no table lists is only called directly: p4c binds its
+        # parameters at the call and lists it without them.
+        in_tables = {r.action for t in self.schema.tables for r in t.action_refs}
+        for name, info in list(self.action_infos.items()):
+            if name not in in_tables and info.params:
+                self.action_infos[name] = dataclasses.replace(info, params=())
+        rank = self._p4c_action_order(flat)
         self.schema.actions = sorted(self.action_infos.values(),
                                      key=lambda a: (rank.get(a.name, len(rank)), a.name))
-        for name, t in sorted(pipeline.digests.items()):
+        digest_rank = self._p4c_digest_order(flat)
+        for name, t in sorted(pipeline.digests.items(),
+                              key=lambda d: (digest_rank.get(d[0], len(digest_rank)), d[0])):
             self.schema.digests.append(S.DigestInfo(
                 name, tuple(_member_info(f.name, f.type) for f in t.fields)))
         self._controller_headers()
+        # p4c meets a declared profile where it is declared and one built in a
+        # table's `implementation` with its table (sub-controls inlined).
+        where: dict[str, int] = {}
+        for decls in flat:
+            for block, local in decls:
+                local_sym = self.checked.decl_syms.get(local)
+                if local_sym in block.tables:
+                    where.setdefault(block.tables[local_sym], len(where))
+                elif local_sym in block.externs:
+                    where.setdefault(block.externs[local_sym].name, len(where))
         profiles = [p for p in self.profiles.values() if p.in_place] + [
             self.profiles[n] for n in self.named_profiles]
+        profiles.sort(key=lambda p: where.get(p.tables[0] if p.in_place and p.tables
+                                              else p.name, -1))
         for p in profiles:
             self.schema.action_profiles.append(S.ActionProfileInfo(
                 p.name, tuple(p.tables), p.size, with_selector=p.algorithm is not None,
@@ -590,7 +679,8 @@ class Lowerer:
                 meta.append((fid, f.name, width_of(f.type)))
             others = [n for n in t.annotations if n.name != "controller_header"]
             self.schema.controller_headers.append(S.ControllerHeaderInfo(
-                note.args[0].value, tuple(meta), annotation_strings(others)))
+                note.args[0].value, tuple(meta), annotation_strings(others),
+                type_name=name_of(list(t.annotations), t.name)))
 
 
 def _int_arg(args: list[int | bool | str | None], decl: ir.InstanceDecl) -> int:

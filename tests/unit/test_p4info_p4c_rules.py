@@ -64,3 +64,71 @@ def test_actions_in_p4c_order() -> None:
     fill = {"top": "", "parser": "", "locals": locals_, "apply": "t.apply();"}
     p4info = compile_source(TEMPLATE.format(**fill), "t.p4").p4info
     assert [a.preamble.name for a in p4info.actions] == ["NoAction", "I.z_last", "I.a_first"]
+
+
+NESTED = """
+#include <core.p4>
+#include <v1model.p4>
+@controller_header("packet_in")
+header packet_in_t { bit<9> port; bit<7> pad; }
+@controller_header("packet_out")
+header packet_out_t { bit<9> port; bit<7> pad; }
+header h_t { bit<8> a; bit<8> b; }
+struct hs_t { packet_out_t po; h_t h; }
+struct m_t { }
+struct d2_t { bit<8> a; }
+struct d1_t { bit<8> b; }
+action top1() { }
+action top2() { }
+parser P(packet_in pkt, out hs_t hdr, inout m_t m, inout standard_metadata_t sm) {
+    state start { pkt.extract(hdr.h); transition accept; }
+}
+control VC(inout hs_t hdr, inout m_t m) { apply { } }
+control Sub1(inout hs_t hdr) {
+    action s1a() { hdr.h.a = 1; }
+    table t1 { key = { hdr.h.a: exact; } actions = { s1a; top2; } }
+    apply { t1.apply(); }
+}
+control Sub2(inout hs_t hdr) {
+    action s2a() { hdr.h.a = 2; }
+    table t2 { key = { hdr.h.b: exact; } actions = { s2a; top1; } default_action = top1();
+               @name("sub_profile") implementation = action_profile(32w4); }
+    apply { t2.apply(); }
+}
+control I(inout hs_t hdr, inout m_t m, inout standard_metadata_t sm) {
+    action ia() { hdr.h.b = 3; }
+    action report(bit<8> v) { digest<d1_t>(1, { v }); }
+    action_profile(32w8) ap;
+    Sub1() sub1;
+    table ti { key = { hdr.h.b: exact; } actions = { ia; NoAction; } default_action = ia();
+               implementation = ap; }
+    Sub2() sub2;
+    apply {
+        sub1.apply(hdr); ti.apply(); sub2.apply(hdr);
+        digest<d2_t>(1, { hdr.h.a });
+        report(hdr.h.b);
+    }
+}
+control E(inout hs_t hdr, inout m_t m, inout standard_metadata_t sm) { apply { } }
+control CC(inout hs_t hdr, inout m_t m) { apply { } }
+control D(packet_out pkt, in hs_t hdr) { apply { pkt.emit(hdr.h); } }
+V1Switch(P(), VC(), I(), E(), CC(), D()) main;
+"""
+
+
+def test_sub_controls_are_listed_as_p4c_inlines_them() -> None:
+    """Tables, actions, action profiles and digests come in the order of the
+    control with its sub-controls' declarations in place of their
+    instances; an action only called directly has no parameters in P4Info;
+    a controller header's id hashes its type's name. (As p4c 1.2.5.16
+    writes them for this program.)"""
+    p4info = compile_source(NESTED, "nested.p4").p4info
+    assert [t.preamble.name for t in p4info.tables] == ["I.sub1.t1", "I.ti", "I.sub2.t2"]
+    assert [a.preamble.name for a in p4info.actions] == [
+        "top2", "NoAction", "top1", "I.ia", "I.report", "I.sub1.s1a", "I.sub2.s2a"]
+    assert [p.preamble.name for p in p4info.action_profiles] == ["I.ap", "sub_profile"]
+    assert [d.preamble.name for d in p4info.digests] == ["d1_t", "d2_t"]
+    report = next(a for a in p4info.actions if a.preamble.name == "I.report")
+    assert not report.params
+    assert [(c.preamble.name, c.preamble.id) for c in p4info.controller_packet_metadata] == [
+        ("packet_in", 80671331), ("packet_out", 75327753)]

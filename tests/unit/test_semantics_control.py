@@ -52,7 +52,7 @@ def test_const_entries_first_listed_wins_and_explicit_priorities() -> None:
         table u {
             key = { hdr.h.k: exact; }
             actions = { set_r; }
-            const entries = {
+            entries = {  // p4c (and p4sim) refuse priorities in const entries
                 priority = 10: 5: set_r(10);
             }
         }
