@@ -87,17 +87,19 @@ class Tally:
     bytes_up: int = 0
     bytes_down: int = 0
     requests: int = 0
-    failures: list[tuple[str, int, str]] = field(default_factory=list)  # kind, port, detail
+    # kind, connection index, client port, detail
+    failures: list[tuple[str, int, int, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, kind: str, port: int, detail: str, up: int, down: int, requests: int) -> None:
+    def add(self, kind: str, index: int, port: int, detail: str, up: int, down: int,
+            requests: int) -> None:  # fmt: skip
         with self.lock:
             self.kinds[kind] = self.kinds.get(kind, 0) + 1
             self.bytes_up += up
             self.bytes_down += down
             self.requests += requests
             if kind not in ("ok", "refused"):
-                self.failures.append((kind, port, detail))
+                self.failures.append((kind, index, port, detail))
 
     @property
     def connections(self) -> int:
@@ -165,13 +167,21 @@ class Clients:
         self.huge_every, self.timeout = huge_every, timeout
         self.tally = Tally()
         self._next = itertools.count()
+        self._started = 0
         self._lock = threading.Lock()
         self.threads = [threading.Thread(target=self._run, args=(h,), daemon=True) for h in CLIENTS]
         self.errors: list[BaseException] = []
 
+    @property
+    def started(self) -> int:
+        """Connections started so far (the next index)."""
+        with self._lock:
+            return self._started
+
     def _take(self) -> int | None:
         with self._lock:
             index = next(self._next)
+            self._started = min(index + 1, self.total)
         return index if index < self.total else None
 
     def _run(self, host: str) -> None:
@@ -181,7 +191,7 @@ class Clients:
                     self.lab.vip, plan(index, self.huge_every), index % 2 == 0,
                     self.timeout, seed=index * 8,
                 )  # fmt: skip
-                self.tally.add(kind, port, f"#{index} from {host}: {detail}", up, down, done)
+                self.tally.add(kind, index, port, f"from {host}: {detail}", up, down, done)
 
         async def all_workers() -> None:
             await asyncio.gather(*(worker() for _ in range(self.workers)))
@@ -296,8 +306,12 @@ def soak(lab: FaultLab, total: int, workers: int, huge_every: int,
         at = clients.tally.connections
         t0 = time.monotonic()
         fault.do(lab)
+        # Connections that may have been in flight while it lasted: those
+        # started before its end and not ended before its start.
         injected.append({"fault": fault.what, "after_connections": at,
-                         "took_s": round(time.monotonic() - t0, 2)})  # fmt: skip
+                         "took_s": round(time.monotonic() - t0, 2),
+                         "in_flight": [max(0, at - 4 * workers * len(CLIENTS)),
+                                       clients.started + workers * len(CLIENTS)]})  # fmt: skip
     clients.join()
     backends = lab.backend_by_port()  # while the ended flows are still listed
     with contextlib.suppress(Exception):
@@ -326,8 +340,9 @@ def soak(lab: FaultLab, total: int, workers: int, huge_every: int,
         "bytes_uploaded_checked": tally.bytes_up,
         "bytes_downloaded_checked": tally.bytes_down,
         "failures": [
-            {"kind": kind, "client_port": port, "backend": backends.get(port, ""), "detail": d}
-            for kind, port, d in tally.failures
+            {"kind": kind, "connection": index, "client_port": port,
+             "backend": backends.get(port, ""), "detail": d}
+            for kind, index, port, d in tally.failures
         ],
         "faults": injected,
         "link_impairment": impaired,
