@@ -32,7 +32,15 @@ from pathlib import Path
 
 import grpc
 from e2e_support import body_chunks, body_sha256, get, post_head
-from faults_support import FaultLab, Impairment, LinkImpairment, _response, netem_available
+from faults_support import (
+    FaultLab,
+    Impairment,
+    LinkImpairment,
+    _response,
+    netem_available,
+    nft_counter,
+    nft_script,
+)
 
 from controller.examples.demo_backend import pattern_sha256
 from controller.lab.processes import alive
@@ -292,6 +300,14 @@ def soak(lab: FaultLab, total: int, workers: int, huge_every: int,
         LinkImpairment(lab, host, IMPAIRMENT, netem=netem_available())
         for host in ("c2", "b2")
     ]
+    # RSTs the classifier hosts send: for a handed-off connection they can
+    # only come from a segment the switch steered to the wrong place.
+    for name in lab.classifiers:
+        nft_script(lab.ns(name), [
+            "add table ip soak_resets", "add counter ip soak_resets sent",
+            "add chain ip soak_resets out { type filter hook output priority raw; }",
+            'add rule ip soak_resets out tcp flags rst counter name "sent"',
+        ])  # fmt: skip
     impaired: dict[str, object] = {}
     schedule = faults(lab, impairments, impaired, idle_timeout_s)
     clients = Clients(lab, total, workers, huge_every, timeout)
@@ -352,6 +368,9 @@ def soak(lab: FaultLab, total: int, workers: int, huge_every: int,
         "rss_kib": {
             name: {"before": rss_before.get(name), "after": rss_after.get(name)}
             for name in sorted(set(rss_before) | set(rss_after))
+        },
+        "classifier_rsts_sent": {
+            name: nft_counter(lab.ns(name), "soak_resets", "sent") for name in lab.classifiers
         },
         "processes_alive": all(alive(r.pid) for r in lab.records()),
         "seconds": round(elapsed, 1),
