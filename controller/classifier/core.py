@@ -83,6 +83,8 @@ class Settings:
     name: str
     vip: Endpoint
     agent_timeout_s: float = 2.0
+    # Dual stack: the VIP's IPv6 address and port, listened on as well.
+    vip6: Endpoint | None = None
     abort_timeout_s: float = 2.0
     # An agent that certainly failed (refused the connection or the blob,
     # answered an error): the frozen connection goes to another back-end of
@@ -136,11 +138,14 @@ class Classifier:
         kernel: Kernel,
         *,
         registry: CollectorRegistry | None = None,
+        backends6: Mapping[str, str] | None = None,
     ) -> None:
-        """`backends`: back-end name -> address (the flow's tunnel destination)."""
+        """`backends`: back-end name -> address (the flow's tunnel destination);
+        `backends6`: the same for IPv6 connections (dual stack)."""
         self.settings = settings
         self.policy = policy
         self.backends = dict(backends)
+        self.backends6 = dict(backends6 or {})
         self.agents = agents
         self.controller = controller
         self.keys = keys
@@ -155,6 +160,8 @@ class Classifier:
             weakref.WeakKeyDictionary()
         )
         self._listener: socket.socket | None = None
+        self._listener6: socket.socket | None = None
+        self.bound6: Endpoint | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
 
@@ -174,14 +181,26 @@ class Classifier:
             asyncio.create_task(self._refresh_active()),
         ]
         log.info("classifier %s listening on %s:%d", self.settings.name, *bound)
+        if self.settings.vip6 is not None:
+            listener6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            listener6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            listener6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener6.bind(self.settings.vip6)
+            listener6.listen(self.settings.backlog)
+            listener6.setblocking(False)
+            self._listener6 = listener6
+            self.bound6 = listener6.getsockname()[:2]
+            self._background.append(asyncio.create_task(self._accept(listener6)))
+            log.info("classifier %s listening on [%s]:%d", self.settings.name, *self.bound6)
         return bound
 
     async def stop(self) -> None:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        if self._listener is not None:
-            self._listener.close()
+        for listening in (self._listener, self._listener6):
+            if listening is not None:
+                listening.close()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.settings.agent_timeout_s * 3)
         for task in list(self._tasks):
@@ -213,7 +232,7 @@ class Classifier:
         self.metrics.in_progress.inc()
         accepted = time.perf_counter()
         outcome = "error"
-        trace = self.recent.begin(peer, self.settings.vip)
+        trace = self.recent.begin(peer, conn.getsockname()[:2])
         try:
             policy = self.policy
             read = await self._read_request(conn, peer[0], policy)
@@ -285,8 +304,8 @@ class Classifier:
         vip: Endpoint = conn.getsockname()[:2]
         decided = time.perf_counter()
         try:
-            flow, leased = await self.flow_ids.take(peer, vip, self.backends[backend])
-        except ControllerError as exc:
+            flow, leased = await self.flow_ids.take(peer, vip, self._address_of(backend, vip))
+        except (ControllerError, KeyError) as exc:
             log.warning("no flow id for %s:%d -> %s: %s", *peer, backend, exc)
             await self._answer(conn, request, policy, "no flow id from the controller")
             return "no_flow_id"
@@ -334,8 +353,8 @@ class Classifier:
             if choices is None or chosen is None:
                 break
             try:
-                taken = await self.flow_ids.take(peer, vip, self.backends[chosen.name])
-            except ControllerError as exc:
+                taken = await self.flow_ids.take(peer, vip, self._address_of(chosen.name, vip))
+            except (ControllerError, KeyError) as exc:
                 log.warning("no flow id for %s:%d -> %s: %s", *peer, chosen.name, exc)
                 break
             retry, retry_leased = taken
@@ -509,10 +528,20 @@ class Classifier:
         finally:
             conn.close()
 
+    def _address_of(self, backend: str, vip: Endpoint) -> str:
+        """The back-end's address of the connection's family (the flow's
+        tunnel destination); KeyError when it has none."""
+        if ":" in vip[0]:
+            if backend not in self.backends6:
+                raise KeyError(f"back-end {backend} has no IPv6 address")
+            return self.backends6[backend]
+        return self.backends[backend]
+
     async def _refresh_active(self) -> None:
         """Least connections needs to see connections end, which only the
         controller knows: take its installed-flow counts periodically."""
         names = {address: name for name, address in self.backends.items()}
+        names.update({address: name for name, address in self.backends6.items()})
         while True:
             await asyncio.sleep(self.settings.refresh_s)
             try:
@@ -524,8 +553,8 @@ class Classifier:
                     pool.active[backend.name] = 0
                 for address, count in counts.items():
                     name = names.get(address)
-                    if name in pool.active:
-                        pool.active[name] = count
+                    if name in pool.active:  # IPv4 and IPv6 flows of one back-end add up
+                        pool.active[name] += count
 
     # ------------------------------------------------------------ reporting
 

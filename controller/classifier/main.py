@@ -95,6 +95,11 @@ async def run(args: argparse.Namespace) -> None:
     if policy_path is None:
         raise TopologyError(f"{topology.source}: VIP {vip.address} has no policy; pass --policy")
     backends = {h.name: str(h.interface.ip) for h in topology.hosts_with_role("backend")}
+    backends6 = {
+        h.name: str(h.interface6.ip)
+        for h in topology.hosts_with_role("backend")
+        if h.interface6 is not None
+    }
     policy = load_policy(policy_path, backends.keys())
     keys = load_keys(args.keys)
     tls = tls_files(args)
@@ -109,9 +114,13 @@ async def run(args: argparse.Namespace) -> None:
         failures_to_down=args.heartbeat_failures,
         ssl_context=None if tls is None else tls.client_context(),
     )
+    # A dual-stack VIP is listened on in IPv6 too (not with --listen, which
+    # names the one address to serve).
+    vip6 = None if vip.address6 is None or args.listen else (str(vip.address6), vip.port)
     settings = Settings(
         name=args.name,
         vip=args.listen or (str(vip.address), vip.port),
+        vip6=vip6,
         agent_timeout_s=args.agent_timeout,
         abort_timeout_s=args.abort_timeout,
         install_deadline_s=args.install_deadline,
@@ -122,7 +131,8 @@ async def run(args: argparse.Namespace) -> None:
     )
     kernel = kernel_steps()
     classifier = Classifier(
-        settings, policy, backends, agents, controller, keys, kernel, registry=registry
+        settings, policy, backends, agents, controller, keys, kernel, registry=registry,
+        backends6=backends6,
     )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -68,7 +68,7 @@ from controller.lab.switch import SOCKET_NAME, RunningSwitch, wait_until_serving
 from controller.p4rt import P4RuntimeClient, TableEntry
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
-from controller.switch.tables import ENCAP_MAP, connection_of, flow_id_of
+from controller.switch.tables import ENCAP_TABLES, connection_of, flow_id_of
 
 T = TypeVar("T")
 
@@ -602,8 +602,9 @@ class LabSession:
             client.close()
 
     def encap_entries(self) -> list[TableEntry]:
+        """encap_map's entries, then encap_map6's (IPv6 connections)."""
         with self.switch_client() as client:
-            return client.read_table(ENCAP_MAP)
+            return [e for table in ENCAP_TABLES for e in client.read_table(table)]
 
     def switch_entries(self) -> list[SwitchEntry]:
         return sorted(
@@ -612,16 +613,18 @@ class LabSession:
         )
 
     def decap_flow_ids(self, host: str) -> list[int]:
-        """Flow ids of the decapsulation mappings in `host`'s kernel (nft)."""
-        argv = ["nft", "-j", "list", "map", "ip", DECAP_TABLE, "flow_index"]
-        done = run(in_netns(self.ns(host), argv), check=False)
-        if done.returncode != 0:
-            return []  # no table: the agent tore it down, or never made it
+        """Flow ids of the decapsulation mappings in `host`'s kernel (nft),
+        IPv4 and IPv6."""
         ids = []
-        for item in json.loads(done.stdout)["nftables"]:
-            for key, _ in item.get("map", {}).get("elem", []):
-                _, _, high, low = key["concat"]
-                ids.append(int(high) << 16 | int(low))
+        for family in ("ip", "ip6"):
+            argv = ["nft", "-j", "list", "map", family, DECAP_TABLE, "flow_index"]
+            done = run(in_netns(self.ns(host), argv), check=False)
+            if done.returncode != 0:
+                continue  # no table: the agent tore it down, or never made it
+            for item in json.loads(done.stdout)["nftables"]:
+                for key, _ in item.get("map", {}).get("elem", []):
+                    _, _, high, low = key["concat"]
+                    ids.append(int(high) << 16 | int(low))
         return sorted(ids)
 
     def held_flows(self) -> list[HeldFlow]:

@@ -71,6 +71,7 @@ from controller.switch.tables import (
     encap_entry,
     encap_table,
     flow_id_of,
+    host_names,
     is_encap_table,
     plan_sync,
     static_entries,
@@ -244,7 +245,7 @@ class Controller:
         self._check_scheduled = False
         # (flow, reason, Unix time) of the last ENDED_RING flows ended, newest last
         self.ended: deque[tuple[Flow, str, float]] = deque(maxlen=ENDED_RING)
-        self._names = {str(h.interface.ip): h.name for h in topology.hosts}
+        self._names = host_names(topology)
         # Through self.switch, which is replaced when the session is re-opened.
         self._writer = FlowWriter(
             lambda updates: self.switch.write(updates),

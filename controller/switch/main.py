@@ -34,6 +34,7 @@ from controller.switch.core import Controller, Settings
 from controller.switch.flowstore import FlowStore, FlowStoreError
 from controller.switch.pipeline import Pipeline, PipelineError, build_pipeline
 from controller.switch.service import ServiceHost
+from controller.switch.tables import host_names
 
 log = logging.getLogger("p4handoff.controller")
 
@@ -104,11 +105,19 @@ def run(args: argparse.Namespace, stop: threading.Event) -> None:
     pipeline = load_pipeline(args, topology, run_dir)
     registry = CollectorRegistry()
     overrides = dict(args.agent)
-    names = {str(h.interface.ip): h.name for h in topology.hosts}
+    names = host_names(topology)
 
     def agent_address(backend: str) -> tuple[str, int]:
-        found = overrides.get(names.get(backend, ""))
-        return found if found is not None else (backend, args.agent_port)
+        """A back-end's agent, by either of its addresses: it listens on the
+        host's IPv4 address (a flow's back-end address is IPv6 for IPv6
+        connections)."""
+        name = names.get(backend, "")
+        found: tuple[str, int] | None = overrides.get(name)
+        if found is not None:
+            return found
+        if name:
+            return (str(topology.host(name).interface.ip), args.agent_port)
+        return (backend, args.agent_port)
 
     releaser = AgentReleaser(
         keys, agent_address, registry, retry_for_s=args.quarantine,

@@ -40,6 +40,13 @@ Connection = tuple[str, int, str, int]  # client ip, client port, VIP, VIP port
 MatchKey = tuple[str, tuple[tuple[str, object], ...]]
 
 
+def host_names(topology: Topology) -> dict[str, str]:
+    """Host name by address, IPv4 and IPv6 (for listings)."""
+    names = {str(h.interface.ip): h.name for h in topology.hosts}
+    names.update({str(h.interface6.ip): h.name for h in topology.hosts if h.interface6})
+    return names
+
+
 def static_entries(topology: Topology, entities: EntityFactory) -> dict[str, list[TableEntry]]:
     """Routes to every host (a /32 each: back-ends share one subnet), gateway
     ARP for every gateway address, and each VIP's steering buckets spread

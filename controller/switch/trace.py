@@ -12,6 +12,7 @@ from __future__ import annotations
 from controller.proto import handoff_pb2 as pb
 from controller.switch.core import Controller
 from controller.switch.flowstore import Flow
+from controller.switch.tables import host_names
 
 
 def _selected(flow: pb.Flow | Flow, request: pb.TraceRequest) -> bool:
@@ -40,7 +41,7 @@ def trace_flows(controller: Controller, request: pb.TraceRequest) -> list[pb.Flo
         remembered = ended.pop(key, None)
         if remembered is not None and flow.state == "quarantine":
             flow.end_reason = remembered[1]
-    names = {str(h.interface.ip): h.name for h in controller.topology.hosts}
+    names = host_names(controller.topology)
     for f, reason, at in ended.values():
         listed.append(
             pb.Flow(

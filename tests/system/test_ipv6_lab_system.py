@@ -1,11 +1,10 @@
 """The dual-stack basic lab (topologies/basic.yaml) over IPv6, on each switch
 target: hosts reach each other through the switch by IPv6 (the switch answers
 their neighbour solicitations for the gateway addresses and routes by
-routes6), and a connection to the IPv6 VIP is steered to the classifier host.
-What the controller installs for this comes from the topology alone.
-
-Not yet here: IPv6 connections handed off to back-ends (the classifier, the
-agents and the controller's encap_map6 writes are IPv4 only so far).
+routes6), a connection to the IPv6 VIP is steered to the classifier host,
+and an IPv6 client's connection is handed off to a back-end like an IPv4
+one: 20 MB up while the handoff happens and 20 MB down, SHA-256 checked, no
+RST, and nothing left behind once it ends.
 """
 
 from __future__ import annotations
@@ -18,13 +17,18 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import bring_up
+from e2e_support import PIN_POLICY, HttpConnection, body_chunks, body_sha256, get, post_head
 
-from controller.lab.session import LabSession
+from controller.examples.demo_backend import pattern_sha256
+from controller.handoff.nft import Nft
+from controller.lab.session import LabSession, wait_for
+
+MB = 1 << 20
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, target: str) -> Iterator[LabSession]:
-    yield from bring_up(tmp_path_factory, target, tag="v6")
+    yield from bring_up(tmp_path_factory, target, tag="v6", policy=PIN_POLICY)
 
 
 def _ip6(lab: LabSession, host: str) -> str:
@@ -99,3 +103,67 @@ def test_a_connection_to_the_ipv6_vip_is_steered_to_the_classifier_host(
     # A listener of the test's own on the classifier host, on a port the
     # classifier does not serve: what reaches it crossed vip_steering6.
     _echo_sha256(lab, "k1", str(vip6), 8086)
+
+
+def _rst_watch(lab: LabSession) -> Nft:
+    """Counts RST segments entering and leaving c1, IPv4 and IPv6."""
+    nft = lab.call_in("c1", Nft)
+    t = "inet v6rstwatch"
+    nft.run(
+        f"add table {t}\nadd counter {t} rst\n"
+        f"add chain {t} in {{ type filter hook prerouting priority raw; }}\n"
+        f"add chain {t} out {{ type filter hook output priority raw; }}\n"
+        f'add rule {t} in tcp flags rst counter name "rst"\n'
+        f'add rule {t} out tcp flags rst counter name "rst"\n'
+    )
+    return nft
+
+
+def _rsts(nft: Nft) -> int:
+    packets: int = nft.query("list counter inet v6rstwatch rst")[0]["counter"]["packets"]
+    return packets
+
+
+def test_an_ipv6_client_is_handed_off_with_20mb_each_way(lab: LabSession) -> None:
+    lab.wait_whole()
+    vip6 = lab.topology.vips[0].address6
+    assert vip6 is not None
+    rst = _rst_watch(lab)
+    before = lab.outcomes().get("handed_off", 0)
+    size = 20 * MB
+    sock = lab.socket_in("c1", socket.AF_INET6)
+    sock.settimeout(90)
+    sock.connect((str(vip6), 80))
+    client_port = sock.getsockname()[1]
+    conn = HttpConnection(sock)
+
+    def upload() -> None:
+        conn.send(post_head("/sha256", size, X_Handoff_To="b1"))
+        for chunk in body_chunks(size, seed=6):
+            conn.send(chunk)
+
+    sender = threading.Thread(target=upload, daemon=True)
+    sender.start()
+    uploaded = conn.read_response()
+    sender.join(10)
+    # Handed off: the controller's flow is IPv6, tunnelled from the IPv6
+    # forwarder address to b1's IPv6 address, and on the switch.
+    [flow] = [f for f in lab.flows() if f.connection.client_port == client_port]
+    assert (flow.connection.client_ip, flow.backend_name) == (_ip6(lab, "c1"), "b1")
+    assert flow.ref.backend == _ip6(lab, "b1")
+    assert flow.ref.forwarder == str(lab.topology.switch.forwarder_address6)
+    assert flow.on_switch
+    conn.send(get(f"/bytes/{size}"))
+    downloaded = conn.read_response(keep_body=False)
+    conn.close()
+
+    assert (uploaded.status, uploaded.headers["x-backend"]) == (200, "b1")
+    assert uploaded.body.decode().strip() == body_sha256(size, seed=6)
+    assert (downloaded.status, downloaded.headers["x-backend"], downloaded.length) == (
+        200, "b1", size,
+    )  # fmt: skip
+    assert downloaded.sha256 == pattern_sha256(size)
+    assert lab.outcomes().get("handed_off", 0) == before + 1
+    assert _rsts(rst) == 0
+    # Ended by the FINs: switch entry, decapsulation mapping and flow all go.
+    wait_for(lambda: not lab.leaks(), 20, "the IPv6 flow to end and be released")
