@@ -287,7 +287,7 @@ def bench_main(args: argparse.Namespace) -> int:
                     tries.append(run_wrk(
                         lab, urls[path], clients, seconds, mode == "close", pids
                     ))  # fmt: skip
-                result = _median_run(tries)
+                result = {"run": f"{path}, {mode}, {clients} clients", **_median_run(tries)}
                 result.update(path=path, mode=mode, clients=clients)
                 runs.append(result)
                 print(f"{path:8s} {mode:9s} {clients:3d} clients: "
