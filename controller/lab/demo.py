@@ -64,7 +64,8 @@ def client(lab: Lab, argv: Sequence[str], timeout: float = 60) -> str:
 
 
 def curl(lab: Lab, vip: str, path: str, extra: Sequence[str]) -> tuple[str, str, str]:
-    """(status, X-Backend, seconds) of one request on a fresh connection."""
+    """(status, X-Backend, seconds) of one request on a fresh connection
+    (an IPv6 `vip` is written `[addr]`, with `-6 -g` among `extra`)."""
     url = f"http://{vip}{path if path.startswith('/') else '/'}"
     output = client(lab, ["curl", "-s", "-m", "10", "-o", "/dev/null", "-D", "-", "-w",
                           "TIME %{time_total}\n", *extra, url])
@@ -103,6 +104,10 @@ def run_demo(console: Console, lab: Lab) -> None:
     verdict = "[green]intact[/]" if digest == pattern_sha256(BIG) else "[red]MISMATCH[/]"
     console.print(f"  download sha256 {digest[:16]}…  {verdict}")
 
+    vip6 = lab.topology.vips[0].address6
+    if vip6 is not None:
+        run_ipv6(console, lab, f"[{vip6}]")
+
     console.print("[bold]•[/] load: wrk, 50 connections for 5 s (each connection is handed "
                   "off once, then keeps alive)")
     load = client(lab, ["wrk", "-t2", "-c50", "-d5s", f"http://{vip}/"], timeout=60)
@@ -128,6 +133,25 @@ def run_demo(console: Console, lab: Lab) -> None:
         request = query.trace_request(f"{c.client_ip}:{c.client_port}")
         for table in views.trace_tables(query.trace(lab.run_dir, request, limit=1), width):
             console.print(table)
+
+
+def run_ipv6(console: Console, lab: Lab, vip6: str) -> None:
+    """The same service over IPv6 (`curl -6` to the VIP's IPv6 address): the
+    connections are handed off like the IPv4 ones."""
+    table = Table(title=f"curl -6 to VIP {vip6}:80, one connection each")
+    for column in ("request", "policy decision", "status", "served by", "time"):
+        table.add_column(column)
+    for what, (path, *extra) in REQUESTS[:3] + REQUESTS[4:6]:
+        status, backend, seconds = curl(lab, vip6, path, ["-6", "-g", *extra])
+        table.add_row(path, what, status, backend, seconds)
+    console.print(table)
+    fetch = f"curl -6 -g -s -m 120 http://{vip6}/bytes/{BIG} | sha256sum"
+    digest = client(lab, ["sh", "-c", fetch], timeout=150).split()[0]
+    verdict = "[green]intact[/]" if digest == pattern_sha256(BIG) else "[red]MISMATCH[/]"
+    console.print(f"  IPv6 {BIG // 10**6} MB download sha256 {digest[:16]}…  {verdict}")
+    handed = sum(1 for f in query.list_flows(lab.run_dir, True).flows
+                 if ":" in f.connection.client_ip)  # fmt: skip
+    console.print(f"  IPv6 connections handed off so far: {handed}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
