@@ -191,6 +191,12 @@ class _Builder:
                     m.type_spec.bitstring.varbit.max_bitwidth = member.bitwidth
                 else:
                     m.type_spec.bitstring.bit.bitwidth = member.bitwidth
+        for name, (width, members) in schema.serializable_enums.items():
+            enum = info.type_info.serializable_enums[name]
+            enum.underlying_type.bitwidth = width
+            for member_name, value in members:
+                raw = (value & ((1 << width) - 1)).to_bytes((width + 7) // 8, "big")
+                enum.members.add(name=member_name, value=raw)
         if schema.has_type_info or schema.tables or schema.counters or schema.meters or \
                 schema.registers or schema.action_profiles:
             info.type_info.SetInParent()  # p4c writes it, empty if need be

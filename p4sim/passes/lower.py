@@ -424,6 +424,10 @@ class Lowerer:
             else:
                 kname = render_key(k.expr)
             width = width_of(strip_newtype(t))
+            enum = strip_newtype(t)
+            if isinstance(enum, EnumT) and enum.underlying is not None:
+                self.schema.serializable_enums.setdefault(
+                    enum.name, (enum.underlying.width, tuple(enum.members.items())))
             if k.match_kind != "selector":  # selector keys feed the hash, not the match
                 keys.append(KeySpec(kname, k.match_kind, width))
             fields.append(S.MatchFieldInfo(kname, k.match_kind, width,

@@ -173,3 +173,7 @@ class ProgramSchema:
     # meets a table, an extern instance, or an extern function called in a
     # control's apply block or in an action declared in a control.
     has_type_info: bool = False
+    # Serializable enums P4Info describes in `type_info` (p4c: those a table
+    # key uses): name -> (underlying width, ((member, value), ...) in order).
+    serializable_enums: dict[str, tuple[int, tuple[tuple[str, int], ...]]] = field(
+        default_factory=dict)

@@ -31,8 +31,8 @@ PROJECT_PROGRAMS = sorted([ROOT / "p4src" / "forwarder.p4",
                            *(ROOT / "tests" / "p4runtime_programs").glob("*.p4"),
                            *(ROOT / "tests" / "stf").glob("*.p4")])
 # Programs whose P4Info equals p4c's when last measured; only ever raised.
-CORPUS_FLOOR = 186
-PROJECT_FLOOR = 72
+CORPUS_FLOOR = 187
+PROJECT_FLOOR = 73
 
 
 def p4c_command(program: Path, p4info: Path, out: Path) -> list[str]:

@@ -132,3 +132,21 @@ def test_sub_controls_are_listed_as_p4c_inlines_them() -> None:
     assert not report.params
     assert [(c.preamble.name, c.preamble.id) for c in p4info.controller_packet_metadata] == [
         ("packet_in", 80671331), ("packet_out", 75327753)]
+
+
+def test_a_serializable_enum_key_is_described_in_type_info() -> None:
+    """p4c describes the serializable enums table keys use (members in
+    declaration order, values as wide as the underlying type). A negative
+    member p4c refuses ("Negative values not supported yet"); p4sim writes
+    its two's complement."""
+    fill = {"top": "enum bit<16> kind_t { A = 10, B = 0xAB00 }\n"
+                   "enum int<8> signed_t { M = -1 }",
+            "parser": "", "apply": "t.apply();",
+            "locals": "action a() { } table t { key = { (kind_t)hdr.h.c: exact @name(\"k\"); "
+                      "(signed_t)(int<8>)hdr.h.a: exact @name(\"s\"); } actions = { a; } }"}
+    p4info = compile_source(TEMPLATE.format(**fill), "t.p4").p4info
+    kind = p4info.type_info.serializable_enums["kind_t"]
+    assert kind.underlying_type.bitwidth == 16
+    assert [(m.name, m.value) for m in kind.members] == [("A", b"\x00\n"), ("B", b"\xab\x00")]
+    signed = p4info.type_info.serializable_enums["signed_t"]
+    assert [(m.name, m.value) for m in signed.members] == [("M", b"\xff")]
