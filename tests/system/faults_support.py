@@ -127,6 +127,8 @@ class LinkImpairment:
     def __init__(self, lab: FaultLab, host: str, impairment: Impairment, *, netem: bool) -> None:
         self.namespace = lab.ns(host)
         self.gateway = str(lab.topology.host(host).gateway)
+        gateway6 = lab.topology.host(host).gateway6
+        self.gateway6 = None if gateway6 is None else str(gateway6)
         self.impairment = impairment
         self.netem = netem
 
@@ -172,15 +174,21 @@ class LinkImpairment:
         for prio, pct, target in (("1", i.loss_pct, 0x10030), ("2", i.reorder_pct, 0x10020)):
             tc("filter", "add", "dev", "eth0", "parent", "1:", "prio", prio, "bpf", "bytecode",
                _random_share(pct, target))  # fmt: skip
-        t = f"ip {self.TABLE}"
-        nft_script(self.namespace, [
-            f"add table {t}",
-            f"add counter {t} duplicated",
-            f"add chain {t} out {{ type filter hook postrouting priority 0; }}",
-            f'add rule {t} out oifname "eth0" numgen random mod 10000 < '
-            f'{int(i.duplicate_pct * 100)} counter name "duplicated" dup to {self.gateway}'
-            ' device "eth0"',
-        ])  # fmt: skip
+        # Duplicates of IPv4 frames in the ip table, of IPv6 frames (a
+        # dual-stack host) in the ip6 one.
+        gateways = [("ip", self.gateway)]
+        if self.gateway6 is not None:
+            gateways.append(("ip6", self.gateway6))
+        for family, gateway in gateways:
+            t = f"{family} {self.TABLE}"
+            nft_script(self.namespace, [
+                f"add table {t}",
+                f"add counter {t} duplicated",
+                f"add chain {t} out {{ type filter hook postrouting priority 0; }}",
+                f'add rule {t} out oifname "eth0" numgen random mod 10000 < '
+                f'{int(i.duplicate_pct * 100)} counter name "duplicated" dup to {gateway}'
+                ' device "eth0"',
+            ])  # fmt: skip
 
     def stats(self) -> ImpairmentStats:
         qdiscs = json.loads(self._tc("-s", "-j", "qdisc", "show", "dev", "eth0"))
@@ -190,13 +198,18 @@ class LinkImpairment:
         by_handle = {q["handle"]: q for q in qdiscs}
         return ImpairmentStats(
             dropped=by_handle["30:"]["drops"],
-            duplicated=nft_counter(self.namespace, self.TABLE, "duplicated"),
+            duplicated=sum(
+                nft_counter(self.namespace, self.TABLE, "duplicated", family)
+                for family in (("ip", "ip6") if self.gateway6 is not None else ("ip",))
+            ),
             delayed=by_handle["20:"]["packets"],
         )
 
     def __exit__(self, *exc: object) -> None:
         run(in_netns(self.namespace, ["tc", "qdisc", "del", "dev", "eth0", "root"]), check=False)
-        run(in_netns(self.namespace, ["nft", "delete", "table", "ip", self.TABLE]), check=False)
+        for family in ("ip", "ip6"):
+            run(in_netns(self.namespace, ["nft", "delete", "table", family, self.TABLE]),
+                check=False)  # fmt: skip
 
 
 def nft_script(namespace: str, lines: list[str]) -> None:
@@ -206,8 +219,8 @@ def nft_script(namespace: str, lines: list[str]) -> None:
     assert done.returncode == 0, f"nft in {namespace}: {done.stderr}"
 
 
-def nft_counter(namespace: str, table: str, name: str) -> int:
-    done = run(in_netns(namespace, ["nft", "-j", "list", "counter", "ip", table, name]))
+def nft_counter(namespace: str, table: str, name: str, family: str = "ip") -> int:
+    done = run(in_netns(namespace, ["nft", "-j", "list", "counter", family, table, name]))
     for item in json.loads(done.stdout)["nftables"]:
         if "counter" in item:
             packets: int = item["counter"]["packets"]
@@ -362,11 +375,15 @@ async def _close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         await writer.wait_closed()
 
 
-def clients(lab: FaultLab, plans: list[Exchange], timeout: float) -> list[Outcome]:
-    """Run every exchange at once from c1; one Outcome per plan, in order."""
+def clients(
+    lab: FaultLab, plans: list[Exchange], timeout: float, vip: tuple[str, int] | None = None
+) -> list[Outcome]:
+    """Run every exchange at once from c1 to `vip` (the lab's, unless given:
+    the IPv6 VIP, say); one Outcome per plan, in order."""
+    target = vip or lab.vip
 
     async def everything() -> list[Outcome]:
-        return list(await asyncio.gather(*(exchange(lab.vip, p, timeout) for p in plans)))
+        return list(await asyncio.gather(*(exchange(target, p, timeout) for p in plans)))
 
     return run_async_in(lab.ns("c1"), everything, timeout + 30)
 
@@ -375,14 +392,20 @@ class ClientBatch:
     """`clients` on a thread of its own, so the test can inject a fault while
     they run; `outcomes()` waits for them."""
 
-    def __init__(self, lab: FaultLab, plans: list[Exchange], timeout: float) -> None:
+    def __init__(
+        self,
+        lab: FaultLab,
+        plans: list[Exchange],
+        timeout: float,
+        vip: tuple[str, int] | None = None,
+    ) -> None:
         self._result: list[Outcome] = []
         self._error: BaseException | None = None
         self._timeout = timeout
 
         def body() -> None:
             try:
-                self._result = clients(lab, plans, timeout)
+                self._result = clients(lab, plans, timeout, vip)
             except BaseException as exc:
                 self._error = exc
 
@@ -505,13 +528,18 @@ class ResetWatch:
 
     TABLE = "fault_resets"
 
-    def __init__(self, lab: FaultLab, client: str = "c1", classifier: str = "k1") -> None:
+    def __init__(
+        self, lab: FaultLab, client: str = "c1", classifier: str = "k1", family: str = "ip"
+    ) -> None:
+        """`family` "ip6" watches IPv6 connections instead."""
         self.client, self.classifier = lab.ns(client), lab.ns(classifier)
-        t = f"ip {self.TABLE}"
-        key = "ip saddr . tcp sport . ip daddr . tcp dport"
+        self.family = family
+        t = f"{family} {self.TABLE}"
+        key = f"{family} saddr . tcp sport . {family} daddr . tcp dport"
+        addr = "ipv6_addr" if family == "ip6" else "ipv4_addr"
         nft_script(self.client, [
             f"add table {t}",
-            f"add set {t} finished {{ type ipv4_addr . inet_service . ipv4_addr . inet_service;"
+            f"add set {t} finished {{ type {addr} . inet_service . {addr} . inet_service;"
             " flags dynamic, timeout; timeout 5m; }",
             f"add counter {t} during", f"add counter {t} after_fin", f"add counter {t} sent",
             f"add chain {t} in {{ type filter hook prerouting priority raw; }}",
@@ -528,16 +556,18 @@ class ResetWatch:
         ])  # fmt: skip
 
     def counts(self) -> dict[str, int]:
+        f = self.family
         return {
-            "during": nft_counter(self.client, self.TABLE, "during"),
-            "after_fin": nft_counter(self.client, self.TABLE, "after_fin"),
-            "client_sent": nft_counter(self.client, self.TABLE, "sent"),
-            "classifier_sent": nft_counter(self.classifier, self.TABLE, "sent"),
+            "during": nft_counter(self.client, self.TABLE, "during", f),
+            "after_fin": nft_counter(self.client, self.TABLE, "after_fin", f),
+            "client_sent": nft_counter(self.client, self.TABLE, "sent", f),
+            "classifier_sent": nft_counter(self.classifier, self.TABLE, "sent", f),
         }
 
     def close(self) -> None:
         for namespace in (self.client, self.classifier):
-            run(in_netns(namespace, ["nft", "delete", "table", "ip", self.TABLE]), check=False)
+            argv = ["nft", "delete", "table", self.family, self.TABLE]
+            run(in_netns(namespace, argv), check=False)
 
 
 # ---------------------------------------------------------------- a client that keeps sending
