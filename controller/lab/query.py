@@ -115,8 +115,8 @@ def recent_handoffs(
 
 
 def trace_request(text: str) -> pb.TraceRequest:
-    """`CLIENT:PORT`, `CLIENT` (every connection of that address) or a flow id
-    (`0x00010002` or decimal)."""
+    """`CLIENT:PORT` (`[CLIENT]:PORT` for IPv6), `CLIENT` (every connection of
+    that address) or a flow id (`0x00010002` or decimal)."""
     if text.lower().startswith("0x") or text.isdigit():
         try:
             value = int(text, 0) if text.lower().startswith("0x") else int(text)
@@ -125,14 +125,25 @@ def trace_request(text: str) -> pb.TraceRequest:
         if not 0 < value < 1 << 32:
             raise argparse.ArgumentTypeError(f"flow id {text!r} is not in 1..0xffffffff")
         return pb.TraceRequest(flow_id=value)
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        host, port = text, ""
+    if text.startswith("["):  # [IPv6]:PORT or [IPv6]
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest
+        bad_port = rest != "" and not rest.startswith(":")
+    elif text.count(":") > 1:  # a bare IPv6 address
+        host, port, bad_port = text, "", False
+    else:
+        host, sep, port = text.rpartition(":")
+        if not sep:
+            host, port = text, ""
+        bad_port = False
     try:
-        address = str(ipaddress.IPv4Address(host))
+        if bad_port:
+            raise ValueError(text)
+        address = str(ipaddress.ip_address(host))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not CLIENT:PORT (an IPv4 address and a port), CLIENT or a flow id"
+            f"{text!r} is not CLIENT:PORT (an IPv4 address and a port, or [IPv6]:PORT), "
+            "CLIENT or a flow id"
         ) from None
     if port and (not port.isdigit() or not 0 < int(port) <= 0xFFFF):
         raise argparse.ArgumentTypeError(f"{text!r}: port {port!r} is not in 1..65535")
@@ -165,7 +176,7 @@ def describe(request: pb.TraceRequest) -> str:
     if request.flow_id:
         return f"flow {views.flow_id(request.flow_id)}"
     if request.client_port:
-        return f"connection {request.client_ip}:{request.client_port}"
+        return f"connection {views.endpoint(request.client_ip, request.client_port)}"
     return f"connections of {request.client_ip}"
 
 

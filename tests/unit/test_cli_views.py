@@ -151,6 +151,9 @@ def test_trace_joins_the_classifier_record_and_the_controller_flow() -> None:
 @pytest.mark.parametrize("text, expected", [
     ("10.0.1.10:40000", {"client_ip": CLIENT, "client_port": 40000}),
     ("10.0.1.10", {"client_ip": CLIENT}),
+    ("[2001:db8:1::10]:40000", {"client_ip": "2001:db8:1::10", "client_port": 40000}),
+    ("[2001:0db8:1::10]", {"client_ip": "2001:db8:1::10"}),
+    ("2001:db8:1::10", {"client_ip": "2001:db8:1::10"}),
     ("0x00010002", {"flow_id": 0x00010002}),
     ("65538", {"flow_id": 65538}),
 ])  # fmt: skip
@@ -158,7 +161,9 @@ def test_trace_takes_a_connection_or_a_flow_id(text: str, expected: dict[str, ob
     assert query.trace_request(text) == pb.TraceRequest(**expected)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("text", ["10.0.1.10:0", "10.0.1.10:http", "client:80", "0x1ffffffff"])
+@pytest.mark.parametrize(
+    "text", ["10.0.1.10:0", "10.0.1.10:http", "client:80", "0x1ffffffff", "2001:db8::g"]
+)
 def test_a_bad_trace_target_is_named(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=repr(text)[1:-1].split(":")[0]):
         query.trace_request(text)
