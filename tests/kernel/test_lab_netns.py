@@ -45,6 +45,14 @@ def test_basic_topology_is_built_and_removed(names: LabNames) -> None:
     addresses = sh(names.host("b1"), "ip", "-o", "addr", "show")
     assert "10.0.2.11/24" in addresses and "10.0.0.100/32" in addresses
     assert "default via 10.0.1.1" in sh(names.host("c1"), "ip", "route")
+    # Dual stack: IPv6 address (usable at once, no DAD), route and VIP; the
+    # switch's ends of the veths carry no IPv6.
+    addresses6 = sh(names.host("b1"), "ip", "-6", "-o", "addr", "show")
+    assert "2001:db8:2::11/64" in addresses6 and "2001:db8::100/128" in addresses6
+    assert "tentative" not in addresses6
+    assert "default via 2001:db8:1::1" in sh(names.host("c1"), "ip", "-6", "route")
+    assert "2001:db8" not in sh(names.switch, "ip", "-6", "addr", "show")
+    assert "inet6" not in sh(names.switch, "ip", "-6", "addr", "show", "dev", "port1")
     features = sh(names.host("c1"), "ethtool", "-k", "eth0")
     for line in ("tx-checksumming: off", "rx-checksumming: off",
                  "tcp-segmentation-offload: off", "generic-receive-offload: off"):
