@@ -293,8 +293,10 @@ def faults(
     ]
 
 
-def soak(lab: FaultLab, total: int, workers: int, huge_every: int,
-         timeout: float = 180.0, idle_timeout_s: float = 120.0) -> dict[str, object]:  # fmt: skip
+def soak(
+    lab: FaultLab, total: int, workers: int, huge_every: int, timeout: float = 180.0,
+    idle_timeout_s: float = 120.0, switch_restart: bool = True,
+) -> dict[str, object]:  # fmt: skip
     """Run the soak on an up lab; returns the report (asserting nothing)."""
     impairments = [
         LinkImpairment(lab, host, IMPAIRMENT, netem=netem_available())
@@ -309,7 +311,10 @@ def soak(lab: FaultLab, total: int, workers: int, huge_every: int,
             'add rule ip soak_resets out tcp flags rst counter name "sent"',
         ])  # fmt: skip
     impaired: dict[str, object] = {}
-    schedule = faults(lab, impairments, impaired, idle_timeout_s)
+    schedule = [
+        f for f in faults(lab, impairments, impaired, idle_timeout_s)
+        if switch_restart or not f.what.startswith("switch")
+    ]
     clients = Clients(lab, total, workers, huge_every, timeout)
     started = time.monotonic()
     clients.start()
