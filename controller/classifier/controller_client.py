@@ -77,7 +77,7 @@ class GrpcController:
 
     def __init__(
         self, address: str, timeout_s: float = 2.0,
-        credentials: grpc.ChannelCredentials | None = None,
+        credentials: grpc.ChannelCredentials | None = None, max_installs: int = 2,
     ) -> None:
         """`credentials`: mutual TLS to a TCP `address` (a controller whose
         --listen is TCP and that has --tls-*)."""
@@ -88,11 +88,16 @@ class GrpcController:
         else:
             self._channel = grpc.aio.insecure_channel(address, options=_RECONNECT)
         self._stub = pb_grpc.ControllerStub(self._channel)  # type: ignore[no-untyped-call]
-        # InstallFlow calls coalesce: while one call is out, the next ones
-        # queue and go together in one InstallFlows when it returns.
+        # InstallFlow calls coalesce: while `max_installs` calls are out, the
+        # next ones queue and go together in one InstallFlows when one returns.
+        # Two, so that the controller binds and writes one batch while the
+        # next is on its way (one out at a time left installs waiting for a
+        # whole round trip: 50 clients, 2 rounds, 191-243/s and 5.9-7.0 ms of
+        # CPU per connection against 237-260/s and 5.5-5.8 ms with two).
+        self.max_installs = max_installs
         self._queued: list[_Queued] = []
-        self._sender: asyncio.Future[None] | None = None
-        self._installing = False
+        self._senders: set[asyncio.Future[None]] = set()
+        self._out = 0
         self._batches = True  # False once the controller answers InstallFlows UNIMPLEMENTED
 
     async def _call(self, method: Any, request: Any) -> Any:
@@ -142,11 +147,12 @@ class GrpcController:
         if not self._batches:
             await self._call(self._stub.InstallFlow, request)
             return
-        if not self._installing:  # nothing out: this one goes at once, alone
-            self._installing = True
+        if self._out < self.max_installs:  # room: this one goes at once, alone
+            self._out += 1
             try:
                 await self._call(self._stub.InstallFlow, request)
             finally:
+                self._out -= 1
                 self._send_queued()
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -154,11 +160,13 @@ class GrpcController:
         await done
 
     def _send_queued(self) -> None:
-        if not self._queued:
-            self._installing = False
+        if not self._queued or self._out >= self.max_installs:
             return
         batch, self._queued = self._queued, []
-        self._sender = asyncio.ensure_future(self._send_batch(batch))
+        self._out += 1
+        sender = asyncio.ensure_future(self._send_batch(batch))
+        self._senders.add(sender)
+        sender.add_done_callback(self._senders.discard)
 
     async def _send_batch(self, batch: list[_Queued]) -> None:
         try:
@@ -190,6 +198,7 @@ class GrpcController:
             for _, done in batch:
                 _settle(done, ControllerError(grpc.StatusCode.UNKNOWN, str(exc)))
         finally:
+            self._out -= 1
             self._send_queued()
 
     async def remove(
