@@ -262,6 +262,39 @@ class Lowerer:
                 todo[:0] = [getattr(node, f.name) for f in dataclasses.fields(node)]
         return order
 
+    def _live_references(self, elab: Elaborated) -> tuple[set[str], set[str]]:
+        """The tables applied and the actions called directly in the apply
+        blocks, leaving out branches a constant condition never takes (p4c
+        folds them away before it decides what is unused)."""
+        tables: set[str] = set()
+        actions: set[str] = set()
+        for block in elab.all_blocks:
+            if not isinstance(block.decl, ir.ControlDecl):
+                continue
+            todo: list[object] = [block.decl.body]
+            while todo:
+                node = todo.pop()
+                if isinstance(node, list | tuple):
+                    todo.extend(node)
+                    continue
+                if not isinstance(node, ir.Node):
+                    continue
+                if isinstance(node, ir.IfStmt | ir.Ternary):
+                    cond = self.facts.consts.get(node.cond)
+                    if isinstance(cond, bool):
+                        taken = node.then if cond else node.otherwise
+                        todo.append(taken)
+                        continue
+                if isinstance(node, ir.Call):
+                    info = self.facts.calls.get(node)
+                    if info is not None and info.target is not None:
+                        if info.kind == "table_apply" and info.target in block.tables:
+                            tables.add(block.tables[info.target])
+                        elif info.kind == "action":
+                            actions.add(block.action_name(info.target))
+                todo.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+        return tables, actions
+
     def _calls_extern_function(self, block: BlockInst) -> bool:
         """Whether a control's apply block, or an action declared in it, calls
         an extern function (the places p4c's P4Info generator looks)."""
@@ -315,9 +348,17 @@ class Lowerer:
             self._extern(ext)
         for block in elab.all_blocks:
             self._direct_actions(block)
-        self.schema.has_type_info = bool(elab.top_externs) or any(
-            b.tables or b.externs or self._calls_extern_function(b) for b in elab.all_blocks)
         pipeline = codegen.generate(self.checked, elab, names_per_block)
+        # p4c folds constant conditions, then drops tables and actions nothing
+        # uses any more: they stay in the pipeline but not in P4Info.
+        live_tables, live_actions = self._live_references(elab)
+        self.schema.tables = [t for t in self.schema.tables if t.name in live_tables]
+        live_actions |= {r.action for t in self.schema.tables for r in t.action_refs}
+        for name in list(self.action_infos):
+            if name not in live_actions:
+                del self.action_infos[name]
+        self.schema.has_type_info = bool(elab.top_externs) or bool(self.schema.tables) or any(
+            b.externs or self._calls_extern_function(b) for b in elab.all_blocks)
         # An action no table lists is only called directly: p4c binds its
         # parameters at the call and lists it without them.
         in_tables = {r.action for t in self.schema.tables for r in t.action_refs}

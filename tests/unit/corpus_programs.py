@@ -17,9 +17,22 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "p4c-corpus"
 
 
-@cache
 def compiled(program: Path) -> CompiledProgram | P4SimError:
-    """p4sim's compilation of `program`, or the error that refused it."""
+    """p4sim's compilation of `program`, or the error that refused it; kept
+    for the session when `program` is in the corpus (a compiled program keeps
+    its generated module in linecache, which tests of the project's own
+    programs count, so those are not kept)."""
+    if program.parent == CORPUS:
+        return _compiled_once(program)
+    return _compile(program)
+
+
+@cache
+def _compiled_once(program: Path) -> CompiledProgram | P4SimError:
+    return _compile(program)
+
+
+def _compile(program: Path) -> CompiledProgram | P4SimError:
     try:
         return compile_file(str(program))
     except P4SimError as exc:

@@ -66,14 +66,15 @@ def test_defines_build_profiles_and_travel_in_the_device_config(
                  "--p4runtime-files", str(tmp_path / "a.bin"), "--std", "p4-16",
                  "--arch", "v1model", "--target", "bmv2", "-o", str(out)]) == 0
     text = text_format.Parse((tmp_path / "a.txtpb").read_text(), p4i.P4Info())
-    assert tables(text) == {"I.acl": 64, "I.plain": 1024}
+    # `plain` is never applied: p4c leaves it out of P4Info, and so does p4sim.
+    assert tables(text) == {"I.acl": 64}
     from_json = json_format.Parse((tmp_path / "a.json").read_text(), p4i.P4Info())
     from_bin = p4i.P4Info.FromString((tmp_path / "a.bin").read_bytes())
     assert from_json == text == from_bin
     config = (out / "prog.json").read_bytes()
     assert json.loads(config)["defines"] == {"WITH_ACL": "1", "ACL_SIZE": "64",
                                              "__TARGET_BMV2__": None}
-    assert tables(load_device_config(config).p4info) == {"I.acl": 64, "I.plain": 1024}
+    assert tables(load_device_config(config).p4info) == {"I.acl": 64}
 
 
 def test_without_defines_the_profile_is_the_default(program: Path, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ PROJECT_PROGRAMS = sorted([ROOT / "p4src" / "forwarder.p4",
                            *(ROOT / "tests" / "p4runtime_programs").glob("*.p4"),
                            *(ROOT / "tests" / "stf").glob("*.p4")])
 # Programs whose P4Info equals p4c's when last measured; only ever raised.
-CORPUS_FLOOR = 187
+CORPUS_FLOOR = 189
 PROJECT_FLOOR = 73
 
 

@@ -150,3 +150,21 @@ def test_a_serializable_enum_key_is_described_in_type_info() -> None:
     assert [(m.name, m.value) for m in kind.members] == [("A", b"\x00\n"), ("B", b"\xab\x00")]
     signed = p4info.type_info.serializable_enums["signed_t"]
     assert [(m.name, m.value) for m in signed.members] == [("M", b"\xff")]
+
+
+def test_what_a_constant_condition_never_reaches_is_not_in_p4info() -> None:
+    """p4c folds `if (true)` and `false ? a : b`, then drops the tables and
+    actions nothing uses any more (as in p4c's gauntlet_exit_combination_5
+    and _21); they still exist in p4sim's pipeline."""
+    locals_ = """
+        action used() { }
+        action dead() { hdr.h.a = 1; }
+        table t { key = { hdr.h.a: exact; } actions = { used; } default_action = used(); }
+        table never { key = { hdr.h.a: exact; } actions = { used; } default_action = used(); }
+    """
+    apply = ("if (true) { t.apply(); } else { dead(); } "
+             "hdr.h.c = false ? (never.apply().hit ? 16w1 : 16w2) : 16w3;")
+    fill = {"top": "", "parser": "", "locals": locals_, "apply": apply}
+    p4info = compile_source(TEMPLATE.format(**fill), "t.p4").p4info
+    assert [t.preamble.name for t in p4info.tables] == ["I.t"]
+    assert [a.preamble.name for a in p4info.actions] == ["I.used"]
