@@ -39,7 +39,7 @@ class Switch:
         self.value_sets: dict[str, support.ValueSet] = {}
         self.action_profiles: dict[str, ActionProfile] = {}
         self.pre = PacketReplicationEngine()
-        self._digests: list[tuple[str, tuple[int, ...]]] = []
+        self._digests: list[tuple[str, tuple[int | tuple[int, int], ...]]] = []
         self._direct_meter_units: dict[str, str] = {}
         namespace = self._namespace()
         code = program.lowered.pipeline.code
@@ -101,7 +101,7 @@ class Switch:
             data = bytes(data)
         return self._arch.process(port, data)
 
-    def drain_digests(self) -> list[tuple[str, tuple[int, ...]]]:
+    def drain_digests(self) -> list[tuple[str, tuple[int | tuple[int, int], ...]]]:
         out = list(self._digests)
         self._digests.clear()
         return out

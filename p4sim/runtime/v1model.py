@@ -46,7 +46,8 @@ class PacketCtx:
     def __init__(self, now_ns: int, length: int, rng: random.Random) -> None:
         self.now_ns = now_ns
         self.length = length
-        self.digests: list[tuple[str, tuple[int, ...]]] = []
+        # a varbit value is (length, value)
+        self.digests: list[tuple[str, tuple[int | tuple[int, int], ...]]] = []
         self.clone: tuple[int, int] | None = None
         self.resubmit: tuple[int] | None = None
         self.recirculate: tuple[int] | None = None
@@ -106,7 +107,7 @@ class V1Model:
 
     def __init__(self, pipeline: Pipeline, namespace: dict[str, Any],
                  pre: PacketReplicationEngine, clock_ns: Callable[[], int],
-                 digest_sink: list[tuple[str, tuple[int, ...]]]) -> None:
+                 digest_sink: list[tuple[str, tuple[int | tuple[int, int], ...]]]) -> None:
         f = pipeline.functions
 
         def block(role: str) -> Callable[..., Any] | None:

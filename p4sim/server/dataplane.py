@@ -19,7 +19,7 @@ from p4sim.runtime.switch import Switch
 
 log = logging.getLogger(__name__)
 
-Digests = list[tuple[str, tuple[int, ...]]]
+Digests = list[tuple[str, tuple[int | tuple[int, int], ...]]]  # a varbit: (length, value)
 
 
 class Dataplane:
