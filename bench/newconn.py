@@ -12,13 +12,16 @@ in the same lab:
            connection to b1..b3 (round robin)
 wrk runs in the client's namespace c1 against each, with `-H 'Connection:
 close'` (one connection per request: new connections per second) at 8
-and 50 clients, and with keep-alive at 8 clients (requests per second).
+and 50 clients, and with keep-alive at 8 clients (requests per second);
+`--repeat` rounds in which the three paths take turns, each row keeping
+the median run (on a shared machine, outside load then falls on all paths
+alike).
 For every run the CPU time of each lab process is read from
 /proc/PID/stat before and after, and reported per request (with
 Connection: close, per connection): where a handed-off connection's cost
 lands, process by process.
 
-    .venv/bin/python bench/newconn.py [--seconds 8] [--repeat 1]
+    .venv/bin/python bench/newconn.py [--seconds 6] [--repeat 3]
     .venv/bin/python bench/newconn.py --quick
 
 Needs root, wrk and haproxy (`make debs` installs both); without haproxy
@@ -276,26 +279,32 @@ def bench_main(args: argparse.Namespace) -> int:
         pids = {r.name: r.pid for r in lab.records()}
         order = [p for p in ("direct", "haproxy", "handoff") if p in urls]
         modes = [("close", 8), ("close", 50), ("keepalive", 8)]
-        for path in order:
+        # The paths take turns within each round, so that load from outside
+        # the bench (a shared machine) falls on all of them alike.
+        tries: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+        for round_ in range(repeat):
             for mode, clients in modes:
-                tries = []
-                for _ in range(repeat):
+                for path in order:
                     if path == "handoff":
                         # Each run starts with no held flows (cost must not
                         # depend on the previous run's ends still in grace).
                         wait_for(lambda: not lab.held_flows(), 120, "flows to end")
-                    tries.append(run_wrk(
-                        lab, urls[path], clients, seconds, mode == "close", pids
-                    ))  # fmt: skip
-                result = {"run": f"{path}, {mode}, {clients} clients", **_median_run(tries)}
+                    one = run_wrk(lab, urls[path], clients, seconds, mode == "close", pids)
+                    tries.setdefault((path, mode, clients), []).append(one)
+                    print(f"round {round_ + 1}: {path:8s} {mode:9s} {clients:3d} clients: "
+                          f"{one['requests_per_s']:8.0f} req/s  "
+                          f"p50 {one.get('p50_ms', 0):7.2f} ms  "
+                          f"p99 {one.get('p99_ms', 0):7.2f} ms  "
+                          f"CPU {one['cpu_ms_per_request_total']:.2f} ms/req",
+                          flush=True)  # fmt: skip
+        for path in order:
+            for mode, clients in modes:
+                result = {
+                    "run": f"{path}, {mode}, {clients} clients",
+                    **_median_run(tries[(path, mode, clients)]),
+                }
                 result.update(path=path, mode=mode, clients=clients)
                 runs.append(result)
-                print(f"{path:8s} {mode:9s} {clients:3d} clients: "
-                      f"{result['requests_per_s']:8.0f} req/s  "
-                      f"p50 {result.get('p50_ms', 0):7.2f} ms  "
-                      f"p99 {result.get('p99_ms', 0):7.2f} ms  "
-                      f"CPU {result['cpu_ms_per_request_total']:.2f} ms/req",
-                      flush=True)  # fmt: skip
         outcomes = lab.outcomes("k1")
     print(_table(runs))
     side = {}
@@ -343,8 +352,10 @@ def bench_main(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="wrk duration per run")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per row (the median is kept)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="wrk duration per run")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds, paths taking turns (each row: the median)"
+    )
     parser.add_argument("--quick", action="store_true", help="3 s runs")
     parser.add_argument("--target", default="p4sim", choices=("p4sim", "bmv2"))
     parser.add_argument("--out", help="directory for the JSON and PNG (default bench/results)")
