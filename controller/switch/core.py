@@ -81,6 +81,9 @@ log = logging.getLogger("p4handoff.controller")
 
 TCP_RST = 0x04
 TCP_SYN = 0x02
+# How long after its handoff a connection's own SYN may still turn up late
+# (duplicated or reordered on the way) and hit its entry.
+STALE_SYN_S = 10.0
 MAX_LEASE = 1024  # flow ids per LeaseFlowIds
 # (forwarder, backend, flow id, handoff latency, connection a leased id is bound to)
 InstallRequest = tuple[str, str, int, float, Connection | None]
@@ -731,7 +734,14 @@ class Controller:
                 if flags & TCP_SYN and not from_vip:
                     # A new connection on this 4-tuple: the old one is over,
                     # and its entry would steer the new one's segments to the
-                    # old back-end. No grace: it goes now.
+                    # old back-end. No grace: it goes now. But a late copy of
+                    # the connection's own SYN (a link that duplicates or
+                    # reorders) hits the entry too: a connection that has not
+                    # begun to end and is younger than STALE_SYN_S is live.
+                    young = time.time() - flow.created_at < STALE_SYN_S
+                    if conn not in self._ending and young:
+                        self.metrics.events.labels("digest", "stale_syn").inc()
+                        continue
                     self._ending.pop(conn, None)
                     reopened.append(flow)
                     continue

@@ -341,26 +341,35 @@ def test_the_vip_sides_rst_and_a_reopening_syn_end_the_flow(
     switch: Switch, tmp_path: Path, releases: Releases
 ) -> None:
     """A back-end's RST (from the VIP to the client, flow id 0 in the digest)
-    ends its flow after the grace; a SYN hitting a flow's entry (a new
-    connection on its 4-tuple) ends it at once; FINs and RSTs from the VIP
-    for connections that are no flow change nothing."""
-    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.3)
+    ends its flow after the grace; a SYN hitting the entry of a connection
+    that is closing (a new connection on its 4-tuple) ends it at once, while
+    a late copy of a live young connection's own SYN changes nothing; FINs
+    and RSTs from the VIP for connections that are no flow change nothing."""
+    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=2.0)
     try:
         handed_off(controller, 44000)
         reopened = handed_off(controller, 44001)
+        live = handed_off(controller, 44002)
         controller._connections_ending([
             {"client_addr": 0x0A00010A, "vip": 0x0A000064, "client_port": port, "vip_port": 80,
              "flow_id": 0, "tcp_flags": 0x04}
             for port in (44000, 44999)
         ])  # fmt: skip
+        switch.inject(1, client_segment(44002, "S"))
+        stale = 'p4handoff_controller_switch_events_total{kind="digest",result="stale_syn"}'
+        wait_for(lambda: flatten(controller.registry).get(stale) == 1, 5, "the stale SYN")
+        switch.inject(1, client_segment(44001, "FA"))
+        wait_for(lambda: controller.store.endings(), 5, "the FIN to be noted")
         switch.inject(1, client_segment(44001, "S"))
-        wait_for(lambda: (CLIENT, 44001, VIP, 80) not in encap_entries(controller), 0.25,
+        wait_for(lambda: (CLIENT, 44001, VIP, 80) not in encap_entries(controller), 1.5,
                  "the reopened connection's entry to go before any grace")  # fmt: skip
         assert controller.store.get(*reopened.key).state == QUARANTINE  # type: ignore[union-attr]
         wait_for(lambda: (CLIENT, 44000, VIP, 80) not in encap_entries(controller), 5,
                  "the back-end's RST to end its flow")  # fmt: skip
         reasons = {f.client_port: r for f, r, _ in controller.ended}
         assert reasons == {44000: "backend_rst", 44001: reasons[44001]}
+        assert controller.store.get(*live.key).state == INSTALLED  # type: ignore[union-attr]
+        assert (CLIENT, 44002, VIP, 80) in encap_entries(controller)
         assert reasons[44001].startswith("reused:")
         samples = flatten(controller.registry)
         assert samples['p4handoff_controller_flow_removals_total{reason="backend_rst"}'] == 1
