@@ -780,7 +780,10 @@ def broken_configs(
         "P4Info with a wider match field",
         lambda c: setattr(c.p4info.tables[1].match_fields[0], "bitwidth", 48),
     )
-    yield variant("P4Info with an action param removed", lambda c: c.p4info.actions[0].params.pop())
+    yield variant(
+        "P4Info with an action param removed",
+        lambda c: next(a for a in c.p4info.actions if a.params).params.pop(),
+    )
     for key, value in (("format", "bmv2"), ("version", 2), ("main", "/nowhere.p4"), ("files", {})):
         body = forwarder_envelope()
         body[key] = value
