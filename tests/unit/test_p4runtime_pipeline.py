@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import linecache
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -192,12 +191,5 @@ def test_replaced_pipelines_leave_linecache(client: Client) -> None:
 
     for _ in range(8):
         client.set_pipeline(pipeline_config(program), Set.VERIFY_AND_COMMIT)
-    # The server's threads drop their last reference to a replaced pipeline
-    # when they next look at the switch, so wait for that with a deadline.
-    deadline = time.monotonic() + 10
-    while True:
-        gc.collect()
-        if len(entries()) <= 2 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    gc.collect()
     assert len(entries()) == 2  # the installed pipeline and `program` itself
