@@ -15,10 +15,11 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from controller.config.topology import Topology, load_topology
-from controller.p4rt import P4RuntimeClient
+from controller.p4rt import P4RuntimeClient, TableEntry
 from controller.switch.core import Controller, Settings
 from controller.switch.flowstore import FlowStore
 from controller.switch.pipeline import Pipeline
+from controller.switch.tables import connection_of
 from p4sim.compiler import CompiledProgram, compile_file
 from p4sim.ports.memory import MemoryPort
 from p4sim.server.server import ServerThread
@@ -122,3 +123,8 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = ""
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         time.sleep(0.02)
+
+
+def encap_entries(controller: Controller) -> dict[tuple[str, int, str, int], TableEntry]:
+    """The switch's encap_map entries by connection (client, port, VIP, port)."""
+    return {connection_of(e): e for e in controller.switch.read_table("encap_map")}

@@ -7,7 +7,6 @@ P4Runtime."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -21,39 +20,17 @@ from controller_support import (
     Releases,
     Switch,
     client_segment,
+    encap_entries,
     start_controller,
     stop_controller,
     wait_for,
 )
 
 from controller.handoff.stats import flatten
-from controller.p4rt import Exact, Lpm, P4RuntimeClient, TableEntry
+from controller.p4rt import Exact, Lpm, P4RuntimeClient
 from controller.switch.core import REMOVAL_REASONS, Controller, FlowError
 from controller.switch.flowstore import INSTALLED, PENDING, QUARANTINE, Flow
 from controller.switch.tables import connection_of, flow_id_of
-
-
-@pytest.fixture
-def switch() -> Iterator[Switch]:
-    running = Switch()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def releases() -> Releases:
-    return Releases()
-
-
-@pytest.fixture
-def controller(switch: Switch, tmp_path: Path, releases: Releases) -> Iterator[Controller]:
-    running = start_controller(switch, tmp_path / "flows.sqlite", releases)
-    yield running
-    stop_controller(running)
-
-
-def encap_entries(controller: Controller) -> dict[tuple[str, int, str, int], TableEntry]:
-    return {connection_of(e): e for e in controller.switch.read_table("encap_map")}
 
 
 def handed_off(controller: Controller, sport: int, backend: str = B1) -> Flow:

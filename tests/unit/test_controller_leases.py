@@ -6,7 +6,6 @@ leases expire like pending ids."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -18,38 +17,15 @@ from controller_support import (
     VIP,
     Releases,
     Switch,
+    encap_entries,
     start_controller,
     stop_controller,
     wait_for,
 )
 
-from controller.p4rt import TableEntry
 from controller.switch.core import MAX_LEASE, Controller, FlowError
 from controller.switch.flowstore import INSTALLED, LEASED, QUARANTINE
-from controller.switch.tables import connection_of, flow_id_of
-
-
-@pytest.fixture
-def switch() -> Iterator[Switch]:
-    running = Switch()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def releases() -> Releases:
-    return Releases()
-
-
-@pytest.fixture
-def controller(switch: Switch, tmp_path: Path, releases: Releases) -> Iterator[Controller]:
-    running = start_controller(switch, tmp_path / "flows.sqlite", releases)
-    yield running
-    stop_controller(running)
-
-
-def encap_entries(controller: Controller) -> dict[tuple[str, int, str, int], TableEntry]:
-    return {connection_of(e): e for e in controller.switch.read_table("encap_map")}
+from controller.switch.tables import flow_id_of
 
 
 def test_leased_ids_are_distinct_from_each_other_and_from_allocated_ones(
