@@ -450,6 +450,13 @@ class LabSession:
         info, _ = self.lab.table.load()
         return self.lab.table.start(info, name, None if host is None else self.ns(host), argv)
 
+    def retire(self, name: str) -> None:
+        """Stop a process `spawn` added and drop its record, so the lab is
+        again what `up` made of it."""
+        info, records = self.lab.table.load()
+        stop([self.record(name)])
+        self.lab.table.save(info, [r for r in records if r.name != name])
+
     def restart_switch(self) -> None:
         socket_path = self.run_dir / SOCKET_NAME
         socket_path.unlink(missing_ok=True)
@@ -643,3 +650,11 @@ class LabSession:
             decap={b: self.decap_flow_ids(b) for b in self.backends},
             flows=self.held_flows(),
         )
+
+    def wait_nothing_left(self, timeout: float, what: str) -> None:
+        """Wait for `leaks()` to be empty; on timeout the AssertionError
+        lists what is still there."""
+        try:
+            wait_for(lambda: not self.leaks(), timeout, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; still there: {self.leaks()}") from None

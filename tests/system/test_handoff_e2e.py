@@ -70,7 +70,7 @@ def e2e(pinned_lab: LabSession) -> Iterator[LabSession]:
     pinned_lab.wait_whole()
     yield pinned_lab
     try:
-        wait_for(lambda: not pinned_lab.leaks(), 20, "the test's flows to end")
+        pinned_lab.wait_nothing_left(20, "the test's flows to end")
     finally:
         pinned_lab.end_flows({f.client_port for f in pinned_lab.held_flows()}, "test cleanup")
 

@@ -21,7 +21,7 @@ from e2e_support import PIN_POLICY, HttpConnection, body_chunks, body_sha256, ge
 
 from controller.examples.demo_backend import pattern_sha256
 from controller.handoff.nft import Nft
-from controller.lab.session import LabSession, wait_for
+from controller.lab.session import LabSession
 
 MB = 1 << 20
 
@@ -166,4 +166,4 @@ def test_an_ipv6_client_is_handed_off_with_20mb_each_way(lab: LabSession) -> Non
     assert lab.outcomes().get("handed_off", 0) == before + 1
     assert _rsts(rst) == 0
     # Ended by the FINs: switch entry, decapsulation mapping and flow all go.
-    wait_for(lambda: not lab.leaks(), 20, "the IPv6 flow to end and be released")
+    lab.wait_nothing_left(20, "the IPv6 flow to end and be released")
