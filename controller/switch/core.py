@@ -84,6 +84,8 @@ TCP_SYN = 0x02
 # How long after its handoff a connection's own SYN may still turn up late
 # (duplicated or reordered on the way) and hit its entry.
 STALE_SYN_S = 10.0
+# The reason of a closing connection whose 4-tuple a new SYN has reopened.
+REUSED = "reused: a new connection (SYN) on its 4-tuple"
 MAX_LEASE = 1024  # flow ids per LeaseFlowIds
 # (forwarder, backend, flow id, handoff latency, connection a leased id is bound to)
 InstallRequest = tuple[str, str, int, float, Connection | None]
@@ -742,7 +744,14 @@ class Controller:
                     if conn not in self._ending and young:
                         self.metrics.events.labels("digest", "stale_syn").inc()
                         continue
-                    self._ending.pop(conn, None)
+                    if conn in self._ending:
+                        # Closing already: it ends when its grace is over,
+                        # no longer postponed by packets on the entry (the
+                        # new connection's retransmissions bump its counter
+                        # too). At once would cut a closing exchange that a
+                        # late duplicate of its own SYN overtook.
+                        self._ending[conn] = (self._ending[conn][0], REUSED)
+                        continue
                     reopened.append(flow)
                     continue
                 if conn in self._ending:
@@ -754,7 +763,7 @@ class Controller:
             noted.append((flow, conn))
         if reopened:
             self.metrics.events.labels("digest", "reopened").inc(len(reopened))
-            self._end_many([(f, "reused: a new connection (SYN) on its 4-tuple") for f in reopened],
+            self._end_many([(f, REUSED) for f in reopened],
                            release_agent=True)  # fmt: skip
         if not noted:
             return
@@ -804,7 +813,7 @@ class Controller:
         with self._lock:
             for current, conn, noted, reason in checking:
                 count = packets.get(conn)
-                if count is not None and noted is not None and count > noted:
+                if count is not None and noted is not None and count > noted and reason != REUSED:
                     self._ending[conn] = (count, reason)
                     self._due.append((due, current, conn))
                 else:
