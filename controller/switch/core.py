@@ -248,6 +248,10 @@ class Controller:
         self._due: deque[tuple[float, Flow, Connection]] = deque()
         self._released_again = False  # quarantined ids released again on the first activate
         self._check_scheduled = False
+        # connection_end digest lists that came while not active (the switch
+        # sends them from the moment activate() enables the digest, before
+        # encap_map is back and `active` is set): handled once active.
+        self._held_digests: list[tuple[list[dict[str, int]], str]] = []
         # (flow, reason, Unix time) of the last ENDED_RING flows ended, newest last
         self.ended: deque[tuple[Flow, str, float]] = deque(maxlen=ENDED_RING)
         self._names = host_names(topology)
@@ -321,6 +325,9 @@ class Controller:
             self._schedule_check()
             quarantined = [] if self._released_again else self.store.flows(QUARANTINE)
             self._released_again = True
+            held, self._held_digests = self._held_digests, []
+        for records, digest in held:
+            self._connections_ending(records, digest)
         # Release notices a previous run still had to send died with it: the
         # ids in quarantine are released again (an agent that has dropped the
         # mapping already answers unknown_flow).
@@ -716,6 +723,13 @@ class Controller:
         or connection_end6_t for IPv6): note each one's packet count (one
         Read for the whole digest list) and look again after the end grace
         (`_check_due`)."""
+        with self._lock:
+            if not self.active:
+                # A client's FIN retransmitted into the entries activate()
+                # just wrote back is seen once: ignored, its flow would leak.
+                self._held_digests.append((records, digest))
+                self.metrics.events.labels("digest", "held").inc(len(records))
+                return
         noted: list[tuple[Flow, Connection]] = []
         reopened: list[Flow] = []
         for record in records:
@@ -728,7 +742,7 @@ class Controller:
             with self._lock:
                 flow = self.store.find_connection(conn[:2], conn[2:])
                 if (
-                    not self.active or flow is None or flow.state != INSTALLED
+                    flow is None or flow.state != INSTALLED
                     or (not from_vip and flow.flow_id != flow_id)
                 ):  # fmt: skip
                     self.metrics.events.labels("digest", "ignored").inc()

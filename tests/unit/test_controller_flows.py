@@ -381,6 +381,29 @@ def test_ends_pending_when_the_switch_is_lost_are_checked_once_active(
         stop_controller(controller)
 
 
+def test_a_fin_seen_while_activating_ends_the_flow_once_active(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    """activate() enables the digest and writes encap_map back before it is
+    active: a client's FIN retransmitted into that window is reported once,
+    and is acted on when the controller is active, not dropped."""
+    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.3)
+    try:
+        flow = handed_off(controller, 45500)
+        controller.deactivate()
+        switch.inject(1, client_segment(45500, "FA"))
+        held = 'p4handoff_controller_switch_events_total{kind="digest",result="held"}'
+        wait_for(lambda: flatten(controller.registry).get(held) == 1, 5, "the FIN to be held")
+        assert controller.store.get(*flow.key).state == INSTALLED  # type: ignore[union-attr]
+        controller.activate()
+        wait_for(lambda: controller.store.get(*flow.key).state == QUARANTINE, 5,  # type: ignore[union-attr]
+                 "the held FIN to end the flow once active")  # fmt: skip
+        assert (CLIENT, 45500, VIP, 80) not in encap_entries(controller)
+        assert releases.sent == [(FORWARDER, B1, flow.flow_id)]
+    finally:
+        stop_controller(controller)
+
+
 def test_ends_noted_by_a_controller_that_died_are_checked_by_the_next(
     switch: Switch, tmp_path: Path, releases: Releases
 ) -> None:
