@@ -12,6 +12,15 @@ source (`forwarder_address6`), and a VIP an IPv6 address (`address6`) under
 which the same service (port, classifiers, policy) is reachable. A VIP with
 an IPv6 address needs `forwarder_address6` and IPv6 addresses on its
 classifiers.
+
+Several switches: instead of `switch:` a topology may list `switches:` (each
+with a name, target, program and CPU port), `links:` between their ports, and
+the shared tunnel source (`forwarder_address`, `forwarder_address6`) at the
+top level, since every switch rewrites a client's packets the same way. Each
+host names the switch it is attached to (`switch:`). The switch the clients
+are attached to is the *entry switch*: the one whose encap_map holds the
+handed-off connections; the others route (the tunnelled packet is addressed
+to its back-end). Clients on several switches are refused for now.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ class Host:
     mac: str
     interface6: ipaddress.IPv6Interface | None = None  # dual stack: the IPv6 address
     gateway6: ipaddress.IPv6Address | None = None  # the switch's IPv6 address on the subnet
+    switch: str = "switch"  # the name of the switch the host is attached to
 
 
 @dataclass(frozen=True)
@@ -66,15 +76,72 @@ class Switch:
     mac: str
     # The source address of tunnelled IPv6 packets (never assigned to a host).
     forwarder_address6: ipaddress.IPv6Address | None = None
+    name: str = "switch"  # `switch:` topologies have one switch, named "switch"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A cable between two switches' ports (`links:` of a multi-switch topology)."""
+
+    a: str
+    a_port: int
+    b: str
+    b_port: int
+
+    def end(self, switch: str) -> tuple[int, str, int] | None:
+        """(own port, peer switch, peer port) seen from `switch`, or None."""
+        if switch == self.a:
+            return self.a_port, self.b, self.b_port
+        if switch == self.b:
+            return self.b_port, self.a, self.a_port
+        return None
 
 
 @dataclass(frozen=True)
 class Topology:
     name: str
     source: Path
-    switch: Switch
+    switch: Switch  # the entry switch (the only one of a `switch:` topology)
     hosts: tuple[Host, ...]
     vips: tuple[Vip, ...]
+    switches: tuple[Switch, ...] = ()  # every switch, `switch` among them
+    links: tuple[Link, ...] = ()
+    multi_switch: bool = False  # written with `switches:` (names, sockets per switch)
+
+    @property
+    def all_switches(self) -> tuple[Switch, ...]:
+        return self.switches or (self.switch,)
+
+    def switch_named(self, name: str) -> Switch:
+        for switch in self.all_switches:
+            if switch.name == name:
+                return switch
+        raise KeyError(name)
+
+    def hosts_on(self, switch: str) -> tuple[Host, ...]:
+        return tuple(host for host in self.hosts if host.switch == switch)
+
+    def next_hop(self, switch: str, toward: str) -> tuple[int, str]:
+        """(port on `switch`, neighbour switch) of the first link on a
+        shortest path from `switch` to `toward` (breadth first, links in
+        file order, so the choice is stable)."""
+        first: dict[str, tuple[int, str]] = {}
+        frontier = [switch]
+        seen = {switch}
+        while frontier:
+            following = []
+            for here in frontier:
+                for link in self.links:
+                    end = link.end(here)
+                    if end is None or end[1] in seen:
+                        continue
+                    seen.add(end[1])
+                    first[end[1]] = first.get(here, (end[0], end[1]))
+                    following.append(end[1])
+            frontier = following
+        if toward not in first:
+            raise KeyError(f"no path from switch {switch} to {toward}")
+        return first[toward]
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
@@ -101,12 +168,113 @@ def load_topology(path: str | Path) -> Topology:
     source = Path(path)
     document = load_yaml(source, TopologyError)
     read = YamlReader(source, TopologyError)
+    if isinstance(document, dict) and "switches" in document:
+        return _load_multi(read, document, source)
     top = read.mapping(document, "top level", {"name", "switch", "hosts", "vips"}, set())
     name = read.string(top["name"], "name")
     switch = _read_switch(read, top["switch"], source.parent)
-    hosts = _read_hosts(read, top["hosts"], switch)
+    hosts = _read_hosts(read, top["hosts"], {switch.name: switch})
     vips = _read_vips(read, top["vips"], hosts, source.parent, switch)
-    return Topology(name, source, switch, hosts, vips)
+    return Topology(name, source, switch, hosts, vips, (switch,))
+
+
+def _load_multi(read: YamlReader, document: dict[str, Any], source: Path) -> Topology:
+    """A topology with `switches:` and `links:` (see the module's docstring)."""
+    top = read.mapping(
+        document, "top level", {"name", "switches", "links", "forwarder_address", "hosts", "vips"},
+        {"forwarder_address6"},
+    )  # fmt: skip
+    name = read.string(top["name"], "name")
+    forwarder = read.address(top["forwarder_address"], "forwarder_address")
+    forwarder6 = (
+        read.address6(top["forwarder_address6"], "forwarder_address6")
+        if "forwarder_address6" in top
+        else None
+    )
+    value = top["switches"]
+    if not isinstance(value, list) or len(value) < 2:
+        raise read.fail("switches", "expected a list of two or more switches")
+    switches: list[Switch] = []
+    for index, item in enumerate(value):
+        where = f"switches[{index}]"
+        spec = read.mapping(item, where, {"name", "program"}, {"target", "cpu_port"})
+        switch_name = read.string(spec["name"], f"{where}.name")
+        if not switch_name.isalnum() or len(switch_name) > 8:
+            raise read.fail(
+                f"{where}.name", f"expected up to 8 letters or digits, got {switch_name!r}"
+            )
+        if any(s.name == switch_name for s in switches):
+            raise read.fail(f"{where}.name", f"switch {switch_name!r} is defined twice")
+        target = spec.get("target", "p4sim")
+        if target not in TARGETS:
+            raise read.fail(
+                f"{where}.target", f"expected one of {', '.join(TARGETS)}, got {target!r}"
+            )
+        program = (source.parent / read.string(spec["program"], f"{where}.program")).resolve()
+        cpu_port = read.integer(spec.get("cpu_port", 255), f"{where}.cpu_port", 1, 510)
+        switches.append(Switch(
+            target, program, cpu_port, forwarder, _mac_for(index, 0xAA), forwarder6, switch_name
+        ))  # fmt: skip
+    by_name = {s.name: s for s in switches}
+    used: dict[tuple[str, int], str] = {}
+    links = _read_links(read, top["links"], by_name, used)
+    hosts = _read_hosts(read, top["hosts"], by_name, used)
+    host_names = {host.name for host in hosts}
+    for index, switch in enumerate(switches):
+        if switch.name in host_names:
+            raise read.fail(f"switches[{index}].name", f"{switch.name!r} is also a host's name")
+    client_switches = sorted({h.switch for h in hosts if h.role == "client"})
+    if len(client_switches) > 1:
+        first = next(i for i, h in enumerate(hosts) if h.role == "client"
+                     and h.switch != client_switches[0])  # fmt: skip
+        raise read.fail(
+            f"hosts[{first}].switch",
+            f"clients on several switches ({', '.join(client_switches)}) are not supported: "
+            "each connection's entry is held by one entry switch, the clients' switch",
+        )
+    entry = by_name[client_switches[0]] if client_switches else switches[0]
+    topology = Topology(name, source, entry, hosts, (), tuple(switches), links, True)
+    for switch in switches:
+        for other in switches:
+            if other is not switch:
+                try:
+                    topology.next_hop(switch.name, other.name)
+                except KeyError:
+                    raise read.fail(
+                        "links", f"switch {other.name!r} cannot be reached from {switch.name!r}"
+                    ) from None
+    vips = _read_vips(read, top["vips"], hosts, source.parent, entry)
+    return Topology(name, source, entry, hosts, vips, tuple(switches), links, True)
+
+
+def _read_links(
+    read: YamlReader, value: Any, switches: dict[str, Switch], used: dict[tuple[str, int], str]
+) -> tuple[Link, ...]:
+    if not isinstance(value, list) or not value:
+        raise read.fail("links", "expected a non-empty list of links between switches")
+    links: list[Link] = []
+    for index, item in enumerate(value):
+        where = f"links[{index}]"
+        spec = read.mapping(item, where, {"a", "a_port", "b", "b_port"})
+        ends = []
+        for side in ("a", "b"):
+            switch = spec[side]
+            if switch not in switches:
+                raise read.fail(f"{where}.{side}", f"{switch!r} is not a switch of this topology")
+            port = read.integer(spec[f"{side}_port"], f"{where}.{side}_port", 1, 510)
+            if port == switches[switch].cpu_port:
+                raise read.fail(f"{where}.{side}_port", f"port {port} is {switch}'s CPU port")
+            if (switch, port) in used:
+                raise read.fail(
+                    f"{where}.{side}_port",
+                    f"port {port} of {switch} is already used by {used[(switch, port)]}",
+                )
+            used[(switch, port)] = f"link {index}"
+            ends.append((switch, port))
+        if ends[0][0] == ends[1][0]:
+            raise read.fail(f"{where}.b", "a link joins two different switches")
+        links.append(Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1]))
+    return tuple(links)
 
 
 def _read_switch(read: YamlReader, value: Any, base: Path) -> Switch:
@@ -130,20 +298,35 @@ def _read_switch(read: YamlReader, value: Any, base: Path) -> Switch:
     return Switch(target, program, cpu_port, forwarder, _mac_for(0, 0xAA), forwarder6)
 
 
-def _read_hosts(read: YamlReader, value: Any, switch: Switch) -> tuple[Host, ...]:
+def _read_hosts(
+    read: YamlReader,
+    value: Any,
+    switches: dict[str, Switch],
+    used: dict[tuple[str, int], str] | None = None,
+) -> tuple[Host, ...]:
+    """The hosts; with several `switches` each names its own (`switch:`)."""
     if not isinstance(value, list) or not value:
         raise read.fail("hosts", "expected a non-empty list of hosts")
+    multi = len(switches) > 1
     hosts: list[Host] = []
     names: set[str] = set()
-    ports: dict[int, str] = {}
+    ports: dict[tuple[str, int], str] = dict(used or {})
     for index, item in enumerate(value):
         where = f"hosts[{index}]"
         spec = read.mapping(
             item,
             where,
-            {"name", "role", "port", "address", "gateway"},
+            {"name", "role", "port", "address", "gateway", *(("switch",) if multi else ())},
             {"mac", "address6", "gateway6"},
         )
+        if multi:
+            if spec["switch"] not in switches:
+                raise read.fail(
+                    f"{where}.switch", f"{spec['switch']!r} is not a switch of this topology"
+                )
+            switch = switches[spec["switch"]]
+        else:
+            switch = next(iter(switches.values()))
         name = read.string(spec["name"], f"{where}.name")
         if not name.isalnum() or len(name) > 8:
             raise read.fail(f"{where}.name", f"expected up to 8 letters or digits, got {name!r}")
@@ -156,9 +339,15 @@ def _read_hosts(read: YamlReader, value: Any, switch: Switch) -> tuple[Host, ...
         port = read.integer(spec["port"], f"{where}.port", 1, 510)
         if port == switch.cpu_port:
             raise read.fail(f"{where}.port", f"port {port} is the switch's CPU port")
-        if port in ports:
-            raise read.fail(f"{where}.port", f"port {port} is already used by host {ports[port]!r}")
-        ports[port] = name
+        if (switch.name, port) in ports:
+            by = ports[(switch.name, port)]
+            on = f" of {switch.name}" if multi else ""
+            raise read.fail(
+                f"{where}.port",
+                f"port {port}{on} is already used by "
+                + (by if by.startswith("link ") else f"host {by!r}"),
+            )
+        ports[(switch.name, port)] = name
         interface = read.interface(spec["address"], f"{where}.address")
         gateway = read.address(spec["gateway"], f"{where}.gateway")
         if gateway not in interface.network or gateway == interface.ip:
@@ -168,8 +357,14 @@ def _read_hosts(read: YamlReader, value: Any, switch: Switch) -> tuple[Host, ...
             )
         interface6, gateway6 = _read_ipv6(read, spec, where)
         # Real hosts keep their NIC's MAC; the lab sets the derived one.
-        mac = read.mac(spec["mac"], f"{where}.mac") if "mac" in spec else _mac_for(port, 0x01)
-        hosts.append(Host(name, role, port, interface, gateway, mac, interface6, gateway6))
+        mac = (
+            read.mac(spec["mac"], f"{where}.mac")
+            if "mac" in spec
+            else _mac_for(port, 0x01 | list(switches).index(switch.name) << 4)
+        )
+        hosts.append(
+            Host(name, role, port, interface, gateway, mac, interface6, gateway6, switch.name)
+        )
     controllers = [h.name for h in hosts if h.role == "controller"]
     if len(controllers) > 1:
         raise read.fail("hosts", f"at most one host may have role controller, got {controllers}")
