@@ -118,6 +118,12 @@ class Topology:
                 return switch
         raise KeyError(name)
 
+    def p4runtime_socket(self, switch: str) -> str:
+        """The name of `switch`'s P4Runtime Unix socket in a run directory:
+        `p4runtime.sock` for the one switch of a `switch:` topology,
+        `p4runtime-NAME.sock` for each of several."""
+        return f"p4runtime-{switch}.sock" if self.multi_switch else "p4runtime.sock"
+
     def hosts_on(self, switch: str) -> tuple[Host, ...]:
         return tuple(host for host in self.hosts if host.switch == switch)
 

@@ -101,10 +101,14 @@ def up(
             stale.unlink()
         (lab.run_dir / "lab.json").unlink(missing_ok=True)
     lab.run_dir.mkdir(parents=True, exist_ok=True)
+    # A target given overrides every switch's; without, each switch runs its
+    # own (a topology may mix p4sim and bmv2 switches).
+    targets = {s.name: target or s.target for s in lab.topology.all_switches}
     info: dict[str, object] = {
         "topology": str(lab.topology.source.resolve()),
         "prefix": lab.names.prefix,
         "target": target or lab.topology.switch.target,
+        "targets": targets,
         "started_at": time.time(),
         "tls": tls,
     }
@@ -117,17 +121,20 @@ def up(
             certificates = _issue_certificates(lab)
         step(f"namespaces and veths for {len(lab.topology.hosts)} hosts")
         create(lab.topology, lab.names)
-        step(f"switch ({info['target']}) in {lab.names.switch}")
         switch_tls = None
         if certificates is not None:
             switch_tls = SwitchTls(certificates["switch"], certificates["controller"])
-        start_switch(lab.table, info, lab.topology, lab.names, target=str(info["target"]),
-                     tls=switch_tls)  # fmt: skip
+        for name, chosen in targets.items():
+            namespace = lab.names.switch_of(lab.topology, name)
+            step(f"switch ({chosen}) in {namespace}")
+            start_switch(lab.table, info, lab.topology, lab.names, target=chosen,
+                         tls=switch_tls, switch=name)  # fmt: skip
         for host in lab.topology.hosts_with_role("backend"):
             step(f"demo back-end and migrator agent on {host.name}")
             _start_backend(lab, info, host, certificates)
         step("controller: pipeline, routes, ARP and steering entries")
-        _start_controller(lab, info, str(info["target"]), certificates)
+        _start_controller(lab, info, target if lab.topology.multi_switch else str(info["target"]),
+                          certificates)  # fmt: skip
         for name in _classifier_names(lab.topology):
             step(f"classifier on {name}")
             _start_classifier(lab, info, name, certificates)
@@ -137,8 +144,9 @@ def up(
 
 
 def _write_keys(path: Path) -> None:
-    path.write_text(f"# pre-shared agent key, made by `handoff lab up`\n"
-                    f"{KEY_ID} {secrets.token_hex(32)}\n")
+    path.write_text(
+        f"# pre-shared agent key, made by `handoff lab up`\n{KEY_ID} {secrets.token_hex(32)}\n"
+    )
     path.chmod(0o600)
 
 
@@ -178,14 +186,26 @@ def _start_backend(
 ) -> None:
     namespace = lab.names.host(host.name)
     handover = lab.handover_socket(host.name)
-    app = lab.table.start(info, f"backend-{host.name}", namespace, _python(
-        "controller.cli", "backend", "--name", host.name, "--handover", str(handover)))
+    app = lab.table.start(
+        info,
+        f"backend-{host.name}",
+        namespace,
+        _python("controller.cli", "backend", "--name", host.name, "--handover", str(handover)),
+    )
     wait_for_path(handover, app, START_TIMEOUT_S)
     argv = _python(
-        "controller.cli", "agent", "--listen", f"{host.interface.ip}:{AGENT_PORT}",
-        "--keys", str(lab.keys), "--handover", str(handover),
-        "--forwarder", str(lab.topology.switch.forwarder_address),
-        "--backend-address", str(host.interface.ip),
+        "controller.cli",
+        "agent",
+        "--listen",
+        f"{host.interface.ip}:{AGENT_PORT}",
+        "--keys",
+        str(lab.keys),
+        "--handover",
+        str(handover),
+        "--forwarder",
+        str(lab.topology.switch.forwarder_address),
+        "--backend-address",
+        str(host.interface.ip),
     )
     forwarder6 = lab.topology.switch.forwarder_address6
     if forwarder6 is not None and host.interface6 is not None:
@@ -204,7 +224,9 @@ def _wait_for_listener(namespace: str, port: int, record: ProcessRecord) -> None
     while True:
         listening = subprocess.run(
             in_netns(namespace, ["ss", "-Hltn", f"sport = :{port}"]),
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.strip()
         if listening:
             return
@@ -216,26 +238,57 @@ def _wait_for_listener(namespace: str, port: int, record: ProcessRecord) -> None
 
 
 def _start_controller(
-    lab: Lab, info: dict[str, object], target: str, certificates: Certificates
+    lab: Lab, info: dict[str, object], target: str | None, certificates: Certificates
 ) -> None:
+    """`target` None: each switch's own (a multi-switch topology's)."""
     host = lab.topology.controller_host
     namespace = lab.names.host(host.name) if host else None
-    record = lab.table.start(info, "controller", namespace, _python(
-        "controller.cli", "controller", "--topology", str(lab.topology.source.resolve()),
-        "--run-dir", str(lab.run_dir), "--keys", str(lab.keys), "--target", target,
-        "--agent-port", str(AGENT_PORT), *_tls_argv(certificates, "controller"),
-    ))
+    chosen = ["--target", target] if target else []
+    record = lab.table.start(
+        info,
+        "controller",
+        namespace,
+        _python(
+            "controller.cli",
+            "controller",
+            "--topology",
+            str(lab.topology.source.resolve()),
+            "--run-dir",
+            str(lab.run_dir),
+            "--keys",
+            str(lab.keys),
+            *chosen,
+            "--agent-port",
+            str(AGENT_PORT),
+            *_tls_argv(certificates, "controller"),
+        ),
+    )
     wait_for_path(lab.controller_socket, record, START_TIMEOUT_S)
 
 
 def _start_classifier(
     lab: Lab, info: dict[str, object], name: str, certificates: Certificates
 ) -> None:
-    record = lab.table.start(info, f"classifier-{name}", lab.names.host(name), _python(
-        "controller.cli", "classifier", "--topology", str(lab.topology.source.resolve()),
-        "--name", name, "--run-dir", str(lab.run_dir), "--keys", str(lab.keys),
-        "--agent-port", str(AGENT_PORT), *_tls_argv(certificates, f"classifier-{name}"),
-    ))
+    record = lab.table.start(
+        info,
+        f"classifier-{name}",
+        lab.names.host(name),
+        _python(
+            "controller.cli",
+            "classifier",
+            "--topology",
+            str(lab.topology.source.resolve()),
+            "--name",
+            name,
+            "--run-dir",
+            str(lab.run_dir),
+            "--keys",
+            str(lab.keys),
+            "--agent-port",
+            str(AGENT_PORT),
+            *_tls_argv(certificates, f"classifier-{name}"),
+        ),
+    )
     wait_for_path(lab.classifier_socket(name), record, START_TIMEOUT_S)
 
 
@@ -266,8 +319,7 @@ def status(lab: Lab) -> tuple[list[ProcessStatus], list[str]]:
     """Every recorded process with whether it runs, and the lab's namespaces."""
     _, records = lab.table.load()
     processes = [
-        ProcessStatus(r.name, r.namespace or "(root)", r.pid, alive(r.pid), r.log)
-        for r in records
+        ProcessStatus(r.name, r.namespace or "(root)", r.pid, alive(r.pid), r.log) for r in records
     ]
     namespaces = [ns for ns in list_namespaces() if lab.names.owns(ns)]
     return processes, namespaces

@@ -4,7 +4,10 @@ One namespace per host plus one for the switch; each host's `eth0` is a veth
 whose peer sits in the switch namespace as `port<N>`, the interface the switch
 opens for port N. Offloads are turned off on both ends: a software switch
 reading veths with AF_PACKET would otherwise see unfinished checksums and
-64 KiB GSO frames.
+64 KiB GSO frames. With several switches (a `switches:` topology) each
+switch has its own namespace (`PREFIX-sw-NAME`), each host's peer sits in its
+own switch's, and each link between switches is a veth with a `port<N>` end
+in each of the two.
 
 Dual-stack hosts get their IPv6 address and default route too (duplicate
 address detection off: the lab's addresses are unique by construction, and
@@ -23,7 +26,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from controller.config.topology import Host, Topology
+from controller.config.topology import Host, Link, Topology
 
 OFFLOADS = ("rx", "tx", "tso", "gso", "gro")
 
@@ -57,6 +60,14 @@ class LabNames:
     def host(self, name: str) -> str:
         return f"{self.prefix}-{name}"
 
+    def switch_of(self, topology: Topology, name: str | None = None) -> str:
+        """The namespace of switch `name` (default the entry switch): the
+        one switch namespace of a `switch:` topology, `PREFIX-sw-NAME` for
+        each switch of several."""
+        if not topology.multi_switch:
+            return self.switch
+        return f"{self.prefix}-sw-{name or topology.switch.name}"
+
     @staticmethod
     def switch_port(port: int) -> str:
         return f"port{port}"
@@ -79,28 +90,49 @@ def create(topology: Topology, names: LabNames) -> None:
             f"({', '.join(leftovers)}): run `handoff lab down` first"
         )
     try:
-        run(["ip", "netns", "add", names.switch])
-        run(in_netns(names.switch, ["ip", "link", "set", "lo", "up"]))
+        for switch in topology.all_switches:
+            namespace = names.switch_of(topology, switch.name)
+            run(["ip", "netns", "add", namespace])
+            run(in_netns(namespace, ["ip", "link", "set", "lo", "up"]))
         for host in topology.hosts:
             _create_host(topology, names, host)
+        for index, link in enumerate(topology.links):
+            _create_link(topology, names, index, link)
     except BaseException:
         destroy(names)
         raise
 
 
+def _switch_end(switch_ns: str, temporary: str, port: int) -> None:
+    """Move a veth end into a switch namespace as `port<N>`, up, without
+    IPv6, offloads off, one receive CPU."""
+    name = LabNames.switch_port(port)
+    run(["ip", "link", "set", temporary, "netns", switch_ns, "name", name])
+    run(in_netns(switch_ns, ["sysctl", "-qw", f"net.ipv6.conf.{name}.disable_ipv6=1"]))
+    run(in_netns(switch_ns, ["ip", "link", "set", name, "up"]))
+    offloads_off(name, switch_ns)
+    _one_receive_cpu(switch_ns, name)
+
+
+def _create_link(topology: Topology, names: LabNames, index: int, link: Link) -> None:
+    """A veth between two switches' namespaces, `port<N>` at each end."""
+    a_end, b_end = f"{names.prefix[:6]}l{index}a", f"{names.prefix[:6]}l{index}b"
+    run(["ip", "link", "add", a_end, "type", "veth", "peer", "name", b_end])
+    _switch_end(names.switch_of(topology, link.a), a_end, link.a_port)
+    _switch_end(names.switch_of(topology, link.b), b_end, link.b_port)
+
+
 def _create_host(topology: Topology, names: LabNames, host: Host) -> None:
     namespace = names.host(host.name)
     run(["ip", "netns", "add", namespace])
-    host_end = f"{names.prefix[:6]}h{host.port}"
-    switch_end = f"{names.prefix[:6]}s{host.port}"
+    # Temporary names in the root namespace: by port with one switch, by
+    # host name with several (ports repeat across switches); 15 characters.
+    tag = host.name if topology.multi_switch else str(host.port)
+    host_end = f"{names.prefix[:6]}h{tag}"
+    switch_end = f"{names.prefix[:6]}s{tag}"
     run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", switch_end])
     run(["ip", "link", "set", host_end, "netns", namespace, "name", "eth0"])
-    port = names.switch_port(host.port)
-    run(["ip", "link", "set", switch_end, "netns", names.switch, "name", port])
-    run(in_netns(names.switch, ["sysctl", "-qw", f"net.ipv6.conf.{port}.disable_ipv6=1"]))
-    run(in_netns(names.switch, ["ip", "link", "set", port, "up"]))
-    offloads_off(port, names.switch)
-    _one_receive_cpu(names.switch, port)
+    _switch_end(names.switch_of(topology, host.switch), switch_end, host.port)
 
     def ns(*argv: str) -> None:
         run(in_netns(namespace, argv))

@@ -64,7 +64,7 @@ from controller.lab import lab as labs
 from controller.lab.netns import LabNames, destroy, in_netns, list_namespaces, run
 from controller.lab.processes import ProcessRecord, alive, stop, wait_for_path
 from controller.lab.query import classifier_stats, controller_stats, list_flows
-from controller.lab.switch import SOCKET_NAME, RunningSwitch, wait_until_serving
+from controller.lab.switch import RunningSwitch, process_name, wait_until_serving
 from controller.p4rt import P4RuntimeClient, TableEntry
 from controller.proto import handoff_pb2 as pb
 from controller.proto import handoff_pb2_grpc as pb_grpc
@@ -230,8 +230,8 @@ def topology_with_policy(
     document, written next to it, or a policy file); the switch program's path
     made absolute so the copy works from anywhere."""
     spec = yaml.safe_load(topology.read_text())
-    program = spec["switch"]["program"]
-    spec["switch"]["program"] = str((topology.parent / program).resolve())
+    for switch in spec["switches"] if "switches" in spec else [spec["switch"]]:
+        switch["program"] = str((topology.parent / switch["program"]).resolve())
     if isinstance(policy, Path):
         policy_path = policy.resolve()
     else:
@@ -265,7 +265,10 @@ class LabSession:
             source = topology_with_policy(source, policy, self.run_root)
         loaded = load_topology(source)
         self.lab = labs.Lab(loaded, LabNames(_unique_prefix(tag)), self.run_root / loaded.name)
-        self.target = target or loaded.switch.target
+        # With several switches, None keeps each switch's own target (mixed labs).
+        self.target: str | None = target or loaded.switch.target
+        if loaded.multi_switch:
+            self.target = target
         self.tls = tls
         self._argv: dict[str, tuple[str, ...]] = {}  # as `up` started each process
 
@@ -457,13 +460,27 @@ class LabSession:
         stop([self.record(name)])
         self.lab.table.save(info, [r for r in records if r.name != name])
 
-    def restart_switch(self) -> None:
-        socket_path = self.run_dir / SOCKET_NAME
+    def switch_process(self, switch: str | None = None) -> str:
+        """The process name of `switch` (default the entry switch): `switch`,
+        or `switch-NAME` with several."""
+        return process_name(self.topology, switch)
+
+    def switch_target(self, switch: str | None = None) -> str:
+        spec = self.topology.switch_named(switch) if switch else self.topology.switch
+        return self.target or spec.target
+
+    def restart_switch(self, switch: str | None = None) -> None:
+        """Start the switch again (default the entry switch), empty, as `up`
+        did; returns once it serves P4Runtime."""
+        name = switch or self.topology.switch.name
+        socket_path = self.run_dir / self.topology.p4runtime_socket(name)
         socket_path.unlink(missing_ok=True)
-        record = self.start_again("switch", grace_s=0)
+        record = self.start_again(self.switch_process(name), grace_s=0)
         wait_for_path(socket_path, record, START_TIMEOUT_S)
-        switch = RunningSwitch(record, self.target, f"unix:{socket_path}", socket_path, 0)
-        wait_until_serving(switch, START_TIMEOUT_S)
+        running = RunningSwitch(
+            record, self.switch_target(name), f"unix:{socket_path}", socket_path, 0
+        )
+        wait_until_serving(running, START_TIMEOUT_S)
 
     def restart_controller(self, *extra: str, grace_s: float = 0) -> None:
         self.start_again("controller", *extra, grace_s=grace_s)
@@ -591,15 +608,17 @@ class LabSession:
     # ------------------------------------------------------------ the data plane's state
 
     @contextlib.contextmanager
-    def switch_client(self) -> Iterator[P4RuntimeClient]:
+    def switch_client(self, switch: str | None = None) -> Iterator[P4RuntimeClient]:
         """A short-lived backup P4Runtime session on the switch (election id
-        1, below the controller's: it never takes over a live controller)."""
+        1, below the controller's: it never takes over a live controller);
+        `switch` of several (default the entry switch)."""
+        socket = self.topology.p4runtime_socket(switch or self.topology.switch.name)
         credentials = None
         if self.tls:
             tls = self.lab.tls_dir
             files = TlsFiles(tls / "ca.crt", tls / "controller.crt", tls / "controller.key")
             credentials = files.channel_credentials()
-        client = P4RuntimeClient(f"unix:{self.run_dir / SOCKET_NAME}", election_id=1, timeout=5,
+        client = P4RuntimeClient(f"unix:{self.run_dir / socket}", election_id=1, timeout=5,
                                  credentials=credentials)  # fmt: skip
         try:
             client.connect()
@@ -608,9 +627,10 @@ class LabSession:
         finally:
             client.close()
 
-    def encap_entries(self) -> list[TableEntry]:
-        """encap_map's entries, then encap_map6's (IPv6 connections)."""
-        with self.switch_client() as client:
+    def encap_entries(self, switch: str | None = None) -> list[TableEntry]:
+        """encap_map's entries, then encap_map6's (IPv6 connections), of the
+        entry switch (or `switch`)."""
+        with self.switch_client(switch) as client:
             return [e for table in ENCAP_TABLES for e in client.read_table(table)]
 
     def switch_entries(self) -> list[SwitchEntry]:

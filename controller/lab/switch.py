@@ -8,6 +8,10 @@ network. Both targets take the same flags (p4sim keeps simple_switch_grpc's
 names), so swapping targets changes only the program name and the pipeline
 files: p4sim compiles the P4 source itself, bmv2 needs p4c's JSON.
 
+With several switches (a `switches:` topology) each runs in its own
+namespace as process `switch-NAME`, serves on `p4runtime-NAME.sock`, and
+opens its hosts' ports and its links' ports; each has its own target.
+
 The switch starts without a program (`--no-p4`) unless one is given; the
 controller pushes the pipeline with SetForwardingPipelineConfig, as it would
 on a hardware switch.
@@ -51,6 +55,23 @@ class RunningSwitch:
     credentials: grpc.ChannelCredentials | None = None  # for P4RuntimeClient when it serves TLS
 
 
+def process_name(topology: Topology, switch: str | None = None) -> str:
+    """The lab's name of a switch process: `switch`, or `switch-NAME` of several."""
+    if not topology.multi_switch:
+        return "switch"
+    return f"switch-{switch or topology.switch.name}"
+
+
+def switch_ports(topology: Topology, switch: str) -> list[int]:
+    """The ports `switch` opens: its hosts' and its ends of links, in order."""
+    ports = [host.port for host in topology.hosts_on(switch)]
+    for link in topology.links:
+        end = link.end(switch)
+        if end is not None:
+            ports.append(end[0])
+    return sorted(ports)
+
+
 def switch_argv(
     topology: Topology,
     names: LabNames,
@@ -60,22 +81,25 @@ def switch_argv(
     program: Path | None = None,
     device_id: int = 0,
     tls: TlsFiles | None = None,
+    switch: str | None = None,
 ) -> list[str]:
-    """The switch's command line: one `-i N@port<N>` per host, CPU port from the
-    topology; `program` None starts it empty (`--no-p4`); `tls` serves
-    P4Runtime only to clients with a certificate from its CA."""
-    chosen = target or topology.switch.target
+    """The switch's command line: one `-i N@port<N>` per host (and link), CPU
+    port from the topology; `program` None starts it empty (`--no-p4`);
+    `tls` serves P4Runtime only to clients with a certificate from its CA.
+    `switch`: which of several (default the entry switch)."""
+    spec = topology.switch_named(switch) if switch else topology.switch
+    chosen = target or spec.target
     if chosen not in TARGETS:
         raise LabError(f"unknown switch target {chosen!r} (expected one of {', '.join(TARGETS)})")
-    interfaces = [
-        arg
-        for host in topology.hosts
-        for arg in ("-i", f"{host.port}@{names.switch_port(host.port)}")
-    ]
+    if topology.multi_switch:
+        ports = switch_ports(topology, spec.name)
+    else:
+        ports = [host.port for host in topology.hosts]
+    interfaces = [arg for port in ports for arg in ("-i", f"{port}@{names.switch_port(port)}")]
     loaded = [str(program)] if program is not None else ["--no-p4"]
     common = ["--device-id", str(device_id), *interfaces, *loaded]
     target_options = [
-        "--grpc-server-addr", grpc_address, "--cpu-port", str(topology.switch.cpu_port),
+        "--grpc-server-addr", grpc_address, "--cpu-port", str(spec.cpu_port),
     ]  # fmt: skip
     if tls is not None:
         target_options += [
@@ -100,21 +124,25 @@ def start_switch(
     device_id: int = 0,
     timeout_s: float = 30.0,
     tls: SwitchTls | None = None,
+    switch: str | None = None,
 ) -> RunningSwitch:
-    """Start the switch in the lab's switch namespace and return once its
-    P4Runtime server accepts connections; stops it again if it never does."""
-    chosen = target or topology.switch.target
+    """Start the switch (`switch` of several; default the entry switch) in
+    its namespace and return once its P4Runtime server accepts connections;
+    stops it again if it never does."""
+    spec = topology.switch_named(switch) if switch else topology.switch
+    chosen = target or spec.target
     missing = missing_tools(chosen)
     if missing:
         raise LabError(f"target {chosen} needs {' and '.join(missing)} on PATH")
-    socket_path = table.run_dir / SOCKET_NAME
+    socket_path = table.run_dir / topology.p4runtime_socket(spec.name)
     socket_path.unlink(missing_ok=True)  # a crashed predecessor's socket would look ready
     address = f"unix:{socket_path}"
     argv = switch_argv(
         topology, names, address, target=chosen, program=program, device_id=device_id,
-        tls=None if tls is None else tls.server,
+        tls=None if tls is None else tls.server, switch=spec.name,
     )  # fmt: skip
-    record = table.start(lab, "switch", names.switch, argv)
+    namespace = names.switch_of(topology, spec.name)
+    record = table.start(lab, process_name(topology, spec.name), namespace, argv)
     credentials = None if tls is None else tls.client.channel_credentials()
     running = RunningSwitch(record, chosen, address, socket_path, device_id, credentials)
     try:

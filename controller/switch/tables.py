@@ -18,7 +18,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from controller.config.topology import Topology
+from controller.config.topology import Host, Topology
 from controller.p4rt import EntityFactory, Exact, TableEntry, Update
 from controller.switch.flowstore import Flow
 
@@ -47,21 +47,40 @@ def host_names(topology: Topology) -> dict[str, str]:
     return names
 
 
-def static_entries(topology: Topology, entities: EntityFactory) -> dict[str, list[TableEntry]]:
+def next_hop(topology: Topology, switch: str, host: Host) -> tuple[int, str, str]:
+    """(port, source MAC, destination MAC) of `switch`'s route to `host`: its
+    own port to a host attached to it, else the link toward the host's
+    switch, addressed to the neighbour switch at the other end."""
+    mac = topology.switch_named(switch).mac
+    if host.switch == switch:
+        return host.port, mac, host.mac
+    port, neighbour = topology.next_hop(switch, host.switch)
+    return port, mac, topology.switch_named(neighbour).mac
+
+
+def static_entries(
+    topology: Topology, entities: EntityFactory, switch: str | None = None
+) -> dict[str, list[TableEntry]]:
     """Routes to every host (a /32 each: back-ends share one subnet), gateway
     ARP for every gateway address, and each VIP's steering buckets spread
     round robin over its classifier hosts, and each VIP service's entry in
-    vip_close (its FINs and RSTs to clients are reported)."""
-    mac = topology.switch.mac
-    routes = [
-        entities.table_entry(
-            ROUTES,
-            {"dst_addr": f"{host.interface.ip}/32"},
-            "set_next_hop",
-            {"port": host.port, "src_mac": mac, "dst_mac": host.mac},
+    vip_close (its FINs and RSTs to clients are reported). Of `switch` (by
+    name; default the entry switch): a host on another switch is reached by
+    the link toward it; steering is the same on every switch, so a steered
+    packet (still addressed to the VIP) is steered alike on the way."""
+    switch = switch or topology.switch.name
+    mac = topology.switch_named(switch).mac
+    routes = []
+    for host in topology.hosts:
+        port, src_mac, dst_mac = next_hop(topology, switch, host)
+        routes.append(
+            entities.table_entry(
+                ROUTES,
+                {"dst_addr": f"{host.interface.ip}/32"},
+                "set_next_hop",
+                {"port": port, "src_mac": src_mac, "dst_mac": dst_mac},
+            )
         )
-        for host in topology.hosts
-    ]
     gateways = sorted({host.gateway for host in topology.hosts})
     arp = [
         entities.table_entry(
@@ -93,27 +112,33 @@ def static_entries(topology: Topology, entities: EntityFactory) -> dict[str, lis
         GATEWAY_ARP: arp,
         VIP_STEERING: steering,
         VIP_CLOSE: close,
-        **static_entries6(topology, entities),
+        **static_entries6(topology, entities, switch),
     }
 
 
-def static_entries6(topology: Topology, entities: EntityFactory) -> dict[str, list[TableEntry]]:
+def static_entries6(
+    topology: Topology, entities: EntityFactory, switch: str | None = None
+) -> dict[str, list[TableEntry]]:
     """The IPv6 side of a dual-stack topology, as `static_entries`: a /128
     route to every host with an IPv6 address, neighbour advertisements for
     every IPv6 gateway, and steering and vip_close6 for every VIP with an
     IPv6 address (spread over its classifiers' IPv6 addresses in the same
     order as the IPv4 buckets). Empty tables for an IPv4-only topology."""
-    mac = topology.switch.mac
-    routes = [
-        entities.table_entry(
-            ROUTES6,
-            {"dst_addr": f"{host.interface6.ip}/128"},
-            "set_next_hop6",
-            {"port": host.port, "src_mac": mac, "dst_mac": host.mac},
+    switch = switch or topology.switch.name
+    mac = topology.switch_named(switch).mac
+    routes = []
+    for host in topology.hosts:
+        if host.interface6 is None:
+            continue
+        port, src_mac, dst_mac = next_hop(topology, switch, host)
+        routes.append(
+            entities.table_entry(
+                ROUTES6,
+                {"dst_addr": f"{host.interface6.ip}/128"},
+                "set_next_hop6",
+                {"port": port, "src_mac": src_mac, "dst_mac": dst_mac},
+            )
         )
-        for host in topology.hosts
-        if host.interface6 is not None
-    ]
     gateways = sorted({host.gateway6 for host in topology.hosts if host.gateway6 is not None})
     ndp = [
         entities.table_entry(

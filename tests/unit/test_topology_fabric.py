@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from paths import TOPOLOGIES
+from paths import FORWARDER_P4, TOPOLOGIES
 
 from controller.config.topology import TopologyError, load_topology
+from controller.p4rt import EntityFactory, P4InfoIndex
+from controller.switch.tables import static_entries
+from p4sim.compiler import compile_file
 
 GOOD = """
 name: f
@@ -119,3 +122,42 @@ def test_one_switch_in_a_switches_list_is_refused(tmp_path: Path) -> None:
     text = text.replace("  - {name: s3, program: p.p4}\n", "")
     with pytest.raises(TopologyError, match=r"switches: expected a list of two or more"):
         load_topology(write(tmp_path, text))
+
+
+def test_each_switch_routes_other_switches_hosts_over_the_link() -> None:
+    fabric = load_topology(TOPOLOGIES / "fabric.yaml")
+    entities = EntityFactory(P4InfoIndex(compile_file(FORWARDER_P4).p4info))
+    leaf1, leaf2 = fabric.switches
+    mac = {s.name: int(s.mac.replace(":", ""), 16) for s in fabric.switches}
+    for switch, other in ((leaf1, leaf2), (leaf2, leaf1)):
+        static = static_entries(fabric, entities, switch.name)
+        for table, prefix in (("routes", 32), ("routes6", 128)):
+            hops = {}
+            for entry in static[table]:
+                assert entry.action is not None
+                hops[entry.key("dst_addr").value] = (  # type: ignore[union-attr]
+                    entry.action.param("port"),
+                    entry.action.param("src_mac"),
+                    entry.action.param("dst_mac"),
+                )
+            for host in fabric.hosts:
+                address = host.interface.ip if prefix == 32 else host.interface6
+                if address is None:
+                    continue
+                ip = address if prefix == 32 else host.interface6.ip  # type: ignore[union-attr]
+                found = hops[int(ip)]
+                if host.switch == switch.name:
+                    assert found == (
+                        host.port,
+                        mac[switch.name],
+                        int(host.mac.replace(":", ""), 16),
+                    )
+                else:  # out of the link's port 9, to the other leaf's MAC
+                    assert found == (9, mac[switch.name], mac[other.name])
+    # Steering is the same on both leaves: a steered packet, still addressed to
+    # the VIP, is steered to the same classifier at the next switch.
+    steer = [
+        sorted((str(e.key("bucket")), e.action.param("classifier")) for e in s)  # type: ignore[union-attr]
+        for s in (static_entries(fabric, entities, n)["vip_steering"] for n in ("leaf1", "leaf2"))
+    ]
+    assert steer[0] == steer[1]
