@@ -154,19 +154,28 @@ FLOW_COLUMNS = (
 )
 
 
+# With several switches: which switch's encap_map holds the flow's entry.
+SWITCH_COLUMN = Column("switch", keep_whole=True)
+
+
 def flows_table(response: pb.ListFlowsResponse, now: float, width: int = UNLIMITED) -> Table:
     rows = []
+    several = any(flow.switches for flow in response.flows)
     for flow in response.flows:
         c = flow.connection
         end = flow.ended_at or now
-        rows.append([
+        row = [
             endpoint(c.client_ip, c.client_port), endpoint(c.vip, c.vip_port),
             flow.backend_name or flow.ref.backend, flow_id(flow.ref.flow_id), flow_state(flow),
             age(end - flow.created_at), str(flow.packets), str(flow.bytes), flow.classifier,
-        ])  # fmt: skip
+        ]  # fmt: skip
+        if several:
+            row.append(",".join(flow.switches) or "-")
+        rows.append(row)
     vips = {row[1] for row in rows}
     title = f"{len(rows)} flows" + (f" to {vips.pop()}" if len(vips) == 1 else "")
-    return fit_table(title, FLOW_COLUMNS, rows, width)
+    columns = (*FLOW_COLUMNS, SWITCH_COLUMN) if several else FLOW_COLUMNS
+    return fit_table(title, columns, rows, width)
 
 
 def flow_json(flow: pb.Flow, now: float) -> Json:
@@ -186,6 +195,8 @@ def flow_json(flow: pb.Flow, now: float) -> Json:
     }  # fmt: skip
     if flow.end_reason:
         document["end_reason"] = flow.end_reason
+    if flow.switches:
+        document["switches"] = list(flow.switches)
     return document
 
 
@@ -417,6 +428,8 @@ def story_rows(story: Story) -> list[tuple[str, str]]:
             rows.append(("outcome", record.outcome))
     if flow is not None:
         held = "yes" if flow.on_switch else "no"
+        if flow.switches:
+            held += f" on {','.join(flow.switches)}"
         rows.append(("switch entry", f"{held}: {flow.packets} packets, {flow.bytes} bytes "
                                      f"(state {flow.state})"))  # fmt: skip
     backend = (flow.backend_name if flow is not None else "") or (

@@ -129,7 +129,7 @@ class ListFlowsRequest(_message.Message):
     def __init__(self, include_ended: _Optional[bool] = ..., counters: _Optional[bool] = ...) -> None: ...
 
 class Flow(_message.Message):
-    __slots__ = ("ref", "connection", "backend_name", "classifier", "state", "created_at", "ended_at", "on_switch", "packets", "bytes", "end_reason")
+    __slots__ = ("ref", "connection", "backend_name", "classifier", "state", "created_at", "ended_at", "on_switch", "packets", "bytes", "end_reason", "switches")
     REF_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_FIELD_NUMBER: _ClassVar[int]
     BACKEND_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +141,7 @@ class Flow(_message.Message):
     PACKETS_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
     END_REASON_FIELD_NUMBER: _ClassVar[int]
+    SWITCHES_FIELD_NUMBER: _ClassVar[int]
     ref: FlowRef
     connection: Connection
     backend_name: str
@@ -152,7 +153,8 @@ class Flow(_message.Message):
     packets: int
     bytes: int
     end_reason: str
-    def __init__(self, ref: _Optional[_Union[FlowRef, _Mapping]] = ..., connection: _Optional[_Union[Connection, _Mapping]] = ..., backend_name: _Optional[str] = ..., classifier: _Optional[str] = ..., state: _Optional[str] = ..., created_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., on_switch: _Optional[bool] = ..., packets: _Optional[int] = ..., bytes: _Optional[int] = ..., end_reason: _Optional[str] = ...) -> None: ...
+    switches: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ref: _Optional[_Union[FlowRef, _Mapping]] = ..., connection: _Optional[_Union[Connection, _Mapping]] = ..., backend_name: _Optional[str] = ..., classifier: _Optional[str] = ..., state: _Optional[str] = ..., created_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., on_switch: _Optional[bool] = ..., packets: _Optional[int] = ..., bytes: _Optional[int] = ..., end_reason: _Optional[str] = ..., switches: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListFlowsResponse(_message.Message):
     __slots__ = ("flows",)

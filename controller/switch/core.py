@@ -601,6 +601,8 @@ class Controller:
             else:  # the classifiers' least-connections refresh, every second
                 flows = self.store.live_flows()
         on_switch = self._switch_flows(counters)
+        # With several switches the entry switch is named (one switch: none).
+        entry_switches = [self.topology.switch.name] if self.topology.multi_switch else []
         listed = []
         for f in flows:
             conn = (f.client_ip, f.client_port, f.vip, f.vip_port)
@@ -621,6 +623,7 @@ class Controller:
                     on_switch=held,
                     packets=seen[1] if held and seen else 0,
                     bytes=seen[2] if held and seen else 0,
+                    switches=entry_switches if held else [],
                 )
             )  # fmt: skip
         return listed
