@@ -61,7 +61,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from controller.classifier.agent_pool import AgentPool
 from controller.classifier.controller_client import ControllerApi, ControllerError, FlowRef
 from controller.classifier.flow_ids import FlowIds
-from controller.classifier.kernel import Endpoint, Kernel
+from controller.classifier.kernel import RELEASE_DELAY_S, Endpoint, Kernel
 from controller.classifier.policy import Policy, load_policy
 from controller.classifier.recent import RecentHandoffs, TracingLatencyLog, note_flow
 from controller.classifier.request import Request, RequestIncomplete, parse_request
@@ -164,6 +164,7 @@ class Classifier:
         self.bound6: Endpoint | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
+        self._flush: asyncio.TimerHandle | None = None  # of the queued lock releases
 
     # ------------------------------------------------------------ life cycle
 
@@ -206,6 +207,9 @@ class Classifier:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush_locks()
 
     def reload_policy(self) -> Policy:
         """Read the policy file again; raises PolicyError and keeps the old one."""
@@ -438,7 +442,7 @@ class Classifier:
         commit = asyncio.ensure_future(committing)
         await asyncio.sleep(0)  # the commit's frame leaves before the kernel work below
         self.kernel.close_silently(conn)
-        self._unlock(peer, vip)
+        self._release_lock(peer, vip)
         self.latencies.add("decision_to_switchover", time.perf_counter() - decided)
         try:
             reply = await commit
@@ -496,6 +500,18 @@ class Classifier:
         except ControllerError as exc:
             # The controller gives back pending ids by itself after a while.
             log.warning("RemoveFlow of flow %#010x failed: %s", flow.flow_id, exc)
+
+    def _release_lock(self, client: Endpoint, vip: Endpoint) -> None:
+        """The lock of a connection handed over goes with the next lock's
+        transaction (controller.classifier.kernel), or with a flush soon after
+        when no handoff follows."""
+        self.kernel.release(client, vip)
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(RELEASE_DELAY_S, self._flush_locks)
+
+    def _flush_locks(self) -> None:
+        self._flush = None
+        self.kernel.flush()
 
     def _unlock(self, client: Endpoint, vip: Endpoint) -> None:
         try:

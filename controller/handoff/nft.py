@@ -28,7 +28,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -258,6 +258,16 @@ class FlowLock:
     def unlock(self, client: Endpoint, vip: Endpoint) -> None:
         """Release a lock; NftError if that flow was not locked."""
         self.nft.run(f"delete element {self._element(client, vip)}\n")
+
+    def change(
+        self, lock: Sequence[tuple[Endpoint, Endpoint]], unlock: Sequence[tuple[Endpoint, Endpoint]]
+    ) -> None:
+        """Lock some flows and release others in one transaction: all or
+        nothing (NftError carries nft's message, which quotes the refused command)."""
+        self.nft.run(
+            "".join(f"add element {self._element(c, v)}\n" for c, v in lock)
+            + "".join(f"delete element {self._element(c, v)}\n" for c, v in unlock)
+        )
 
     @contextmanager
     def held(self, client: Endpoint, vip: Endpoint) -> Iterator[None]:

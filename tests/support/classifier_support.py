@@ -207,7 +207,7 @@ def unused_kernel() -> Kernel:
     def fail(*_: object) -> None:
         raise AssertionError("the classifier touched the kernel")
 
-    return Kernel(fail, fail, fail, fail, fail, lambda: None)  # type: ignore[arg-type]
+    return Kernel(fail, fail, fail, fail, fail, fail, fail, lambda: None)  # type: ignore[arg-type]
 
 
 async def build_classifier(
