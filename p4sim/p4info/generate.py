@@ -15,6 +15,8 @@ The layout follows p4c's `control-plane/` serializer (v1model handler):
 - a digest is named after its struct type, carries no annotations, and its
   struct is described in `type_info`, which p4c writes (empty if need be)
   when the program has a table or a type to describe;
+- `@hidden` tables and actions are left out (a table's reference to a
+  hidden action stays); other hidden objects keep the annotation;
 - controller headers are named by their `@controller_header` argument but
   their id hashes the header type's name;
 - objects otherwise appear in schema order: the lowering pass lists them in
@@ -121,8 +123,11 @@ class _Builder:
         info = p4i.P4Info()
         info.pkg_info.arch = schema.arch
         for table in schema.tables:
-            self._table(info.tables.add(), table)
+            if not _hidden(table.annotations):
+                self._table(info.tables.add(), table)
         for action in schema.actions:
+            if _hidden(action.annotations):
+                continue  # p4c lists neither; tables still refer to it by id
             msg = info.actions.add()
             self._preamble(msg.preamble, "action", action.name, action.annotations)
             for i, param in enumerate(action.params, 1):
@@ -257,6 +262,10 @@ class _Builder:
         annotations = list(annotations)
         pre.annotations.extend(_copied(annotations))
         _document(pre, annotations)
+
+
+def _hidden(annotations: Iterable[str]) -> bool:
+    return any(_annotation_name(a) == "hidden" for a in annotations)
 
 
 def _annotation_name(annotation: str) -> str:

@@ -46,7 +46,9 @@ from p4sim.runtime.types import (
 )
 
 DEFAULT_TABLE_SIZE = 1024  # p4c's default when a table has no `size`
-_STRUCTURAL = {"name", "id", "hidden", "field_list", "priority", "match"}
+# `@hidden` stays: P4Info leaves hidden tables and actions out and keeps the
+# annotation on other hidden objects (externs), as p4c does.
+_STRUCTURAL = {"name", "id", "field_list", "priority", "match"}
 
 
 @dataclass
@@ -148,6 +150,8 @@ class Lowerer:
         self.out_externs: list[ExternPlan] = []
         self.out_value_sets: list[ValueSetPlan] = []
         self.action_infos: dict[str, S.ActionInfo] = {}
+        # Serializable enums typing an action's parameters, per action.
+        self.action_enums: dict[str, list[EnumT]] = {}
         self.direct_owner: dict[Sym, str] = {}  # direct counter/meter sym -> table name
         self.profiles: dict[str, ProfilePlan] = {}
         self.named_profiles: list[str] = []  # declared instances, in declaration order
@@ -365,6 +369,11 @@ class Lowerer:
         for name, info in list(self.action_infos.items()):
             if name not in in_tables and info.params:
                 self.action_infos[name] = dataclasses.replace(info, params=())
+        # p4c describes the serializable enums typing the parameters of the
+        # actions it lists (after the tables' keys).
+        for name in sorted(in_tables & set(self.action_infos)):
+            for enum in self.action_enums.get(name, ()):
+                self._serializable_enum(enum)
         rank = self._p4c_action_order(flat)
         self.schema.actions = sorted(self.action_infos.values(),
                                      key=lambda a: (rank.get(a.name, len(rank)), a.name))
@@ -407,12 +416,20 @@ class Lowerer:
                 if p.direction is None:
                     t = self.checked.decl_syms[p].type
                     assert t is not None
+                    enum = strip_newtype(t)
+                    if isinstance(enum, EnumT) and enum.underlying is not None:
+                        self.action_enums.setdefault(name, []).append(enum)
                     params.append(S.ActionParamInfo(p.name, width_of(t),
                                                     annotation_strings(p.annotations)))
             self.action_infos[name] = S.ActionInfo(
                 name, tuple(params), annotation_strings(decl.annotations),
                 annotation_int(decl.annotations, "id"))
         return name
+
+    def _serializable_enum(self, enum: EnumT) -> None:
+        assert enum.underlying is not None
+        self.schema.serializable_enums.setdefault(
+            enum.name, (enum.underlying.width, tuple(enum.members.items())))
 
     def _direct_actions(self, block: BlockInst) -> None:
         """Actions a control's apply block calls directly are in p4c's P4Info
@@ -467,8 +484,7 @@ class Lowerer:
             width = width_of(strip_newtype(t))
             enum = strip_newtype(t)
             if isinstance(enum, EnumT) and enum.underlying is not None:
-                self.schema.serializable_enums.setdefault(
-                    enum.name, (enum.underlying.width, tuple(enum.members.items())))
+                self._serializable_enum(enum)
             if k.match_kind != "selector":  # selector keys feed the hash, not the match
                 keys.append(KeySpec(kname, k.match_kind, width))
             fields.append(S.MatchFieldInfo(kname, k.match_kind, width,
