@@ -24,6 +24,7 @@ import contextlib
 import itertools
 import json
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -124,7 +125,18 @@ async def one_connection(
     writer: asyncio.StreamWriter | None = None
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(*vip)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                await asyncio.get_running_loop().sock_connect(sock, vip)
+            except OSError:
+                # The port a refused or reset handshake had, to look it up
+                # among the controller's flows (a 4-tuple still mapped?).
+                with contextlib.suppress(OSError):
+                    port = sock.getsockname()[1]
+                sock.close()
+                raise
+            reader, writer = await asyncio.open_connection(sock=sock)
             port = writer.get_extra_info("sockname")[1]
             for n, request in enumerate(requests):
                 last = n == len(requests) - 1
@@ -325,6 +337,7 @@ def soak(
     for fault in schedule:
         clients.wait_until(fault.at * total)
         at = clients.tally.connections
+        rss_now = rss_kib(lab)  # the trend: growth that levels off is no leak
         t0 = time.monotonic()
         fault.do(lab)
         # Connections that may have been in flight while it lasted: those
@@ -332,7 +345,8 @@ def soak(
         injected.append({"fault": fault.what, "after_connections": at,
                          "took_s": round(time.monotonic() - t0, 2),
                          "in_flight": [max(0, at - 4 * workers * len(CLIENTS)),
-                                       clients.started + workers * len(CLIENTS)]})  # fmt: skip
+                                       clients.started + workers * len(CLIENTS)],
+                         "rss_kib_before": rss_now})  # fmt: skip
     clients.join()
     backends = lab.backend_by_port()  # while the ended flows are still listed
     with contextlib.suppress(Exception):
