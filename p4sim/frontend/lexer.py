@@ -10,7 +10,10 @@ type in scope as TYPE_IDENTIFIER:
   `type`, `extern` (object types), `parser`, `control` and `package` are types
   from the next token on, program wide;
 - type parameters (`extern register<T>`, `T lookahead<T>()`, `parser P<H>`)
-  are types until the end of the declaration that introduces them.
+  are types until the end of the declaration that introduces them;
+- a variable or instance declared inside braces under a type's name
+  (`Sub() packet_out;`, `bit<8> meta = 0;`) is a value, not that type, until
+  its block closes, as in p4c's lexer.
 
 It also retags the `<` that opens the type arguments of a generic call
 (`pkt.lookahead<bit<8>>()`, `hash<bit<16>, ...>(...)`) as LANGLE_ARGS, so the
@@ -56,6 +59,8 @@ class _Classifier:
     buffer: deque[Token] = field(default_factory=deque)
     types: set[str] = field(default_factory=set)
     scopes: list[_Scope] = field(default_factory=list)
+    # (name, brace depth): values declared in a block under a type's name.
+    shadows: list[tuple[str, int]] = field(default_factory=list)
     braces: int = 0
     parens: int = 0
     extern_bodies: list[int] = field(default_factory=list)
@@ -110,6 +115,8 @@ class _Classifier:
             self.braces = max(self.braces - 1, 0)
             while self.scopes and self.scopes[-1].depth >= self.braces:
                 self.scopes.pop()
+            while self.shadows and self.shadows[-1][1] > self.braces:
+                self.shadows.pop()
         elif value == "(":
             self.parens += 1
         elif value == ")":
@@ -138,7 +145,10 @@ class _Classifier:
             if nxt is not None and nxt.type == "LANGLE":
                 self.type_params_next = True
             return token
-        is_type = name in self.types or any(name in s.names for s in self.scopes)
+        is_type = self.is_type_name(token)
+        if is_type and self.declares_value(nxt_value):
+            self.shadows.append((name, self.braces))
+            return token
         if nxt is not None and nxt.type == "LANGLE" and not is_type:
             if self.at_member_declaration_level() and self.prev_ends_type():
                 self.type_params_next = True  # generic function or method declaration
@@ -189,7 +199,18 @@ class _Classifier:
         return _is_keyword(prev, *_TYPE_END_KEYWORDS)
 
     def is_type_name(self, token: Token) -> bool:
-        return token.value in self.types or any(token.value in s.names for s in self.scopes)
+        name = token.value
+        if any(name == shadowed for shadowed, _ in self.shadows):
+            return False
+        return name in self.types or any(name in s.names for s in self.scopes)
+
+    def declares_value(self, nxt_value: str | None) -> bool:
+        """Whether the current identifier is the name a variable or instance
+        declaration inside a block declares: after a type (or an instance's
+        constructor arguments) and before `;` or `=`."""
+        if self.braces == 0 or self.parens != 0 or nxt_value not in (";", "="):
+            return False
+        return self.prev is not None and (self.prev.value == ")" or self.prev_ends_type())
 
     def type_args_follow(self) -> bool:
         """Whether the `<` after the current identifier opens type arguments:

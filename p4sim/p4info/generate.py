@@ -108,9 +108,11 @@ class _Builder:
     def _by_table_order(self, resources: Sequence[_R]) -> list[tuple[str, _R]]:
         """The direct resources among `resources`, with their table, in the
         order p4c meets them: while adding their tables."""
-        order = {t.name: i for i, t in enumerate(self.schema.tables)}
-        direct = [(r.direct_table, r) for r in resources if r.direct_table is not None]
-        return sorted(direct, key=lambda pair: order.get(pair[0], len(order)))
+        order = {t.name: i for i, t in enumerate(self.schema.tables)
+                 if not _hidden(t.annotations)}
+        # p4c drops a direct resource with the unused table that owned it.
+        direct = [(r.direct_table, r) for r in resources if r.direct_table in order]
+        return sorted(direct, key=lambda pair: order[pair[0]])
 
     def id(self, kind: str, name: str) -> int:
         try:
@@ -192,7 +194,9 @@ class _Builder:
             struct = info.type_info.structs[digest.name]
             for member in digest.members:
                 m = struct.members.add(name=member.name)
-                if member.varbit:
+                if member.enum is not None:
+                    m.type_spec.serializable_enum.name = member.enum
+                elif member.varbit:
                     m.type_spec.bitstring.varbit.max_bitwidth = member.bitwidth
                 else:
                     m.type_spec.bitstring.bit.bitwidth = member.bitwidth

@@ -382,6 +382,10 @@ class Lowerer:
                               key=lambda d: (digest_rank.get(d[0], len(digest_rank)), d[0])):
             self.schema.digests.append(S.DigestInfo(
                 name, tuple(_member_info(f.name, f.type) for f in t.fields)))
+            for f in t.fields:  # p4c describes a digest member's serializable enum
+                member_type = strip_newtype(f.type)
+                if isinstance(member_type, EnumT) and member_type.underlying is not None:
+                    self._serializable_enum(member_type)
         self._controller_headers()
         # p4c meets a declared profile where it is declared and one built in a
         # table's `implementation` with its table (sub-controls inlined).
@@ -793,5 +797,7 @@ def _member_info(name: str, t: Type) -> S.StructMemberInfo:
     base = strip_newtype(t)
     if isinstance(base, VarbitT):
         return S.StructMemberInfo(name, base.max_width, varbit=True)
+    if isinstance(base, EnumT) and base.underlying is not None:
+        return S.StructMemberInfo(name, width_of(t), enum=base.name)
     return S.StructMemberInfo(name, width_of(t))
 

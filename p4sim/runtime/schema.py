@@ -111,6 +111,7 @@ class StructMemberInfo:
     name: str
     bitwidth: int
     varbit: bool = False  # a varbit<bitwidth>: P4Info's `varbit { max_bitwidth }`
+    enum: str | None = None  # a serializable enum's name: P4Info's `serializable_enum`
 
 
 @dataclass(frozen=True)
