@@ -180,7 +180,9 @@ struct new_flow_digest_t {
     l4_port_t    sport;
     l4_port_t    dport;
     bit<8>       proto;
-    direction_t  direction;
+    // bit<2>, not direction_t: bmv2's P4Runtime server (PI) refuses a digest
+    // with a serializable enum member ("Packed type for digest too complex").
+    bit<2>       direction;
 }
 
 // A GTP-U packet for a TEID no session knows.

@@ -91,7 +91,9 @@ control Routing(inout headers_t hdr,
         } else {
             meta.next_hop = meta.flow.dst;
         }
-        if (routes_v4.apply().hit && !meta.needs_dropping) {
+        if (!routes_v4.apply().hit) {
+            meta.needs_dropping = true;  // no route
+        } else if (!meta.needs_dropping) {
             neighbors.apply();
         }
     }
