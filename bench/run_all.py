@@ -24,6 +24,7 @@ with the p4sim / bmv2 ratios of the run (results_page.target_comparison).
     .venv/bin/python bench/run_all.py            # full: bench/results/, docs/results.md
     .venv/bin/python bench/run_all.py --quick    # bench/results/quick/ and its results.md
     .venv/bin/python bench/run_all.py --only p4sim_scale --only p4sim_pps
+    .venv/bin/python bench/run_all.py --only p4_compile_time   # p4c-bm2-ss on PATH for ratios
     .venv/bin/python bench/run_all.py --page-only    # rebuild the page from the JSON
 
 The full run fits in about 20 minutes on 2 cores; run it on a quiet machine, the
