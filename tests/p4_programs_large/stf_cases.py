@@ -208,6 +208,44 @@ def leaf_base() -> str:
     return "\n".join(lines)
 
 
+def leaf_ecmp() -> str:
+    """ECMP through the action selector (entries hold their action directly,
+    as p4c's STF driver writes them: one member per entry) and an ACL range
+    key punting UDP 5000-5999 to the CPU."""
+    lines = _leaf_common()
+    lines += [
+        f"add routing_v4 ipv4_dst:{ip4('10.0.5.0')}/24 set_next_id_routing_v4(next_id:500)",
+        "add hashed next_id:500 routing_hashed(port_num:3, smac:0xAA03, dmac:0xB3)",
+        "add egress_vlan vlan_id:10 eg_port:3 pop_vlan()",
+        "add acl 30 ip_proto:17&&&0xFF l4_dport:5000..5999 punt_to_cpu() = ACL_PUNT",
+    ]
+    flow = (
+        Ether(dst=mac(0x01, 0xAA), src=mac(0xB1))
+        / IP(src="10.0.1.1", dst="10.0.5.9", ttl=64)
+        / UDP(sport=7, dport=8)
+        / PAYLOAD
+    )
+    out = routed(flow)
+    out[Ether].src, out[Ether].dst = mac(0x03, 0xAA), mac(0xB3)
+    game = flow.copy()
+    game[UDP].dport = 5500
+    del game[UDP].chksum
+    game = Ether(bytes(game))
+    packet_in = bytes([0x00, 0x80, 0x01])  # port 1, reason ACL
+    lines += [
+        "",
+        "# 1. 10.0.5.0/24 goes through next 500, a selector group, to port 3",
+        f"packet 1 {hexb(flow)}",
+        f"expect 3 {hexb(out)} $",
+        "# 2. UDP 5500 falls in the ACL's l4_dport range: punted, not forwarded",
+        f"packet 1 {hexb(game)}",
+        f"expect 255 {packet_in.hex().upper()}{hexb(game)} $",
+        "check_counter acl_counter($ACL_PUNT) packets == 1",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def leaf_vxlan() -> str:
     """-DWITH_VXLAN: VNI 5000 with an IPv4 inner header (one of the header
     union) is terminated into VLAN 10 and bridged; an IPv6 inner header has no
@@ -495,6 +533,7 @@ CASES: dict[str, Case] = {
     "leaf": Case(LEAF, {}, leaf_base()),
     "leaf-vxlan": Case(LEAF, {"WITH_VXLAN": "1"}, leaf_vxlan()),
     "leaf-int": Case(LEAF, {"WITH_INT": "1"}, leaf_int()),
+    "leaf-ecmp": Case(LEAF, {}, leaf_ecmp()),
     "gateway": Case(GATEWAY, {}, gateway_base()),
     "gateway-value-set": Case(GATEWAY, {}, gateway_value_set()),
     "gateway-flow-reports": Case(GATEWAY, {"WITH_FLOW_REPORTS": "1"}, gateway_reports()),
