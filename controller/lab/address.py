@@ -189,7 +189,8 @@ def resolve(args: argparse.Namespace) -> Services:
         lab_info=info,
         controller=args.controller or f"unix:{run_dir / CONTROLLER_SOCKET}",
         classifiers={**lab_classifiers, **classifiers},
-        switch=args.switch or f"unix:{run_dir / SWITCH_SOCKET}",
+        # The entry switch's socket (lab.json names it in a multi-switch lab).
+        switch=args.switch or f"unix:{run_dir / str(info.get('switch_socket', SWITCH_SOCKET))}",
         tls=given_tls,
         switch_tls=given_tls or lab_tls(run_dir, info),
     )

@@ -109,6 +109,8 @@ def up(
         "prefix": lab.names.prefix,
         "target": target or lab.topology.switch.target,
         "targets": targets,
+        # The entry switch's P4Runtime socket, for `handoff shell`.
+        "switch_socket": lab.topology.p4runtime_socket(lab.topology.switch.name),
         "started_at": time.time(),
         "tls": tls,
     }

@@ -114,3 +114,38 @@ def test_one_switch_killed_and_restarted_under_live_transfers(lab: FaultLab, swi
     finally:
         watch.close()
         k2.close()
+
+
+def primary_on(lab: FaultLab, switch: str) -> int:
+    """The election id of `switch`'s primary, as a backup session learns it."""
+    with lab.switch_client(switch) as client:
+        return client.primary_election_id
+
+
+def test_backup_controller_takes_over_every_switch_from_a_killed_primary(lab: FaultLab) -> None:
+    """A second controller (election id 5) waits as backup on both leaves;
+    the primary (10) is SIGKILLed; the backup becomes primary on each leaf
+    and serves: connections are handed off to both leaves again, and end
+    cleanly. The lab is given back with its own controller."""
+    management = lab.record("controller").namespace
+    host = None if management is None else management[len(lab.names.prefix) + 1 :]
+    lab.spawn("backup", host, [*lab.argv("controller"), "--election-id", "5", "-v"])
+    try:
+        wait_for(lambda: lab.log("backup").count("backup (primary has election id 10)") == 2,
+                 30, "the backup on both switches")  # fmt: skip
+        assert [primary_on(lab, s) for s in ("leaf1", "leaf2")] == [10, 10]
+        lab.kill("controller")
+        wait_for(lambda: [primary_on(lab, s) for s in ("leaf1", "leaf2")] == [5, 5], 30,
+                 "the backup to become primary on both leaves")  # fmt: skip
+        plans = [Exchange(backend=b, seed=20 + i) for i, b in enumerate(("b1", "b2", "b3"))]
+        outcomes = clients(lab, plans, 30)
+        assert [(o.kind, o.backend) for o in outcomes] == [
+            ("ok", "b1"), ("ok", "b2"), ("ok", "b3"),
+        ], summary(outcomes)  # fmt: skip
+        lab.assert_nothing_leaked()
+    finally:
+        # The lab as `up` made it: no backup, the primary back (the backup
+        # goes first: both serve the same socket path).
+        lab.retire("backup")
+        lab.restart_controller()
+        lab.wait_whole()
