@@ -38,6 +38,9 @@
 //   - non-TCP to a VIP (IPv4 or IPv6): never encapsulated; steered to a
 //     classifier by a hash of addresses, protocol and (for UDP) ports;
 //   - TCP options and payload: carried untouched, never read;
+//   - a SYN without ACK matching encap_map (a new connection on the 4-tuple
+//     of one still mapped): dropped and digested; the controller removes the
+//     entry and the client's retransmitted SYN reaches a classifier;
 //   - no route for the destination: dropped;
 //   - a frame from the controller (packet_out on the CPU port): sent unchanged
 //     to the port packet_out names when it holds at least a whole Ethernet

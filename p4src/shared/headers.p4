@@ -156,7 +156,8 @@ struct connection_end_t {
 }
 
 struct forwarder_metadata_t {
-    // The packet breaks one of the stated input rules and will be dropped.
+    // The packet breaks one of the stated input rules (forwarder.p4) and
+    // will be dropped.
     bool              refused;
     steering_bucket_t steering_bucket;
     // The address routing looks up: the IPv4 destination (the back-end once

@@ -213,12 +213,14 @@ class ForwarderModel:
                 key = (src, dst, sport, dport)  # the entry counts every hit
                 if tcp_flags & 0x12 == 0x02:
                     # A bare SYN opens a new connection on a handed-off
-                    # 4-tuple: reported with the old entry's flow id, then
-                    # steered like any new connection.
-                    digests.append(
+                    # 4-tuple: reported with the old entry's flow id, and
+                    # dropped until the controller removes that entry.
+                    dropped = Outcome("dropped: a SYN on a handed-off 4-tuple")
+                    dropped.digests = [
                         ("connection_end_t", (src, dst, sport, dport, hit.flow_id, tcp_flags))
-                    )
-                    hit = None
+                    ]
+                    dropped.encap_key = key
+                    return dropped
             elif tcp_flags & TCP_FIN_OR_RST and (src, sport) in self.tables.vip_close:
                 # A VIP service closing towards a client: reported from the
                 # client's side, with no flow id (the VIP side has no entry).

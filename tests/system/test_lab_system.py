@@ -252,12 +252,12 @@ def test_a_new_connection_on_a_just_closed_4_tuple_is_not_stalled(
     session: LabSession, lab: Lab
 ) -> None:
     """A client that opens a connection from the source port of one that just
-    closed (pinned ports, NAT) is served within the end grace: its SYN,
-    hitting the old connection's entry, goes to a classifier and has the
-    controller remove that entry when the grace is over, so the new
-    connection's segments stop going to the old
-    back-end's TIME_WAIT socket (which, with each retransmission bumping the
-    old entry's counter, stalled it 7-13 s)."""
+    closed (pinned ports, NAT) is served once the end grace is over: its
+    SYN, hitting the old connection's entry, is dropped and has the
+    controller remove that entry when the grace is over, and the SYN's
+    retransmission reaches a classifier (before, the new connection's
+    segments went to the old back-end's TIME_WAIT socket, each retransmission
+    bumping the old entry's counter, and stalled 7-13 s)."""
     took = []
     for _ in range(3):
         status, seconds = fetch_from_pinned_port(session)
@@ -265,7 +265,7 @@ def test_a_new_connection_on_a_just_closed_4_tuple_is_not_stalled(
         took.append(seconds)
     # The old entry goes when the old connection's end grace (2 s) is over,
     # no longer postponed by the new connection's retransmissions (7-13 s
-    # before): the client's first ACK and request may meet it until then.
+    # before); the SYN retransmitted 3 s after the first then gets through.
     assert max(took) < 4.0, took
     ended = session.flows_of(PINNED_PORT)
     assert len(ended) == 3, ended

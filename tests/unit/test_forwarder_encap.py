@@ -156,16 +156,22 @@ def test_only_the_exact_four_tuple_is_encapsulated() -> None:
         assert fwd.send_one(CLIENT.port, packet)[0] in (CLASSIFIER1.port, CLASSIFIER2.port)
 
 
-def test_a_new_connection_syn_goes_to_a_classifier_despite_a_stale_entry() -> None:
-    """A client reusing the 4-tuple of a finished connection whose entry is
-    still installed must reach a classifier, not the old back-end (which
-    would answer RST)."""
+def test_a_new_connection_syn_on_a_stale_entry_is_dropped_and_reported() -> None:
+    """A client reusing the 4-tuple of a connection whose entry is still
+    installed: its SYN goes nowhere (steered to a classifier, the handshake's
+    ACK would still reach the old back-end, whose kernel answers RST) and is
+    reported, so the controller removes the entry; the retransmitted SYN then
+    reaches a classifier. Segments with ACK still follow the entry."""
     fwd = Forwarder().lab_setup()
-    fwd.add_encap(CLIENT.ip, VIP, 40000, 80, 0x01020304, BACKEND1)
+    entry = fwd.add_encap(CLIENT.ip, VIP, 40000, 80, 0x01020304, BACKEND1)
     syn = client_tcp(40000, 80, flags="S")
-    assert fwd.send_one(CLIENT.port, syn)[0] == expected_classifier(40000, 80).port
+    assert fwd.send(CLIENT.port, syn) == []
+    key = (ip_int(CLIENT.ip), ip_int(VIP), 40000, 80)
+    assert [v for _, v in fwd.switch.drain_digests()] == [(*key, 0x01020304, 0x02)]
     for flags in ("SA", "A", "PA", "F"):
         assert fwd.send_one(CLIENT.port, client_tcp(40000, 80, flags=flags))[0] == BACKEND1.port
+    fwd.remove_encap(entry)
+    assert fwd.send_one(CLIENT.port, syn)[0] == expected_classifier(40000, 80).port
 
 
 def test_deleting_the_entry_restores_the_classifier_path() -> None:

@@ -2,7 +2,8 @@
 // handed off to a back-end are rewritten towards it (shared/flow_id.p4). A
 // miss changes nothing, so the packet goes on to VIP steering and reaches a
 // classifier. Connection ends (the client's FIN or RST, the VIP side's FIN or
-// RST, a SYN reusing a handed-off 4-tuple) are digested to the controller.
+// RST, a SYN reusing a handed-off 4-tuple, which is dropped) are digested to
+// the controller.
 #ifndef FORWARDER_V1MODEL_ENCAP_P4
 #define FORWARDER_V1MODEL_ENCAP_P4
 
@@ -92,12 +93,18 @@ control Encap(inout headers_t hdr, inout forwarder_metadata_t meta) {
             bool closing = (hdr.tcp.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) != 0;
             if (encap_map.apply().hit) {
                 if (opens_connection) {
-                    // A SYN without ACK opens a new connection: it goes to a
-                    // classifier, although a finished connection with the
-                    // same 4-tuple still has its entry. That entry would send
-                    // the new connection's next segments to the old
-                    // back-end, so the controller is told to remove it now.
-                    meta.encap_hit = false;
+                    // A SYN without ACK opens a new connection on the 4-tuple
+                    // of one whose entry is still installed (its end is in
+                    // its grace, or went unseen). Steered to a classifier,
+                    // the SYN would be answered, but the client's next
+                    // segments, its handshake ACK first, would still match
+                    // the entry and reach the old back-end, whose kernel
+                    // answers RST. So the SYN is dropped and the controller
+                    // told; it removes the entry, and the client's
+                    // retransmitted SYN reaches a classifier (as IPVS does
+                    // with conn_reuse_mode). A late copy of the connection's
+                    // own SYN is dropped too, which is what it deserves.
+                    meta.refused = true;
                     report_end(hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port,
                                hdr.tcp.dst_port, meta.encap.flow_id);
                 } else {

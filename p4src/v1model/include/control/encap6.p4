@@ -2,8 +2,8 @@
 // handed-off IPv6 connections are rewritten towards their back-end
 // (shared/flow_id6.p4); a miss changes nothing, so the packet goes on to
 // IPv6 VIP steering. Connection ends (the client's FIN or RST, the VIP
-// side's FIN or RST, a SYN reusing a handed-off 4-tuple) are digested to the
-// controller as connection_end6_t.
+// side's FIN or RST, a SYN reusing a handed-off 4-tuple, which is dropped)
+// are digested to the controller as connection_end6_t.
 #ifndef FORWARDER_V1MODEL_ENCAP6_P4
 #define FORWARDER_V1MODEL_ENCAP6_P4
 
@@ -82,9 +82,10 @@ control Encap6(inout headers_t hdr, inout forwarder_metadata_t meta) {
             bool closing = (hdr.tcp.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) != 0;
             if (encap_map6.apply().hit) {
                 if (opens_connection) {
-                    // A SYN opens a new connection: to a classifier, and the
-                    // controller removes the old entry.
-                    meta.encap_hit = false;
+                    // A SYN opens a new connection on a mapped 4-tuple:
+                    // dropped until the controller has removed the old entry
+                    // (encap.p4 says why).
+                    meta.refused = true;
                     report_end6(hdr.ipv6.src_addr, hdr.ipv6.dst_addr, hdr.tcp.src_port,
                                hdr.tcp.dst_port, meta.encap6.flow_id);
                 } else {
