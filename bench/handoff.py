@@ -47,6 +47,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +236,11 @@ def _latency_ms(latency: Any) -> dict[str, float]:
     }
 
 
-def run_level(lab: Any, count: int, concurrency: int) -> dict[str, Any]:
+def run_level(
+    lab: Any, count: int, concurrency: int, ended: Callable[[], bool] | None = None
+) -> dict[str, Any]:
+    """One level on an up lab. `ended`: whether the level's flows have all
+    ended (default: the controller holds no flow)."""
     from controller.lab.session import wait_for
 
     lab.restart_classifier("k1")  # its Stats then cover this level alone
@@ -262,7 +267,7 @@ def run_level(lab: Any, count: int, concurrency: int) -> dict[str, Any]:
     latencies = lab.latencies("k1")
     handed = outcomes.get("handed_off", 0)
     # Ends (FIN grace, deletes, agent releases) are part of a handoff's cost.
-    wait_for(lambda: not lab.held_flows(), 120, "the flows of the level to end")
+    wait_for(ended or (lambda: not lab.held_flows()), 120, "the flows of the level to end")
     spent = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
     wall = client["wall_s"]
     result = {

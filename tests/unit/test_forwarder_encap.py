@@ -242,7 +242,7 @@ def test_p4info_names_the_tables_keys_and_actions_the_controller_uses() -> None:
         ("tcp_dport", 16),
     ]
     assert encap.idle_timeout_behavior == encap.NOTIFY_CONTROL
-    assert encap.size == 65536
+    assert encap.size == 131072
     direct = [c for c in p4info.direct_counters if c.direct_table_id == encap.preamble.id]
     assert len(direct) == 1
     actions = {a.preamble.name.rsplit(".", 1)[-1]: a for a in p4info.actions}
