@@ -9,6 +9,7 @@ them; the schema names them as p4c's P4Info does.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 from p4sim import limits
@@ -113,12 +114,25 @@ class Lowered:
 
 
 def annotation_strings(notes: list[ir.Annotation] | tuple[ir.Annotation, ...]) -> tuple[str, ...]:
+    """Annotations as P4Info carries them: p4c writes an annotation's body as
+    its tokens joined by single spaces (`@refers_to(t , f)`, `@a(x >= 1)`)."""
     out = []
     for note in notes:
         if note.name in _STRUCTURAL:
             continue
-        out.append(f"@{note.name}({note.raw})" if note.raw else f"@{note.name}")
+        body = " ".join(_ANNOTATION_TOKEN.findall(note.raw))
+        out.append(f"@{note.name}({body})" if body else f"@{note.name}")
     return tuple(out)
+
+
+# P4 tokens, as p4c's lexer splits an annotation body (`>>` is two `>`).
+_ANNOTATION_TOKEN = re.compile(
+    r'"(?:[^"\\]|\\.)*"'
+    r"|\d+[wsWS](?:0[xXbBoOdD][0-9a-fA-F_]+|\d[\d_]*)|0[xXbBoOdD][0-9a-fA-F_]+|\d[\d_]*"
+    r"|[A-Za-z_][A-Za-z0-9_]*"
+    r"|&&&|\.\.|\|\+\||\|-\||<<|<=|>=|==|!=|&&|\|\||\+\+"
+    r"|\S"
+)
 
 
 def render_key(e: ir.Expr) -> str:

@@ -10,7 +10,9 @@ p4c-bm2-ss's own P4Info text as the expected output:
 - a direct counter or meter goes with the unused table that owned it (p4sim
   crashed on it);
 - an instance declared in a control under a type's name (`Sub() packet_out;`)
-  is a value there, not the extern type."""
+  is a value there, not the extern type;
+- an annotation's body is written as its tokens joined by single spaces
+  (`@refers_to(t , f)`, `@a(x > > 1)`), as p4c writes it."""
 
 from __future__ import annotations
 
@@ -297,3 +299,100 @@ def test_an_instance_may_take_a_type_name_in_its_control(tmp_path: Path) -> None
     switch = Switch(compile_file(program))
     # I's apply calls the instance: Sub sets the byte to 1, port 0 is kept.
     assert switch.process(0, bytes([7])) == [(0, bytes([1]))]
+
+
+ANNOTATION_TOKENS = """\
+#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> a; }
+struct H { h_t h; }
+struct M { }
+parser P(packet_in p, out H h, inout M m, inout standard_metadata_t sm) {
+    state start { p.extract(h.h); transition accept; }
+}
+control V(inout H h, inout M m) { apply { } }
+control I(inout H h, inout M m, inout standard_metadata_t sm) {
+    @a1(x,y) @a2(x , y) @a3(1+2) @a4(f(x)) @a5("s" x) @a6(x.y)
+    @a7(-1) @a8(a[3]) @a9(x,  y ,z)
+    @c1(8w5, 0x1F, "a\\"b") @c2(a >> 1) @c3(x |+| y ++ z) @c4(a<<2 != 3) @c5(10 .. 20)
+    action act() { }
+    table t { key = { h.h.a : exact @b1(k=v) @b2(x>=1 && y<2); } actions = { act; } }
+    apply { t.apply(); }
+}
+control E(inout H h, inout M m, inout standard_metadata_t sm) { apply { } }
+control C(inout H h, inout M m) { apply { } }
+control D(packet_out p, in H h) { apply { p.emit(h.h); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+ANNOTATION_TOKENS_P4C = """\
+# proto-file: p4/config/v1/p4info.proto
+# proto-message: p4.config.v1.P4Info
+
+pkg_info {
+  arch: "v1model"
+}
+tables {
+  preamble {
+    id: 49059515
+    name: "I.t"
+    alias: "t"
+  }
+  match_fields {
+    id: 1
+    name: "h.h.a"
+    annotations: "@b1(k = v)"
+    annotations: "@b2(x >= 1 && y < 2)"
+    bitwidth: 8
+    match_type: EXACT
+  }
+  action_refs {
+    id: 33113852
+  }
+  action_refs {
+    id: 21257015
+    annotations: "@defaultonly"
+    scope: DEFAULT_ONLY
+  }
+  initial_default_action {
+    action_id: 21257015
+  }
+  size: 1024
+}
+actions {
+  preamble {
+    id: 21257015
+    name: "NoAction"
+    alias: "NoAction"
+    annotations: "@noWarn(\\"unused\\")"
+  }
+}
+actions {
+  preamble {
+    id: 33113852
+    name: "I.act"
+    alias: "act"
+    annotations: "@a1(x , y)"
+    annotations: "@a2(x , y)"
+    annotations: "@a3(1 + 2)"
+    annotations: "@a4(f ( x ))"
+    annotations: "@a5(\\"s\\" x)"
+    annotations: "@a6(x . y)"
+    annotations: "@a7(- 1)"
+    annotations: "@a8(a [ 3 ])"
+    annotations: "@a9(x , y , z)"
+    annotations: "@c1(8w5 , 0x1F , \\"a\\\\\\"b\\")"
+    annotations: "@c2(a > > 1)"
+    annotations: "@c3(x |+| y ++ z)"
+    annotations: "@c4(a << 2 != 3)"
+    annotations: "@c5(10 .. 20)"
+  }
+}
+type_info {
+}
+"""
+
+
+def test_annotation_bodies_are_their_tokens_joined_by_spaces() -> None:
+    compiled = compile_source(ANNOTATION_TOKENS, "annotations.p4")
+    assert p4info_to_text(compiled.p4info) == ANNOTATION_TOKENS_P4C
