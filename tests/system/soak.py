@@ -96,8 +96,8 @@ class Tally:
     bytes_up: int = 0
     bytes_down: int = 0
     requests: int = 0
-    # kind, connection index, client port, detail
-    failures: list[tuple[str, int, int, str]] = field(default_factory=list)
+    # kind, connection index, client port, detail, Unix time
+    failures: list[tuple[str, int, int, str, float]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, kind: str, index: int, port: int, detail: str, up: int, down: int,
@@ -108,7 +108,7 @@ class Tally:
             self.bytes_down += down
             self.requests += requests
             if kind not in ("ok", "refused"):
-                self.failures.append((kind, index, port, detail))
+                self.failures.append((kind, index, port, detail, time.time()))
 
     @property
     def connections(self) -> int:
@@ -247,10 +247,34 @@ def rss_kib(lab: FaultLab) -> dict[str, int]:
     return out
 
 
+def flows_on_ports(lab: FaultLab, ports: set[int]) -> dict[int, list[str]]:
+    """The controller's flows (ended ones too) of these client ports, any
+    client: a failed connection's 4-tuple may have been mapped still."""
+    found: dict[int, list[str]] = {}
+    for f in sorted(lab.flows(include_ended=True), key=lambda f: f.created_at):
+        if f.connection.client_port in ports:
+            found.setdefault(f.connection.client_port, []).append(
+                f"{f.connection.client_ip} -> {f.backend_name} flow {f.ref.flow_id:#010x}"
+                f" {f.state} created {f.created_at:.3f} ended {f.ended_at:.3f}"
+                f" packets {f.packets}"
+            )
+    return found
+
+
 def reload_policy(lab: FaultLab, name: str) -> None:
     with grpc.insecure_channel(f"unix:{lab.lab.classifier_socket(name)}") as channel:
         stub = pb_grpc.ClassifierStub(channel)  # type: ignore[no-untyped-call]
         stub.ReloadPolicy(pb.ReloadPolicyRequest(), timeout=10)
+
+
+def classifier_outcomes(lab: FaultLab, name: str) -> dict[str, float]:
+    """The classifier's connections by outcome (handed_off, nothing_sent,
+    no_match, ...), from its Stats RPC."""
+    with grpc.insecure_channel(f"unix:{lab.lab.classifier_socket(name)}") as channel:
+        stub = pb_grpc.ClassifierStub(channel)  # type: ignore[no-untyped-call]
+        counters = stub.Stats(pb.StatsRequest(), timeout=10).counters
+    prefix = "p4handoff_classifier_connections_total"
+    return {k[len(prefix):]: v for k, v in sorted(counters.items()) if k.startswith(prefix)}
 
 
 def restart_agent(lab: FaultLab, host: str) -> None:
@@ -338,17 +362,18 @@ def soak(
         clients.wait_until(fault.at * total)
         at = clients.tally.connections
         rss_now = rss_kib(lab)  # the trend: growth that levels off is no leak
-        t0 = time.monotonic()
+        t0, t0_wall = time.monotonic(), time.time()
         fault.do(lab)
         # Connections that may have been in flight while it lasted: those
         # started before its end and not ended before its start.
-        injected.append({"fault": fault.what, "after_connections": at,
+        injected.append({"fault": fault.what, "after_connections": at, "at": round(t0_wall, 3),
                          "took_s": round(time.monotonic() - t0, 2),
                          "in_flight": [max(0, at - 4 * workers * len(CLIENTS)),
                                        clients.started + workers * len(CLIENTS)],
                          "rss_kib_before": rss_now})  # fmt: skip
     clients.join()
     backends = lab.backend_by_port()  # while the ended flows are still listed
+    on_port = flows_on_ports(lab, {port for _, _, port, _, _ in clients.tally.failures})
     with contextlib.suppress(Exception):
         for link in impairments:
             link.__exit__(None, None, None)
@@ -360,6 +385,9 @@ def soak(
     with contextlib.suppress(AssertionError):
         wait_for(lambda: not lab.leaks(), 30, "nothing left after the soak")
     left_after_grace = str(lab.leaks())
+    # Flows still held then: connections whose end the controller did not see.
+    held_then = flows_on_ports(lab, {f.connection.client_port for f in lab.flows()
+                                     if f.state == "installed"})  # fmt: skip
     leak_free = True
     try:
         wait_for(lambda: not lab.leaks(), idle_timeout_s + 30, "the idle timeout's removals")
@@ -376,18 +404,27 @@ def soak(
         "bytes_downloaded_checked": tally.bytes_down,
         "failures": [
             {"kind": kind, "connection": index, "client_port": port,
-             "backend": backends.get(port, ""), "detail": d}
-            for kind, index, port, d in tally.failures
+             "backend": backends.get(port, ""), "detail": d, "at": round(when, 3),
+             "flows_on_port": on_port.get(port, [])}
+            for kind, index, port, d, when in tally.failures
         ],
         "faults": injected,
         "link_impairment": impaired,
         "leaks": {"none": leak_free, "left": str(leaks) if leaks else "",
-                  "left_30s_after_the_last_connection": left_after_grace},
+                  "left_30s_after_the_last_connection": left_after_grace,
+                  "held_30s_after": held_then},
         "controller_log_tail": "" if leak_free else lab.log("controller")[-6000:],
+        # What the control plane warned of, to explain a failure by.
+        "warnings": {
+            r.name: [line for line in lab.log(r.name).splitlines()
+                     if " WARNING " in line or " ERROR " in line][-40:]
+            for r in lab.records() if r.name.startswith(("classifier", "controller", "agent"))
+        },
         "rss_kib": {
             name: {"before": rss_before.get(name), "after": rss_after.get(name)}
             for name in sorted(set(rss_before) | set(rss_after))
         },
+        "classifier_outcomes": {name: classifier_outcomes(lab, name) for name in lab.classifiers},
         "classifier_rsts_sent": {
             name: nft_counter(lab.ns(name), "soak_resets", "sent") for name in lab.classifiers
         },
