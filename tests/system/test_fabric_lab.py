@@ -17,6 +17,7 @@ the connections have closed. Requests pick their back-end with
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -87,7 +88,7 @@ class ClassifierResets:
 
     def __init__(self, lab: FaultLab, hosts: tuple[str, ...] = ("c1", "k1", "k2")) -> None:
         self.namespaces = [lab.ns(h) for h in hosts]
-        t = f"ip {self.TABLE}"
+        t = f"inet {self.TABLE}"  # IPv4 and IPv6
         for namespace in self.namespaces:
             nft_script(namespace, [
                 f"add table {t}", f"add counter {t} rst",
@@ -98,11 +99,11 @@ class ClassifierResets:
             ])  # fmt: skip
 
     def count(self) -> int:
-        return sum(nft_counter(ns, self.TABLE, "rst") for ns in self.namespaces)
+        return sum(nft_counter(ns, self.TABLE, "rst", "inet") for ns in self.namespaces)
 
     def close(self) -> None:
         for namespace in self.namespaces:
-            subprocess.run(["ip", "netns", "exec", namespace, "nft", "delete", "table", "ip",
+            subprocess.run(["ip", "netns", "exec", namespace, "nft", "delete", "table", "inet",
                             self.TABLE], check=False, capture_output=True)  # fmt: skip
 
 
@@ -224,4 +225,38 @@ def test_20mb_upload_handed_off_while_flowing_then_20mb_download(
     assert downloaded.sha256 == pattern_sha256(size)
     (flow,) = lab.flows_of(port)
     assert flow.backend_name == backend and list(flow.switches) in (["leaf1"], []), flow
+    assert resets.count() == before
+
+
+@pytest.mark.parametrize("backend", ["b1", "b3"])
+def test_ipv6_handoff_through_the_fabric(
+    lab: FaultLab, resets: ClassifierResets, backend: str
+) -> None:
+    """The fabric is dual stack: an IPv6 connection to the VIP's IPv6 address
+    is handed off to b1 (same leaf) or b3 (across the link), 2 MB down
+    SHA-256 checked, its encap_map6 entry on leaf1 only."""
+    before = resets.count()
+    vip6 = lab.topology.vips[0].address6
+    assert vip6 is not None
+    sock = lab.socket_in("c1", socket.AF_INET6)
+    sock.settimeout(30)
+    sock.connect((str(vip6), 80))
+    conn = HttpConnection(sock)
+    conn.send(get("/", X_Handoff_To=backend))
+    first = conn.read_response()
+    conn.send(get(f"/bytes/{2 * MB}"))
+    second = conn.read_response(keep_body=False)
+    port = sock.getsockname()[1]
+    (flow,) = lab.flows_of(port)
+    on_leaf1 = [e for e in lab.encap_entries() if e.table.endswith("encap_map6")]
+    on_leaf2 = lab.encap_entries("leaf2")
+    conn.close()
+
+    assert (first.status, first.headers["x-backend"]) == (200, backend)
+    assert (second.status, second.length) == (200, 2 * MB)
+    assert second.sha256 == pattern_sha256(2 * MB)
+    assert flow.connection.client_ip == str(lab.host("c1").interface6.ip)  # type: ignore[union-attr]
+    assert flow.ref.forwarder == str(lab.topology.switch.forwarder_address6)
+    assert list(flow.switches) == ["leaf1"] and flow.on_switch, flow
+    assert len(on_leaf1) == 1 and on_leaf2 == []
     assert resets.count() == before
