@@ -34,6 +34,7 @@ from controller.lab.processes import (
     wait_for_path,
 )
 from controller.lab.switch import SwitchTls, start_switch
+from controller.p4rt import P4RuntimeClient, P4RuntimeError
 
 AGENT_PORT = 7100
 KEY_ID = 1
@@ -137,6 +138,9 @@ def up(
         step("controller: pipeline, routes, ARP and steering entries")
         _start_controller(lab, info, target if lab.topology.multi_switch else str(info["target"]),
                           certificates)  # fmt: skip
+        if lab.topology.multi_switch:
+            step("controller: every switch programmed (pipeline and routes)")
+            _wait_switches_programmed(lab, switch_tls)
         for name in _classifier_names(lab.topology):
             step(f"classifier on {name}")
             _start_classifier(lab, info, name, certificates)
@@ -266,6 +270,35 @@ def _start_controller(
         ),
     )
     wait_for_path(lab.controller_socket, record, START_TIMEOUT_S)
+
+
+def _wait_switches_programmed(lab: Lab, tls: SwitchTls | None) -> None:
+    """Wait until the controller has programmed every switch: the API is up
+    once the entry switch is, the transit switches follow in their own
+    threads, and a lab whose leaf has no routes yet drops the first
+    connections. Read through a backup session (election id 1)."""
+    expected = len(lab.topology.hosts)
+    credentials = None if tls is None else tls.client.channel_credentials()
+    for switch in lab.topology.all_switches:
+        address = f"unix:{lab.run_dir / lab.topology.p4runtime_socket(switch.name)}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            client = P4RuntimeClient(address, election_id=1, timeout=5, credentials=credentials)
+            try:
+                client.connect()
+                client.fetch_pipeline()
+                if len(client.read_table("routes")) == expected:
+                    break
+            except P4RuntimeError:
+                pass  # no pipeline yet
+            finally:
+                client.close()
+            if time.monotonic() > deadline:
+                raise LabError(
+                    f"the controller did not program switch {switch.name} within "
+                    f"{START_TIMEOUT_S:.0f} s; see {lab.run_dir / 'logs' / 'controller.log'}"
+                )
+            time.sleep(0.1)
 
 
 def _start_classifier(
