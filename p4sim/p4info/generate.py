@@ -76,6 +76,7 @@ def build_p4info(schema: ProgramSchema) -> p4i.P4Info:
 class _Builder:
     def __init__(self, schema: ProgramSchema) -> None:
         self.schema = schema
+        self.new_types_used: set[str] = set()
         self.direct_counters = self._by_table_order(schema.counters)
         self.direct_meters = self._by_table_order(schema.meters)
         symbols: dict[str, list[tuple[str, int | None]]] = {
@@ -120,6 +121,18 @@ class _Builder:
         except KeyError:
             raise ValueError(f"schema names {kind} {name!r}, which it does not declare") from None
 
+    def type_name(self, msg: Any, name: str | None, bitwidth: int) -> None:
+        """A field's width and, for a `type`, its type_name (the type goes in
+        type_info.new_types); a translated type shows the translated width."""
+        if name is None:
+            msg.bitwidth = bitwidth
+            return
+        new_type = self.schema.new_types[name]
+        if new_type.p4info_bitwidth:
+            msg.bitwidth = new_type.p4info_bitwidth
+        msg.type_name.name = name
+        self.new_types_used.add(name)
+
     def build(self) -> p4i.P4Info:
         schema = self.schema
         info = p4i.P4Info()
@@ -133,7 +146,8 @@ class _Builder:
             msg = info.actions.add()
             self._preamble(msg.preamble, "action", action.name, action.annotations)
             for i, param in enumerate(action.params, 1):
-                p = msg.params.add(id=i, name=param.name, bitwidth=param.bitwidth)
+                p = msg.params.add(id=i, name=param.name)
+                self.type_name(p, param.type_name, param.bitwidth)
                 p.annotations.extend(_copied(param.annotations))
                 _document(p, param.annotations)
         for profile in schema.action_profiles:
@@ -175,8 +189,11 @@ class _Builder:
             pre.name = pre.alias = header.name
             pre.annotations.extend(_copied(annotations))
             _document(pre, annotations)
-            for field_id, field_name, bitwidth in header.metadata:
-                msg.metadata.add(id=field_id, name=field_name, bitwidth=bitwidth)
+            type_names = header.metadata_type_names or (None,) * len(header.metadata)
+            for (field_id, field_name, bitwidth), type_name in zip(
+                    header.metadata, type_names, strict=True):
+                self.type_name(msg.metadata.add(id=field_id, name=field_name), type_name,
+                               bitwidth)
         for value_set in schema.value_sets:
             msg = info.value_sets.add(size=value_set.size)
             self._preamble(msg.preamble, "value_set", value_set.name, ())
@@ -194,7 +211,10 @@ class _Builder:
             struct = info.type_info.structs[digest.name]
             for member in digest.members:
                 m = struct.members.add(name=member.name)
-                if member.enum is not None:
+                if member.new_type is not None:
+                    m.type_spec.new_type.name = member.new_type
+                    self.new_types_used.add(member.new_type)
+                elif member.enum is not None:
                     m.type_spec.serializable_enum.name = member.enum
                 elif member.varbit:
                     m.type_spec.bitstring.varbit.max_bitwidth = member.bitwidth
@@ -206,6 +226,17 @@ class _Builder:
             for member_name, value in members:
                 raw = (value & ((1 << width) - 1)).to_bytes((width + 7) // 8, "big")
                 enum.members.add(name=member_name, value=raw)
+        for name in sorted(self.new_types_used):
+            new_type = schema.new_types[name]
+            spec = info.type_info.new_types[name]
+            if new_type.uri is None:
+                spec.original_type.bitstring.bit.bitwidth = new_type.bitwidth
+            else:
+                spec.translated_type.uri = new_type.uri
+                if new_type.translated_bitwidth is not None:
+                    spec.translated_type.sdn_bitwidth = new_type.translated_bitwidth
+                else:
+                    spec.translated_type.sdn_string.SetInParent()
         if schema.has_type_info or schema.tables or schema.counters or schema.meters or \
                 schema.registers or schema.action_profiles:
             info.type_info.SetInParent()  # p4c writes it, empty if need be
@@ -248,7 +279,8 @@ class _Builder:
         for i, field in enumerate(fields, 1):
             if field.match_type in _HIDDEN_MATCH_KINDS:
                 continue
-            f = out.add(id=i, name=field.name, bitwidth=field.bitwidth)
+            f = out.add(id=i, name=field.name)
+            self.type_name(f, field.type_name, field.bitwidth)
             f.annotations.extend(_copied(field.annotations))
             _document(f, field.annotations)
             if field.match_type in _MATCH_TYPES:

@@ -38,6 +38,7 @@ from p4sim.runtime.types import (
     BitT,
     EnumT,
     HeaderT,
+    NewT,
     StructT,
     Type,
     TypeVar,
@@ -164,6 +165,7 @@ class Lowerer:
         self.out_externs: list[ExternPlan] = []
         self.out_value_sets: list[ValueSetPlan] = []
         self.action_infos: dict[str, S.ActionInfo] = {}
+        self._newtypes: dict[str, ir.TypedefDecl] | None = None
         # Serializable enums typing an action's parameters, per action.
         self.action_enums: dict[str, list[EnumT]] = {}
         self.direct_owner: dict[Sym, str] = {}  # direct counter/meter sym -> table name
@@ -397,6 +399,7 @@ class Lowerer:
             self.schema.digests.append(S.DigestInfo(
                 name, tuple(_member_info(f.name, f.type) for f in t.fields)))
             for f in t.fields:  # p4c describes a digest member's serializable enum
+                self._new_type(f.type)
                 member_type = strip_newtype(f.type)
                 if isinstance(member_type, EnumT) and member_type.underlying is not None:
                     self._serializable_enum(member_type)
@@ -438,11 +441,32 @@ class Lowerer:
                     if isinstance(enum, EnumT) and enum.underlying is not None:
                         self.action_enums.setdefault(name, []).append(enum)
                     params.append(S.ActionParamInfo(p.name, width_of(t),
-                                                    annotation_strings(p.annotations)))
+                                                    annotation_strings(p.annotations),
+                                                    type_name=self._new_type(t)))
             self.action_infos[name] = S.ActionInfo(
                 name, tuple(params), annotation_strings(decl.annotations),
                 annotation_int(decl.annotations, "id"))
         return name
+
+    def _new_type(self, t: Type) -> str | None:
+        """The name of `t` when it is a `type` (P4Info's type_name), recorded
+        with its `@p4runtime_translation` in the schema's new_types."""
+        if not isinstance(t, NewT):
+            return None
+        if t.name not in self.schema.new_types:
+            decl = self._newtype_decls().get(t.name)
+            note = ir.find_annotation(decl.annotations, "p4runtime_translation") \
+                if decl is not None else None
+            uri, translated = _translation(note.raw) if note is not None else (None, None)
+            self.schema.new_types[t.name] = S.NewTypeInfo(
+                t.name, width_of(strip_newtype(t)), uri, translated)
+        return t.name
+
+    def _newtype_decls(self) -> dict[str, ir.TypedefDecl]:
+        if self._newtypes is None:
+            self._newtypes = {d.name: d for d in self.checked.program.decls
+                              if isinstance(d, ir.TypedefDecl) and d.is_newtype}
+        return self._newtypes
 
     def _serializable_enum(self, enum: EnumT) -> None:
         assert enum.underlying is not None
@@ -506,7 +530,8 @@ class Lowerer:
             if k.match_kind != "selector":  # selector keys feed the hash, not the match
                 keys.append(KeySpec(kname, k.match_kind, width))
             fields.append(S.MatchFieldInfo(kname, k.match_kind, width,
-                                           annotation_strings(k.annotations)))
+                                           annotation_strings(k.annotations),
+                                           type_name=self._new_type(t)))
         specs: dict[str, ActionSpec] = {}
         refs = []
         for ref, binding in zip(decl.actions, facts.actions, strict=True):
@@ -759,7 +784,8 @@ class Lowerer:
             others = [n for n in t.annotations if n.name != "controller_header"]
             self.schema.controller_headers.append(S.ControllerHeaderInfo(
                 note.args[0].value, tuple(meta), annotation_strings(others),
-                type_name=name_of(list(t.annotations), t.name)))
+                type_name=name_of(list(t.annotations), t.name),
+                metadata_type_names=tuple(self._new_type(f.type) for f in t.fields)))
 
 
 def _int_arg(args: list[int | bool | str | None], decl: ir.InstanceDecl) -> int:
@@ -807,7 +833,21 @@ def _check_entries(decl: ir.TableDecl, qname: str, keys: list[KeySpec], size: in
 __all__ = ["ExternPlan", "Lowered", "ProfilePlan", "TablePlan", "ValueSetPlan", "lower"]
 
 
+def _translation(raw: str) -> tuple[str | None, int | None]:
+    """`@p4runtime_translation("uri", bit<W> | string | W)`: (uri, W or None)."""
+    m = re.fullmatch(r'\s*"((?:[^"\\]|\\.)*)"\s*(?:,\s*(.*?))?\s*', raw, re.S)
+    if m is None:
+        return raw.strip(), None
+    target = (m.group(2) or "").replace(" ", "")
+    width = re.fullmatch(r"bit<(\d+)>|(\d+)", target)
+    if width is not None:
+        return m.group(1), int(width.group(1) or width.group(2))
+    return m.group(1), None
+
+
 def _member_info(name: str, t: Type) -> S.StructMemberInfo:
+    if isinstance(t, NewT):
+        return S.StructMemberInfo(name, width_of(t), new_type=t.name)
     base = strip_newtype(t)
     if isinstance(base, VarbitT):
         return S.StructMemberInfo(name, base.max_width, varbit=True)

@@ -26,6 +26,7 @@ class MatchFieldInfo:
     match_type: str  # "exact", "lpm", "ternary", "range", "optional", or another match_kind
     bitwidth: int
     annotations: tuple[str, ...] = ()
+    type_name: str | None = None  # a `type` (new type) the key has: P4Info's type_name
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ActionParamInfo:
     name: str
     bitwidth: int
     annotations: tuple[str, ...] = ()
+    type_name: str | None = None  # a `type` (new type): P4Info's type_name
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class StructMemberInfo:
     bitwidth: int
     varbit: bool = False  # a varbit<bitwidth>: P4Info's `varbit { max_bitwidth }`
     enum: str | None = None  # a serializable enum's name: P4Info's `serializable_enum`
+    new_type: str | None = None  # a `type`'s name: P4Info's `new_type`
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class ControllerHeaderInfo:
     metadata: tuple[tuple[int, str, int], ...]  # (id, field name, bitwidth)
     annotations: tuple[str, ...] = ()
     type_name: str = ""
+    # Per metadata field: the `type` (new type) it has, else None.
+    metadata_type_names: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,25 @@ class ActionProfileInfo:
     max_group_size: int = 0
     annotations: tuple[str, ...] = ()
     explicit_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NewTypeInfo:
+    """A `type T name;`: `bitwidth` is T's. With `@p4runtime_translation(uri,
+    bit<W> or string)`, P4Runtime sees the translated type: `uri`, and
+    `translated_bitwidth` W (None: an SDN string)."""
+
+    name: str
+    bitwidth: int
+    uri: str | None = None
+    translated_bitwidth: int | None = None
+
+    @property
+    def p4info_bitwidth(self) -> int:
+        """The width P4Info gives a field of this type (0: a string)."""
+        if self.uri is None:
+            return self.bitwidth
+        return self.translated_bitwidth or 0
 
 
 @dataclass
@@ -178,3 +202,6 @@ class ProgramSchema:
     # key uses): name -> (underlying width, ((member, value), ...) in order).
     serializable_enums: dict[str, tuple[int, tuple[tuple[str, int], ...]]] = field(
         default_factory=dict)
+    # Every `type` (new type) the program declares; P4Info's `type_info`
+    # describes those its tables, actions, digests and controller headers use.
+    new_types: dict[str, NewTypeInfo] = field(default_factory=dict)

@@ -173,11 +173,15 @@ class P4InfoIndex:
         self.packet_out: PacketMetadataRef | None = None
         self._index_actions(info, schema)
         self._index_tables(info, schema)
-        self._index_externs(info)
+        self._index_externs(info, schema)
+        known_headers = {h.name: {f[0]: f[2] for f in h.metadata}
+                         for h in schema.controller_headers}
         for header in info.controller_packet_metadata:
+            widths = known_headers.get(header.preamble.name, {})
             ref = PacketMetadataRef(
                 header.preamble.name,
-                tuple((m.id, m.name, m.bitwidth) for m in header.metadata),
+                tuple((m.id, m.name, widths.get(m.id, m.bitwidth) if m.HasField("type_name")
+                       else m.bitwidth) for m in header.metadata),
             )
             if ref.name == "packet_in":
                 self.packet_in = ref
@@ -194,6 +198,11 @@ class P4InfoIndex:
             for i, p in enumerate(action.params):
                 position = order.index(p.name) if p.name in order else i
                 params[p.id] = ParamRef(p.id, p.name, p.bitwidth, position)
+                if p.HasField("type_name") and known and p.name in order:
+                    # A `type`: values travel in the program's width (a
+                    # translated type's P4Info width is the controller's).
+                    width = known.params[order.index(p.name)].bitwidth
+                    params[p.id] = ParamRef(p.id, p.name, width, position)
             ordered = tuple(sorted(params.values(), key=lambda p: p.position))
             ref = ActionRef(action.preamble.id, name, params, ordered)
             self.actions[ref.id] = ref
@@ -211,7 +220,10 @@ class P4InfoIndex:
             for i, f in enumerate(table.match_fields):
                 kind = _MATCH_KINDS.get(f.match_type, f.other_match_type or "unspecified")
                 position = order.index(f.name) if f.name in order else i
-                fields[f.id] = MatchFieldRef(f.id, f.name, kind, f.bitwidth, position)
+                width = f.bitwidth
+                if f.HasField("type_name") and known and f.name in order:
+                    width = _matched(known.match_fields)[order.index(f.name)].bitwidth
+                fields[f.id] = MatchFieldRef(f.id, f.name, kind, width, position)
             ordered = tuple(sorted(fields.values(), key=lambda f: f.position))
             entry_actions = frozenset(
                 r.id for r in table.action_refs if r.scope != p4i.ActionRef.DEFAULT_ONLY
@@ -238,7 +250,7 @@ class P4InfoIndex:
             )
             self.tables_by_name[name] = self.tables[table.preamble.id]
 
-    def _index_externs(self, info: p4i.P4Info) -> None:
+    def _index_externs(self, info: p4i.P4Info, schema: ProgramSchema) -> None:
         for c in info.counters:
             unit = _COUNTER_UNITS.get(c.spec.unit, "BOTH")
             self.counters[c.preamble.id] = CounterRef(
@@ -260,21 +272,28 @@ class P4InfoIndex:
             self.registers[r.preamble.id] = RegisterRef(
                 r.preamble.id, r.preamble.name, width, r.size
             )
+        known_digests = {d.name: tuple(m.bitwidth for m in d.members) for d in schema.digests}
         for d in info.digests:
+            widths = self._digest_widths(d, info, known_digests.get(d.preamble.name))
             self.digests[d.preamble.id] = DigestRef(
                 d.preamble.id,
                 d.preamble.name,
-                self._digest_widths(d, info),
+                widths,
                 d.type_spec.WhichOneof("type_spec") in ("struct", "tuple"),
             )
             self.digest_ids[d.preamble.name] = d.preamble.id
 
     @staticmethod
-    def _digest_widths(digest: p4i.Digest, info: p4i.P4Info) -> tuple[int, ...]:
+    def _digest_widths(
+        digest: p4i.Digest, info: p4i.P4Info, known: tuple[int, ...] | None
+    ) -> tuple[int, ...]:
         spec = digest.type_spec
         what = f"digest {digest.preamble.name}"
         if spec.WhichOneof("type_spec") == "struct":
             struct = info.type_info.structs[spec.struct.name]
+            if known is not None and len(known) == len(struct.members):
+                # The program's widths: a `type` member has no width in P4Info.
+                return known
             return tuple(_bitstring_width(m.type_spec, info, what) for m in struct.members)
         if spec.WhichOneof("type_spec") == "tuple":
             return tuple(_bitstring_width(m, info, what) for m in spec.tuple.members)

@@ -12,7 +12,12 @@ p4c-bm2-ss's own P4Info text as the expected output:
 - an instance declared in a control under a type's name (`Sub() packet_out;`)
   is a value there, not the extern type;
 - an annotation's body is written as its tokens joined by single spaces
-  (`@refers_to(t , f)`, `@a(x > > 1)`), as p4c writes it."""
+  (`@refers_to(t , f)`, `@a(x > > 1)`), as p4c writes it;
+- `type` declarations (new types) give keys, action parameters, controller
+  header fields `type_name` and digest members `new_type`, described in
+  `type_info.new_types`; with `@p4runtime_translation` P4Info shows the
+  translated width (none for a string). The P4Runtime server still takes and
+  gives such values in the program's width."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from pathlib import Path
 from p4sim.compiler import compile_file, compile_source
 from p4sim.p4info.generate import p4info_to_text
 from p4sim.runtime.switch import Switch
+from p4sim.server.p4info_index import P4InfoIndex
 
 PROGRAM = """\
 #include <core.p4>
@@ -396,3 +402,258 @@ type_info {
 def test_annotation_bodies_are_their_tokens_joined_by_spaces() -> None:
     compiled = compile_source(ANNOTATION_TOKENS, "annotations.p4")
     assert p4info_to_text(compiled.p4info) == ANNOTATION_TOKENS_P4C
+
+
+NEW_TYPES = """\
+#include <core.p4>
+#include <v1model.p4>
+@p4runtime_translation("p4.org/psa/v1/PortId_t", bit<32>)
+type bit<9> port_id_t;
+@p4runtime_translation("", string)
+type bit<10> nexthop_id_t;
+type bit<12> vrf_id_t;
+typedef bit<16> plain_t;
+@controller_header("packet_in")
+header packet_in_t { port_id_t ingress_port; bit<7> pad; }
+header eth_t { bit<48> dst; bit<48> src; bit<16> type; }
+struct H { packet_in_t pin; eth_t eth; }
+struct learn_t { port_id_t port; vrf_id_t vrf; bit<48> mac; }
+struct M { nexthop_id_t nexthop; vrf_id_t vrf; port_id_t port; plain_t p; }
+parser P(packet_in p, out H h, inout M m, inout standard_metadata_t sm) {
+    state start { p.extract(h.eth); transition accept; }
+}
+control V(inout H h, inout M m) { apply { } }
+control I(inout H h, inout M m, inout standard_metadata_t sm) {
+    action set_nexthop(nexthop_id_t nexthop_id, vrf_id_t vrf, port_id_t port, plain_t p) {
+        m.nexthop = nexthop_id; m.vrf = vrf; m.port = port; m.p = p;
+    }
+    table t {
+        key = { m.vrf : exact; m.nexthop : exact; m.port : ternary; m.p : exact; }
+        actions = { set_nexthop; }
+    }
+    apply {
+        t.apply();
+        digest<learn_t>(1, { m.port, m.vrf, h.eth.src });
+    }
+}
+control E(inout H h, inout M m, inout standard_metadata_t sm) { apply { } }
+control C(inout H h, inout M m) { apply { } }
+control D(packet_out p, in H h) { apply { p.emit(h); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+NEW_TYPES_P4C = """\
+# proto-file: p4/config/v1/p4info.proto
+# proto-message: p4.config.v1.P4Info
+
+pkg_info {
+  arch: "v1model"
+}
+tables {
+  preamble {
+    id: 49059515
+    name: "I.t"
+    alias: "t"
+  }
+  match_fields {
+    id: 1
+    name: "m.vrf"
+    bitwidth: 12
+    match_type: EXACT
+    type_name {
+      name: "vrf_id_t"
+    }
+  }
+  match_fields {
+    id: 2
+    name: "m.nexthop"
+    match_type: EXACT
+    type_name {
+      name: "nexthop_id_t"
+    }
+  }
+  match_fields {
+    id: 3
+    name: "m.port"
+    bitwidth: 32
+    match_type: TERNARY
+    type_name {
+      name: "port_id_t"
+    }
+  }
+  match_fields {
+    id: 4
+    name: "m.p"
+    bitwidth: 16
+    match_type: EXACT
+  }
+  action_refs {
+    id: 25681239
+  }
+  action_refs {
+    id: 21257015
+    annotations: "@defaultonly"
+    scope: DEFAULT_ONLY
+  }
+  initial_default_action {
+    action_id: 21257015
+  }
+  size: 1024
+}
+actions {
+  preamble {
+    id: 21257015
+    name: "NoAction"
+    alias: "NoAction"
+    annotations: "@noWarn(\\"unused\\")"
+  }
+}
+actions {
+  preamble {
+    id: 25681239
+    name: "I.set_nexthop"
+    alias: "set_nexthop"
+  }
+  params {
+    id: 1
+    name: "nexthop_id"
+    type_name {
+      name: "nexthop_id_t"
+    }
+  }
+  params {
+    id: 2
+    name: "vrf"
+    bitwidth: 12
+    type_name {
+      name: "vrf_id_t"
+    }
+  }
+  params {
+    id: 3
+    name: "port"
+    bitwidth: 32
+    type_name {
+      name: "port_id_t"
+    }
+  }
+  params {
+    id: 4
+    name: "p"
+    bitwidth: 16
+  }
+}
+controller_packet_metadata {
+  preamble {
+    id: 80671331
+    name: "packet_in"
+    alias: "packet_in"
+    annotations: "@controller_header(\\"packet_in\\")"
+  }
+  metadata {
+    id: 1
+    name: "ingress_port"
+    bitwidth: 32
+    type_name {
+      name: "port_id_t"
+    }
+  }
+  metadata {
+    id: 2
+    name: "pad"
+    bitwidth: 7
+  }
+}
+digests {
+  preamble {
+    id: 398033514
+    name: "learn_t"
+    alias: "learn_t"
+  }
+  type_spec {
+    struct {
+      name: "learn_t"
+    }
+  }
+}
+type_info {
+  structs {
+    key: "learn_t"
+    value {
+      members {
+        name: "port"
+        type_spec {
+          new_type {
+            name: "port_id_t"
+          }
+        }
+      }
+      members {
+        name: "vrf"
+        type_spec {
+          new_type {
+            name: "vrf_id_t"
+          }
+        }
+      }
+      members {
+        name: "mac"
+        type_spec {
+          bitstring {
+            bit {
+              bitwidth: 48
+            }
+          }
+        }
+      }
+    }
+  }
+  new_types {
+    key: "nexthop_id_t"
+    value {
+      translated_type {
+        sdn_string {
+        }
+      }
+    }
+  }
+  new_types {
+    key: "port_id_t"
+    value {
+      translated_type {
+        uri: "p4.org/psa/v1/PortId_t"
+        sdn_bitwidth: 32
+      }
+    }
+  }
+  new_types {
+    key: "vrf_id_t"
+    value {
+      original_type {
+        bitstring {
+          bit {
+            bitwidth: 12
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def test_new_types_and_translations_as_p4c_writes_them() -> None:
+    compiled = compile_source(NEW_TYPES, "new_types.p4")
+    assert p4info_to_text(compiled.p4info) == NEW_TYPES_P4C
+
+
+def test_the_server_takes_new_type_values_in_the_program_width() -> None:
+    compiled = compile_source(NEW_TYPES, "new_types.p4")
+    index = P4InfoIndex(compiled.p4info, compiled.schema)
+    table = index.tables_by_name["I.t"]
+    assert [f.bitwidth for f in table.ordered] == [12, 10, 9, 16]
+    action = index.actions_by_name["I.set_nexthop"]
+    assert [p.bitwidth for p in action.ordered] == [10, 12, 9, 16]
+    assert index.packet_in is not None
+    assert index.packet_in.fields == ((1, "ingress_port", 9), (2, "pad", 7))
+    assert [d.bitwidths for d in index.digests.values()] == [(9, 12, 48)]
