@@ -74,10 +74,13 @@ typedef bit<9>   port_t;
 typedef bit<48>  mac_t;
 typedef bit<32>  ipv4_t_addr;
 typedef bit<128> ipv6_t_addr;
-typedef bit<32>  teid_t;
 typedef bit<32>  session_id_t;
 typedef bit<16>  l4_port_t;
 typedef bit<8>   app_id_t;
+// TEIDs are the controller's own identifiers: P4Runtime carries them as a
+// type of their own (P4Info's type_name and new_types).
+@p4runtime_translation("gateway.example/teid", bit<32>)
+type bit<32> teid_t;
 typedef bit<6>   qfi_t;
 typedef bit<24>  vni_t;
 

@@ -130,7 +130,7 @@ control Firewall(inout headers_t hdr,
             // No rule, or a rule asking for the controller.
             digest<new_flow_digest_t>(1, {
                 meta.session_id, meta.flow.src, meta.flow.dst,
-                meta.flow.sport, meta.flow.dport, meta.flow.proto, (bit<2>)meta.direction
+                meta.flow.sport, meta.flow.dport, meta.flow.proto, meta.direction
             });
             bit<32> reported;
             new_flows_reported.read(reported, 0);

@@ -180,12 +180,12 @@ struct new_flow_digest_t {
     l4_port_t    sport;
     l4_port_t    dport;
     bit<8>       proto;
-    // bit<2>, not direction_t: bmv2's P4Runtime server (PI) refuses a digest
-    // with a serializable enum member ("Packed type for digest too complex").
-    bit<2>       direction;
+    direction_t  direction;
 }
 
-// A GTP-U packet for a TEID no session knows.
+// A GTP-U packet for a TEID no session knows. (bmv2's P4Runtime server, PI,
+// cannot take this program's P4Info: it refuses digests with members of a
+// new type or a serializable enum, "Packed type for digest too complex".)
 @flexible
 struct unknown_teid_digest_t {
     ipv4_t_addr tunnel_src;
