@@ -211,12 +211,8 @@ class GrpcController:
         await self._call(self._stub.RemoveFlow, request)
 
     async def installed_per_backend(self) -> dict[str, int]:
-        response = await self._call(self._stub.ListFlows, pb.ListFlowsRequest())
-        counts: dict[str, int] = {}
-        for flow in response.flows:
-            if flow.state == "installed":
-                counts[flow.ref.backend] = counts.get(flow.ref.backend, 0) + 1
-        return counts
+        response = await self._call(self._stub.CountFlows, pb.CountFlowsRequest())
+        return dict(response.installed_per_backend)
 
     async def close(self) -> None:
         await self._channel.close()

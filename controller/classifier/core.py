@@ -560,6 +560,8 @@ class Classifier:
         names.update({address: name for name, address in self.backends6.items()})
         while True:
             await asyncio.sleep(self.settings.refresh_s)
+            if not any(p.algorithm == "least_connections" for p in self.policy.pools.values()):
+                continue  # no pool weighs them (a policy reload may add one)
             try:
                 counts = await self.controller.installed_per_backend()
             except ControllerError:

@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ontroller/proto/handoff.proto\x12\x0cp4handoff.v1\"S\n\nConnection\x12\x11\n\tclient_ip\x18\x01 \x01(\t\x12\x13\n\x0b\x63lient_port\x18\x02 \x01(\r\x12\x0b\n\x03vip\x18\x03 \x01(\t\x12\x10\n\x08vip_port\x18\x04 \x01(\r\">\n\x07\x46lowRef\x12\x11\n\tforwarder\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x03 \x01(\r\"{\n\x13\x41llocateFlowRequest\x12,\n\nconnection\x18\x01 \x01(\x0b\x32\x18.p4handoff.v1.Connection\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x12\n\nclassifier\x18\x03 \x01(\t\x12\x11\n\tforwarder\x18\x04 \x01(\t\";\n\x14\x41llocateFlowResponse\x12#\n\x04\x66low\x18\x01 \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\"\\\n\x13LeaseFlowIdsRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\nclassifier\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\r\x12\x11\n\tforwarder\x18\x04 \x01(\t\"<\n\x14LeaseFlowIdsResponse\x12$\n\x05\x66lows\x18\x01 \x03(\x0b\x32\x15.p4handoff.v1.FlowRef\"\x82\x01\n\x12InstallFlowRequest\x12#\n\x04\x66low\x18\x01 \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\x12\x19\n\x11handoff_latency_s\x18\x02 \x01(\x01\x12,\n\nconnection\x18\x03 \x01(\x0b\x32\x18.p4handoff.v1.Connection\")\n\x13InstallFlowResponse\x12\x12\n\nbatch_size\x18\x01 \x01(\r\"F\n\x13InstallFlowsRequest\x12/\n\x05\x66lows\x18\x01 \x03(\x0b\x32 .p4handoff.v1.InstallFlowRequest\"F\n\x11InstallFlowResult\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nbatch_size\x18\x03 \x01(\r\"H\n\x14InstallFlowsResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.p4handoff.v1.InstallFlowResult\"\x8d\x01\n\x11RemoveFlowRequest\x12#\n\x04\x66low\x18\x01 \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x15\n\rrelease_agent\x18\x03 \x01(\x08\x12,\n\nconnection\x18\x04 \x01(\x0b\x32\x18.p4handoff.v1.Connection\"+\n\x12RemoveFlowResponse\x12\x15\n\rentry_removed\x18\x01 \x01(\x08\";\n\x10ListFlowsRequest\x12\x15\n\rinclude_ended\x18\x01 \x01(\x08\x12\x10\n\x08\x63ounters\x18\x02 \x01(\x08\"\x90\x02\n\x04\x46low\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\x12,\n\nconnection\x18\x02 \x01(\x0b\x32\x18.p4handoff.v1.Connection\x12\x14\n\x0c\x62\x61\x63kend_name\x18\x03 \x01(\t\x12\x12\n\nclassifier\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x12\n\ncreated_at\x18\x06 \x01(\x01\x12\x10\n\x08\x65nded_at\x18\x07 \x01(\x01\x12\x11\n\ton_switch\x18\x08 \x01(\x08\x12\x0f\n\x07packets\x18\t \x01(\x04\x12\r\n\x05\x62ytes\x18\n \x01(\x04\x12\x12\n\nend_reason\x18\x0b \x01(\t\x12\x10\n\x08switches\x18\x0c \x03(\t\"6\n\x11ListFlowsResponse\x12!\n\x05\x66lows\x18\x01 \x03(\x0b\x32\x12.p4handoff.v1.Flow\"\x0e\n\x0cStatsRequest\"c\n\x07Latency\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\x0e\n\x06mean_s\x18\x03 \x01(\x01\x12\r\n\x05p50_s\x18\x04 \x01(\x01\x12\r\n\x05p99_s\x18\x05 \x01(\x01\x12\r\n\x05max_s\x18\x06 \x01(\x01\"\xd4\x01\n\rStatsResponse\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07primary\x18\x03 \x01(\x08\x12;\n\x08\x63ounters\x18\x04 \x03(\x0b\x32).p4handoff.v1.StatsResponse.CountersEntry\x12(\n\tlatencies\x18\x05 \x03(\x0b\x32\x15.p4handoff.v1.Latency\x1a/\n\rCountersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x12\n\x10GetPolicyRequest\"\x15\n\x13ReloadPolicyRequest\"I\n\x0bPoolBackend\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\r\x12\x0c\n\x04live\x18\x03 \x01(\x08\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\r\"T\n\x04Pool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12+\n\x08\x62\x61\x63kends\x18\x03 \x03(\x0b\x32\x19.p4handoff.v1.PoolBackend\"f\n\x0ePolicyResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12!\n\x05pools\x18\x03 \x03(\x0b\x32\x12.p4handoff.v1.Pool\x12\x13\n\x0bon_no_match\x18\x04 \x01(\t\"V\n\x0cTraceRequest\x12\x11\n\tclient_ip\x18\x01 \x01(\t\x12\x13\n\x0b\x63lient_port\x18\x02 \x01(\r\x12\x0f\n\x07\x66low_id\x18\x03 \x01(\r\x12\r\n\x05limit\x18\x04 \x01(\r\"&\n\x05Phase\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"\xbc\x02\n\rHandoffRecord\x12,\n\nconnection\x18\x01 \x01(\x0b\x32\x18.p4handoff.v1.Connection\x12\x12\n\nclassifier\x18\x02 \x01(\t\x12\x13\n\x0b\x61\x63\x63\x65pted_at\x18\x03 \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x04 \x01(\x01\x12\x0f\n\x07request\x18\x05 \x01(\t\x12\x12\n\nrule_index\x18\x06 \x01(\x05\x12\x0c\n\x04rule\x18\x07 \x01(\t\x12\x0c\n\x04pool\x18\x08 \x01(\t\x12\x14\n\x0c\x62\x61\x63kend_name\x18\t \x01(\t\x12#\n\x04\x66low\x18\n \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\x12#\n\x06phases\x18\x0b \x03(\x0b\x32\x13.p4handoff.v1.Phase\x12\x0f\n\x07outcome\x18\x0c \x01(\t\x12\r\n\x05\x61gent\x18\r \x01(\t\"Y\n\x16RecentHandoffsResponse\x12-\n\x08handoffs\x18\x01 \x03(\x0b\x32\x1b.p4handoff.v1.HandoffRecord\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\r2\x91\x05\n\nController\x12U\n\x0c\x41llocateFlow\x12!.p4handoff.v1.AllocateFlowRequest\x1a\".p4handoff.v1.AllocateFlowResponse\x12U\n\x0cLeaseFlowIds\x12!.p4handoff.v1.LeaseFlowIdsRequest\x1a\".p4handoff.v1.LeaseFlowIdsResponse\x12R\n\x0bInstallFlow\x12 .p4handoff.v1.InstallFlowRequest\x1a!.p4handoff.v1.InstallFlowResponse\x12U\n\x0cInstallFlows\x12!.p4handoff.v1.InstallFlowsRequest\x1a\".p4handoff.v1.InstallFlowsResponse\x12O\n\nRemoveFlow\x12\x1f.p4handoff.v1.RemoveFlowRequest\x1a .p4handoff.v1.RemoveFlowResponse\x12L\n\tListFlows\x12\x1e.p4handoff.v1.ListFlowsRequest\x1a\x1f.p4handoff.v1.ListFlowsResponse\x12@\n\x05Stats\x12\x1a.p4handoff.v1.StatsRequest\x1a\x1b.p4handoff.v1.StatsResponse\x12I\n\nTraceFlows\x12\x1a.p4handoff.v1.TraceRequest\x1a\x1f.p4handoff.v1.ListFlowsResponse2\xbe\x02\n\nClassifier\x12@\n\x05Stats\x12\x1a.p4handoff.v1.StatsRequest\x1a\x1b.p4handoff.v1.StatsResponse\x12I\n\tGetPolicy\x12\x1e.p4handoff.v1.GetPolicyRequest\x1a\x1c.p4handoff.v1.PolicyResponse\x12O\n\x0cReloadPolicy\x12!.p4handoff.v1.ReloadPolicyRequest\x1a\x1c.p4handoff.v1.PolicyResponse\x12R\n\x0eRecentHandoffs\x12\x1a.p4handoff.v1.TraceRequest\x1a$.p4handoff.v1.RecentHandoffsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ontroller/proto/handoff.proto\x12\x0cp4handoff.v1\"S\n\nConnection\x12\x11\n\tclient_ip\x18\x01 \x01(\t\x12\x13\n\x0b\x63lient_port\x18\x02 \x01(\r\x12\x0b\n\x03vip\x18\x03 \x01(\t\x12\x10\n\x08vip_port\x18\x04 \x01(\r\">\n\x07\x46lowRef\x12\x11\n\tforwarder\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x03 \x01(\r\"{\n\x13\x41llocateFlowRequest\x12,\n\nconnection\x18\x01 \x01(\x0b\x32\x18.p4handoff.v1.Connection\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x12\n\nclassifier\x18\x03 \x01(\t\x12\x11\n\tforwarder\x18\x04 \x01(\t\";\n\x14\x41llocateFlowResponse\x12#\n\x04\x66low\x18\x01 \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\"\\\n\x13LeaseFlowIdsRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\nclassifier\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\r\x12\x11\n\tforwarder\x18\x04 \x01(\t\"<\n\x14LeaseFlowIdsResponse\x12$\n\x05\x66lows\x18\x01 \x03(\x0b\x32\x15.p4handoff.v1.FlowRef\"\x82\x01\n\x12InstallFlowRequest\x12#\n\x04\x66low\x18\x01 \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\x12\x19\n\x11handoff_latency_s\x18\x02 \x01(\x01\x12,\n\nconnection\x18\x03 \x01(\x0b\x32\x18.p4handoff.v1.Connection\")\n\x13InstallFlowResponse\x12\x12\n\nbatch_size\x18\x01 \x01(\r\"F\n\x13InstallFlowsRequest\x12/\n\x05\x66lows\x18\x01 \x03(\x0b\x32 .p4handoff.v1.InstallFlowRequest\"F\n\x11InstallFlowResult\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nbatch_size\x18\x03 \x01(\r\"H\n\x14InstallFlowsResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.p4handoff.v1.InstallFlowResult\"\x8d\x01\n\x11RemoveFlowRequest\x12#\n\x04\x66low\x18\x01 \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x15\n\rrelease_agent\x18\x03 \x01(\x08\x12,\n\nconnection\x18\x04 \x01(\x0b\x32\x18.p4handoff.v1.Connection\"+\n\x12RemoveFlowResponse\x12\x15\n\rentry_removed\x18\x01 \x01(\x08\";\n\x10ListFlowsRequest\x12\x15\n\rinclude_ended\x18\x01 \x01(\x08\x12\x10\n\x08\x63ounters\x18\x02 \x01(\x08\"\x90\x02\n\x04\x46low\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\x12,\n\nconnection\x18\x02 \x01(\x0b\x32\x18.p4handoff.v1.Connection\x12\x14\n\x0c\x62\x61\x63kend_name\x18\x03 \x01(\t\x12\x12\n\nclassifier\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x12\n\ncreated_at\x18\x06 \x01(\x01\x12\x10\n\x08\x65nded_at\x18\x07 \x01(\x01\x12\x11\n\ton_switch\x18\x08 \x01(\x08\x12\x0f\n\x07packets\x18\t \x01(\x04\x12\r\n\x05\x62ytes\x18\n \x01(\x04\x12\x12\n\nend_reason\x18\x0b \x01(\t\x12\x10\n\x08switches\x18\x0c \x03(\t\"6\n\x11ListFlowsResponse\x12!\n\x05\x66lows\x18\x01 \x03(\x0b\x32\x12.p4handoff.v1.Flow\"\x13\n\x11\x43ountFlowsRequest\"\xaa\x01\n\x12\x43ountFlowsResponse\x12X\n\x15installed_per_backend\x18\x01 \x03(\x0b\x32\x39.p4handoff.v1.CountFlowsResponse.InstalledPerBackendEntry\x1a:\n\x18InstalledPerBackendEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\x0e\n\x0cStatsRequest\"c\n\x07Latency\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\x0e\n\x06mean_s\x18\x03 \x01(\x01\x12\r\n\x05p50_s\x18\x04 \x01(\x01\x12\r\n\x05p99_s\x18\x05 \x01(\x01\x12\r\n\x05max_s\x18\x06 \x01(\x01\"\xd4\x01\n\rStatsResponse\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07primary\x18\x03 \x01(\x08\x12;\n\x08\x63ounters\x18\x04 \x03(\x0b\x32).p4handoff.v1.StatsResponse.CountersEntry\x12(\n\tlatencies\x18\x05 \x03(\x0b\x32\x15.p4handoff.v1.Latency\x1a/\n\rCountersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x12\n\x10GetPolicyRequest\"\x15\n\x13ReloadPolicyRequest\"I\n\x0bPoolBackend\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\r\x12\x0c\n\x04live\x18\x03 \x01(\x08\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\r\"T\n\x04Pool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12+\n\x08\x62\x61\x63kends\x18\x03 \x03(\x0b\x32\x19.p4handoff.v1.PoolBackend\"f\n\x0ePolicyResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12!\n\x05pools\x18\x03 \x03(\x0b\x32\x12.p4handoff.v1.Pool\x12\x13\n\x0bon_no_match\x18\x04 \x01(\t\"V\n\x0cTraceRequest\x12\x11\n\tclient_ip\x18\x01 \x01(\t\x12\x13\n\x0b\x63lient_port\x18\x02 \x01(\r\x12\x0f\n\x07\x66low_id\x18\x03 \x01(\r\x12\r\n\x05limit\x18\x04 \x01(\r\"&\n\x05Phase\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"\xbc\x02\n\rHandoffRecord\x12,\n\nconnection\x18\x01 \x01(\x0b\x32\x18.p4handoff.v1.Connection\x12\x12\n\nclassifier\x18\x02 \x01(\t\x12\x13\n\x0b\x61\x63\x63\x65pted_at\x18\x03 \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x04 \x01(\x01\x12\x0f\n\x07request\x18\x05 \x01(\t\x12\x12\n\nrule_index\x18\x06 \x01(\x05\x12\x0c\n\x04rule\x18\x07 \x01(\t\x12\x0c\n\x04pool\x18\x08 \x01(\t\x12\x14\n\x0c\x62\x61\x63kend_name\x18\t \x01(\t\x12#\n\x04\x66low\x18\n \x01(\x0b\x32\x15.p4handoff.v1.FlowRef\x12#\n\x06phases\x18\x0b \x03(\x0b\x32\x13.p4handoff.v1.Phase\x12\x0f\n\x07outcome\x18\x0c \x01(\t\x12\r\n\x05\x61gent\x18\r \x01(\t\"Y\n\x16RecentHandoffsResponse\x12-\n\x08handoffs\x18\x01 \x03(\x0b\x32\x1b.p4handoff.v1.HandoffRecord\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\r2\xe2\x05\n\nController\x12U\n\x0c\x41llocateFlow\x12!.p4handoff.v1.AllocateFlowRequest\x1a\".p4handoff.v1.AllocateFlowResponse\x12U\n\x0cLeaseFlowIds\x12!.p4handoff.v1.LeaseFlowIdsRequest\x1a\".p4handoff.v1.LeaseFlowIdsResponse\x12R\n\x0bInstallFlow\x12 .p4handoff.v1.InstallFlowRequest\x1a!.p4handoff.v1.InstallFlowResponse\x12U\n\x0cInstallFlows\x12!.p4handoff.v1.InstallFlowsRequest\x1a\".p4handoff.v1.InstallFlowsResponse\x12O\n\nRemoveFlow\x12\x1f.p4handoff.v1.RemoveFlowRequest\x1a .p4handoff.v1.RemoveFlowResponse\x12L\n\tListFlows\x12\x1e.p4handoff.v1.ListFlowsRequest\x1a\x1f.p4handoff.v1.ListFlowsResponse\x12O\n\nCountFlows\x12\x1f.p4handoff.v1.CountFlowsRequest\x1a .p4handoff.v1.CountFlowsResponse\x12@\n\x05Stats\x12\x1a.p4handoff.v1.StatsRequest\x1a\x1b.p4handoff.v1.StatsResponse\x12I\n\nTraceFlows\x12\x1a.p4handoff.v1.TraceRequest\x1a\x1f.p4handoff.v1.ListFlowsResponse2\xbe\x02\n\nClassifier\x12@\n\x05Stats\x12\x1a.p4handoff.v1.StatsRequest\x1a\x1b.p4handoff.v1.StatsResponse\x12I\n\tGetPolicy\x12\x1e.p4handoff.v1.GetPolicyRequest\x1a\x1c.p4handoff.v1.PolicyResponse\x12O\n\x0cReloadPolicy\x12!.p4handoff.v1.ReloadPolicyRequest\x1a\x1c.p4handoff.v1.PolicyResponse\x12R\n\x0eRecentHandoffs\x12\x1a.p4handoff.v1.TraceRequest\x1a$.p4handoff.v1.RecentHandoffsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'controller.proto.handoff_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_COUNTFLOWSRESPONSE_INSTALLEDPERBACKENDENTRY']._loaded_options = None
+  _globals['_COUNTFLOWSRESPONSE_INSTALLEDPERBACKENDENTRY']._serialized_options = b'8\001'
   _globals['_STATSRESPONSE_COUNTERSENTRY']._loaded_options = None
   _globals['_STATSRESPONSE_COUNTERSENTRY']._serialized_options = b'8\001'
   _globals['_CONNECTION']._serialized_start=48
@@ -65,34 +67,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FLOW']._serialized_end=1456
   _globals['_LISTFLOWSRESPONSE']._serialized_start=1458
   _globals['_LISTFLOWSRESPONSE']._serialized_end=1512
-  _globals['_STATSREQUEST']._serialized_start=1514
-  _globals['_STATSREQUEST']._serialized_end=1528
-  _globals['_LATENCY']._serialized_start=1530
-  _globals['_LATENCY']._serialized_end=1629
-  _globals['_STATSRESPONSE']._serialized_start=1632
-  _globals['_STATSRESPONSE']._serialized_end=1844
-  _globals['_STATSRESPONSE_COUNTERSENTRY']._serialized_start=1797
-  _globals['_STATSRESPONSE_COUNTERSENTRY']._serialized_end=1844
-  _globals['_GETPOLICYREQUEST']._serialized_start=1846
-  _globals['_GETPOLICYREQUEST']._serialized_end=1864
-  _globals['_RELOADPOLICYREQUEST']._serialized_start=1866
-  _globals['_RELOADPOLICYREQUEST']._serialized_end=1887
-  _globals['_POOLBACKEND']._serialized_start=1889
-  _globals['_POOLBACKEND']._serialized_end=1962
-  _globals['_POOL']._serialized_start=1964
-  _globals['_POOL']._serialized_end=2048
-  _globals['_POLICYRESPONSE']._serialized_start=2050
-  _globals['_POLICYRESPONSE']._serialized_end=2152
-  _globals['_TRACEREQUEST']._serialized_start=2154
-  _globals['_TRACEREQUEST']._serialized_end=2240
-  _globals['_PHASE']._serialized_start=2242
-  _globals['_PHASE']._serialized_end=2280
-  _globals['_HANDOFFRECORD']._serialized_start=2283
-  _globals['_HANDOFFRECORD']._serialized_end=2599
-  _globals['_RECENTHANDOFFSRESPONSE']._serialized_start=2601
-  _globals['_RECENTHANDOFFSRESPONSE']._serialized_end=2690
-  _globals['_CONTROLLER']._serialized_start=2693
-  _globals['_CONTROLLER']._serialized_end=3350
-  _globals['_CLASSIFIER']._serialized_start=3353
-  _globals['_CLASSIFIER']._serialized_end=3671
+  _globals['_COUNTFLOWSREQUEST']._serialized_start=1514
+  _globals['_COUNTFLOWSREQUEST']._serialized_end=1533
+  _globals['_COUNTFLOWSRESPONSE']._serialized_start=1536
+  _globals['_COUNTFLOWSRESPONSE']._serialized_end=1706
+  _globals['_COUNTFLOWSRESPONSE_INSTALLEDPERBACKENDENTRY']._serialized_start=1648
+  _globals['_COUNTFLOWSRESPONSE_INSTALLEDPERBACKENDENTRY']._serialized_end=1706
+  _globals['_STATSREQUEST']._serialized_start=1708
+  _globals['_STATSREQUEST']._serialized_end=1722
+  _globals['_LATENCY']._serialized_start=1724
+  _globals['_LATENCY']._serialized_end=1823
+  _globals['_STATSRESPONSE']._serialized_start=1826
+  _globals['_STATSRESPONSE']._serialized_end=2038
+  _globals['_STATSRESPONSE_COUNTERSENTRY']._serialized_start=1991
+  _globals['_STATSRESPONSE_COUNTERSENTRY']._serialized_end=2038
+  _globals['_GETPOLICYREQUEST']._serialized_start=2040
+  _globals['_GETPOLICYREQUEST']._serialized_end=2058
+  _globals['_RELOADPOLICYREQUEST']._serialized_start=2060
+  _globals['_RELOADPOLICYREQUEST']._serialized_end=2081
+  _globals['_POOLBACKEND']._serialized_start=2083
+  _globals['_POOLBACKEND']._serialized_end=2156
+  _globals['_POOL']._serialized_start=2158
+  _globals['_POOL']._serialized_end=2242
+  _globals['_POLICYRESPONSE']._serialized_start=2244
+  _globals['_POLICYRESPONSE']._serialized_end=2346
+  _globals['_TRACEREQUEST']._serialized_start=2348
+  _globals['_TRACEREQUEST']._serialized_end=2434
+  _globals['_PHASE']._serialized_start=2436
+  _globals['_PHASE']._serialized_end=2474
+  _globals['_HANDOFFRECORD']._serialized_start=2477
+  _globals['_HANDOFFRECORD']._serialized_end=2793
+  _globals['_RECENTHANDOFFSRESPONSE']._serialized_start=2795
+  _globals['_RECENTHANDOFFSRESPONSE']._serialized_end=2884
+  _globals['_CONTROLLER']._serialized_start=2887
+  _globals['_CONTROLLER']._serialized_end=3625
+  _globals['_CLASSIFIER']._serialized_start=3628
+  _globals['_CLASSIFIER']._serialized_end=3946
 # @@protoc_insertion_point(module_scope)

@@ -162,6 +162,23 @@ class ListFlowsResponse(_message.Message):
     flows: _containers.RepeatedCompositeFieldContainer[Flow]
     def __init__(self, flows: _Optional[_Iterable[_Union[Flow, _Mapping]]] = ...) -> None: ...
 
+class CountFlowsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CountFlowsResponse(_message.Message):
+    __slots__ = ("installed_per_backend",)
+    class InstalledPerBackendEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    INSTALLED_PER_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    installed_per_backend: _containers.ScalarMap[str, int]
+    def __init__(self, installed_per_backend: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
 class StatsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

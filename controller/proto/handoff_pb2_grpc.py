@@ -64,6 +64,11 @@ class ControllerStub:
                 request_serializer=controller_dot_proto_dot_handoff__pb2.ListFlowsRequest.SerializeToString,
                 response_deserializer=controller_dot_proto_dot_handoff__pb2.ListFlowsResponse.FromString,
                 _registered_method=True)
+        self.CountFlows = channel.unary_unary(
+                '/p4handoff.v1.Controller/CountFlows',
+                request_serializer=controller_dot_proto_dot_handoff__pb2.CountFlowsRequest.SerializeToString,
+                response_deserializer=controller_dot_proto_dot_handoff__pb2.CountFlowsResponse.FromString,
+                _registered_method=True)
         self.Stats = channel.unary_unary(
                 '/p4handoff.v1.Controller/Stats',
                 request_serializer=controller_dot_proto_dot_handoff__pb2.StatsRequest.SerializeToString,
@@ -130,6 +135,15 @@ class ControllerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountFlows(self, request, context):
+        """Installed flows per back-end: what least-connections pools weigh, from
+        the flow table alone (no switch Read, no flow listed), so classifiers
+        can ask every second whatever the number of flows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Stats(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -177,6 +191,11 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.ListFlows,
                     request_deserializer=controller_dot_proto_dot_handoff__pb2.ListFlowsRequest.FromString,
                     response_serializer=controller_dot_proto_dot_handoff__pb2.ListFlowsResponse.SerializeToString,
+            ),
+            'CountFlows': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountFlows,
+                    request_deserializer=controller_dot_proto_dot_handoff__pb2.CountFlowsRequest.FromString,
+                    response_serializer=controller_dot_proto_dot_handoff__pb2.CountFlowsResponse.SerializeToString,
             ),
             'Stats': grpc.unary_unary_rpc_method_handler(
                     servicer.Stats,
@@ -351,6 +370,33 @@ class Controller:
             '/p4handoff.v1.Controller/ListFlows',
             controller_dot_proto_dot_handoff__pb2.ListFlowsRequest.SerializeToString,
             controller_dot_proto_dot_handoff__pb2.ListFlowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountFlows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p4handoff.v1.Controller/CountFlows',
+            controller_dot_proto_dot_handoff__pb2.CountFlowsRequest.SerializeToString,
+            controller_dot_proto_dot_handoff__pb2.CountFlowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -325,8 +325,8 @@ class Controller:
             self._schedule_check()
             quarantined = [] if self._released_again else self.store.flows(QUARANTINE)
             self._released_again = True
-            held, self._held_digests = self._held_digests, []
-        for records, digest in held:
+            early, self._held_digests = self._held_digests, []
+        for records, digest in early:
             self._connections_ending(records, digest)
         # Release notices a previous run still had to send died with it: the
         # ids in quarantine are released again (an agent that has dropped the
@@ -593,12 +593,19 @@ class Controller:
             )
         return flow
 
+    def installed_per_backend(self) -> dict[str, int]:
+        """The classifiers' least-connections refresh, every second: one
+        grouped count of the flow table, however many flows it holds."""
+        self._require_active()
+        with self._lock:
+            return self.store.count_by_backend(INSTALLED)
+
     def list_flows(self, include_ended: bool, counters: bool) -> list[pb.Flow]:
         self._require_active()
         with self._lock:
             if include_ended:
                 flows = [f for f in self.store.flows() if f.state != LEASED]
-            else:  # the classifiers' least-connections refresh, every second
+            else:
                 flows = self.store.live_flows()
         on_switch = self._switch_flows(counters)
         # With several switches the entry switch is named (one switch: none).

@@ -301,6 +301,13 @@ class FlowStore:
         ).fetchall()
         return [Flow(*row) for row in rows]
 
+    def count_by_backend(self, state: str) -> dict[str, int]:
+        """Flows in `state` per back-end address (through the by_state index)."""
+        rows = self.db.execute(
+            "SELECT backend, COUNT(*) FROM flows WHERE state=? GROUP BY backend", (state,)
+        ).fetchall()
+        return {backend: count for backend, count in rows}
+
     def count(self, state: str) -> int:
         found: int = self.db.execute(
             "SELECT COUNT(*) FROM flows WHERE state=?", (state,)

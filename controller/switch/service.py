@@ -148,6 +148,14 @@ class ControllerService(pb_grpc.ControllerServicer):
         response: pb.ListFlowsResponse = self._call("list", context, work)
         return response
 
+    def CountFlows(self, request: pb.CountFlowsRequest, context: Any) -> pb.CountFlowsResponse:
+        def work() -> pb.CountFlowsResponse:
+            counts = self.controller.installed_per_backend()
+            return pb.CountFlowsResponse(installed_per_backend=counts)
+
+        response: pb.CountFlowsResponse = self._call("count", context, work)
+        return response
+
     def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
         return self.controller.stats()
 

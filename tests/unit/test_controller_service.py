@@ -111,12 +111,15 @@ def test_service_allocates_installs_lists_and_removes(switch: Switch, run_dir: P
             assert listed.backend_name == "b1" and listed.classifier == "k1"
             traced = api.TraceFlows(pb.TraceRequest(client_port=50000)).flows
             assert [(f.state, f.packets, f.end_reason) for f in traced] == [("installed", 1, "")]
+            counted = api.CountFlows(pb.CountFlowsRequest()).installed_per_backend
+            assert dict(counted) == {B1: 1}
             stats = api.Stats(pb.StatsRequest())
             assert [lat.step for lat in stats.latencies] == ["handoff"]
             assert stats.counters['p4handoff_controller_flows{state="installed"}'] == 1
             removed = api.RemoveFlow(pb.RemoveFlowRequest(flow=flow, reason="test"))
             assert removed.entry_removed
             assert api.ListFlows(pb.ListFlowsRequest()).flows == []
+            assert dict(api.CountFlows(pb.CountFlowsRequest()).installed_per_backend) == {}
             ended = api.ListFlows(pb.ListFlowsRequest(include_ended=True)).flows
             assert [f.state for f in ended] == ["quarantine"]
             # `handoff trace`: the flow of one connection, ended, with its reason
