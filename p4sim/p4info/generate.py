@@ -87,7 +87,7 @@ class _Builder:
             "meter": [(m.name, m.explicit_id) for m in schema.meters if not m.direct_table],
             "direct_meter": [(m.name, m.explicit_id) for _, m in self.direct_meters],
             "register": [(r.name, r.explicit_id) for r in schema.registers],
-            "digest": [(d.name, d.explicit_id) for d in schema.digests],
+            "digest": [(d.p4info_name or d.name, d.explicit_id) for d in schema.digests],
             "controller_header": [(h.type_name or h.name, None) for h in schema.controller_headers],
             "value_set": [(v.name, None) for v in schema.value_sets],
             "action_profile": [(p.name, p.explicit_id) for p in schema.action_profiles],
@@ -203,10 +203,11 @@ class _Builder:
             self._preamble(msg.preamble, "register", register.name, register.annotations)
             msg.type_spec.bitstring.bit.bitwidth = register.bitwidth
         for digest in schema.digests:
-            if self.id("digest", digest.name) in {d.preamble.id for d in info.digests}:
+            shown = digest.p4info_name or digest.name
+            if self.id("digest", shown) in {d.preamble.id for d in info.digests}:
                 continue
             msg = info.digests.add()
-            self._preamble(msg.preamble, "digest", digest.name, ())
+            self._preamble(msg.preamble, "digest", shown, ())
             msg.type_spec.struct.name = digest.name
             struct = info.type_info.structs[digest.name]
             for member in digest.members:

@@ -166,6 +166,8 @@ class Lowerer:
         self.out_value_sets: list[ValueSetPlan] = []
         self.action_infos: dict[str, S.ActionInfo] = {}
         self._newtypes: dict[str, ir.TypedefDecl] | None = None
+        # struct name -> the typedef name a `digest<T>` call wrote for it
+        self.digest_typedefs: dict[str, str] = {}
         # Serializable enums typing an action's parameters, per action.
         self.action_enums: dict[str, list[EnumT]] = {}
         self.direct_owner: dict[Sym, str] = {}  # direct counter/meter sym -> table name
@@ -279,6 +281,9 @@ class Lowerer:
                         t = strip_newtype(info.args[1].type)
                         if isinstance(t, StructT):
                             order.setdefault(t.name, len(order))
+                            written = node.type_args[0] if node.type_args else None
+                            if isinstance(written, ir.NamedTypeRef) and written.name != t.name:
+                                self.digest_typedefs.setdefault(t.name, written.name)
                 todo[:0] = [getattr(node, f.name) for f in dataclasses.fields(node)]
         return order
 
@@ -397,7 +402,8 @@ class Lowerer:
         for name, t in sorted(pipeline.digests.items(),
                               key=lambda d: (digest_rank.get(d[0], len(digest_rank)), d[0])):
             self.schema.digests.append(S.DigestInfo(
-                name, tuple(_member_info(f.name, f.type) for f in t.fields)))
+                name, tuple(_member_info(f.name, f.type) for f in t.fields),
+                p4info_name=self.digest_typedefs.get(name)))
             for f in t.fields:  # p4c describes a digest member's serializable enum
                 self._new_type(f.type)
                 member_type = strip_newtype(f.type)

@@ -125,6 +125,9 @@ class DigestInfo:
     name: str
     members: tuple[StructMemberInfo, ...]
     explicit_id: int | None = None
+    # The name `digest<T>` wrote when T is a typedef of the struct: P4Info's
+    # digest takes it (its type_spec still names the struct).
+    p4info_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -282,6 +282,10 @@ class P4InfoIndex:
                 d.type_spec.WhichOneof("type_spec") in ("struct", "tuple"),
             )
             self.digest_ids[d.preamble.name] = d.preamble.id
+            if d.type_spec.HasField("struct"):
+                # The switch names a digest after its struct (P4Info may use
+                # the typedef the program wrote).
+                self.digest_ids.setdefault(d.type_spec.struct.name, d.preamble.id)
 
     @staticmethod
     def _digest_widths(

@@ -17,7 +17,9 @@ p4c-bm2-ss's own P4Info text as the expected output:
   header fields `type_name` and digest members `new_type`, described in
   `type_info.new_types`; with `@p4runtime_translation` P4Info shows the
   translated width (none for a string). The P4Runtime server still takes and
-  gives such values in the program's width."""
+  gives such values in the program's width;
+- `digest<T>` with T a typedef of a struct: the digest is named T, its
+  type_spec the struct (the server maps the switch's struct name to it)."""
 
 from __future__ import annotations
 
@@ -657,3 +659,310 @@ def test_the_server_takes_new_type_values_in_the_program_width() -> None:
     assert index.packet_in is not None
     assert index.packet_in.fields == ((1, "ingress_port", 9), (2, "pad", 7))
     assert [d.bitwidths for d in index.digests.values()] == [(9, 12, 48)]
+
+
+TYPEDEF_DIGEST = """\
+#include <core.p4>
+#include <v1model.p4>
+header eth_t { bit<48> dst; bit<48> src; bit<16> type; }
+header vlan_t { bit<16> tci; bit<16> type; }
+struct H { eth_t eth; vlan_t vlan; }
+struct learn_s { bit<48> mac; bit<9> port; }
+typedef learn_s learn_t;
+struct M { bit<12> vid; bit<16> stat; }
+parser Vlan(packet_in p, inout H h, inout M m) {
+    value_set<bit<16>>(2) tpids;
+    state start { transition select(p.lookahead<bit<16>>()) { tpids: tag; default: accept; } }
+    state tag { p.extract(h.vlan); m.vid = h.vlan.tci[11:0]; transition accept; }
+}
+parser P(packet_in p, out H h, inout M m, inout standard_metadata_t sm) {
+    Vlan() vlan_parser;
+    state start { p.extract(h.eth); vlan_parser.apply(p, h, m); transition accept; }
+}
+control V(inout H h, inout M m) { apply { } }
+control Stats(in bit<9> port, inout M m) {
+    counter(512, CounterType.packets) pkts;
+    register<bit<32>>(512) last;
+    action count_it(bit<16> s) { m.stat = s; pkts.count((bit<32>)port); }
+    table classify { key = { port : exact @name("port"); } actions = { count_it; NoAction; }
+                     default_action = NoAction(); }
+    apply { classify.apply(); last.write((bit<32>)port, 1); }
+}
+control I(inout H h, inout M m, inout standard_metadata_t sm) {
+    Stats() in_stats;
+    @name("other_stats") Stats() out_stats;
+    action fwd(bit<9> port) { sm.egress_spec = port; }
+    action drop() { mark_to_drop(sm); }
+    table l2 {
+        key = { m.vid : exact; h.eth.dst : exact; }
+        actions = { fwd; drop; NoAction; }
+        default_action = drop();
+        const entries = {
+            (1, 0xffffffffffff) : drop();
+        }
+    }
+    apply {
+        in_stats.apply(sm.ingress_port, m);
+        switch (l2.apply().action_run) {
+            fwd: { out_stats.apply(sm.egress_spec, m); }
+            drop:
+            NoAction: { digest<learn_t>(1, { h.eth.src, sm.ingress_port }); }
+        }
+    }
+}
+control E(inout H h, inout M m, inout standard_metadata_t sm) { apply { } }
+control C(inout H h, inout M m) { apply { } }
+control D(packet_out p, in H h) { apply { p.emit(h); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+TYPEDEF_DIGEST_P4C = """\
+# proto-file: p4/config/v1/p4info.proto
+# proto-message: p4.config.v1.P4Info
+
+pkg_info {
+  arch: "v1model"
+}
+tables {
+  preamble {
+    id: 38898185
+    name: "I.in_stats.classify"
+    alias: "in_stats.classify"
+  }
+  match_fields {
+    id: 1
+    name: "port"
+    bitwidth: 9
+    match_type: EXACT
+  }
+  action_refs {
+    id: 31175312
+  }
+  action_refs {
+    id: 21257015
+  }
+  initial_default_action {
+    action_id: 21257015
+  }
+  size: 1024
+}
+tables {
+  preamble {
+    id: 47255183
+    name: "I.other_stats.classify"
+    alias: "other_stats.classify"
+  }
+  match_fields {
+    id: 1
+    name: "port"
+    bitwidth: 9
+    match_type: EXACT
+  }
+  action_refs {
+    id: 23649773
+  }
+  action_refs {
+    id: 21257015
+  }
+  initial_default_action {
+    action_id: 21257015
+  }
+  size: 1024
+}
+tables {
+  preamble {
+    id: 42104749
+    name: "I.l2"
+    alias: "l2"
+  }
+  match_fields {
+    id: 1
+    name: "m.vid"
+    bitwidth: 12
+    match_type: EXACT
+  }
+  match_fields {
+    id: 2
+    name: "h.eth.dst"
+    bitwidth: 48
+    match_type: EXACT
+  }
+  action_refs {
+    id: 31384409
+  }
+  action_refs {
+    id: 32117294
+  }
+  action_refs {
+    id: 21257015
+  }
+  initial_default_action {
+    action_id: 32117294
+  }
+  size: 1024
+  is_const_table: true
+  has_initial_entries: true
+}
+actions {
+  preamble {
+    id: 21257015
+    name: "NoAction"
+    alias: "NoAction"
+    annotations: "@noWarn(\\"unused\\")"
+  }
+}
+actions {
+  preamble {
+    id: 31175312
+    name: "I.in_stats.count_it"
+    alias: "in_stats.count_it"
+  }
+  params {
+    id: 1
+    name: "s"
+    bitwidth: 16
+  }
+}
+actions {
+  preamble {
+    id: 23649773
+    name: "I.other_stats.count_it"
+    alias: "other_stats.count_it"
+  }
+  params {
+    id: 1
+    name: "s"
+    bitwidth: 16
+  }
+}
+actions {
+  preamble {
+    id: 31384409
+    name: "I.fwd"
+    alias: "fwd"
+  }
+  params {
+    id: 1
+    name: "port"
+    bitwidth: 9
+  }
+}
+actions {
+  preamble {
+    id: 32117294
+    name: "I.drop"
+    alias: "drop"
+  }
+}
+counters {
+  preamble {
+    id: 304915273
+    name: "I.in_stats.pkts"
+    alias: "in_stats.pkts"
+  }
+  spec {
+    unit: PACKETS
+  }
+  size: 512
+}
+counters {
+  preamble {
+    id: 309557060
+    name: "I.other_stats.pkts"
+    alias: "other_stats.pkts"
+  }
+  spec {
+    unit: PACKETS
+  }
+  size: 512
+}
+value_sets {
+  preamble {
+    id: 50348407
+    name: "P.vlan_parser.tpids"
+    alias: "tpids"
+  }
+  match {
+    id: 1
+    bitwidth: 16
+    match_type: EXACT
+  }
+  size: 2
+}
+registers {
+  preamble {
+    id: 384335203
+    name: "I.in_stats.last"
+    alias: "in_stats.last"
+  }
+  type_spec {
+    bitstring {
+      bit {
+        bitwidth: 32
+      }
+    }
+  }
+  size: 512
+}
+registers {
+  preamble {
+    id: 380529312
+    name: "I.other_stats.last"
+    alias: "other_stats.last"
+  }
+  type_spec {
+    bitstring {
+      bit {
+        bitwidth: 32
+      }
+    }
+  }
+  size: 512
+}
+digests {
+  preamble {
+    id: 398033514
+    name: "learn_t"
+    alias: "learn_t"
+  }
+  type_spec {
+    struct {
+      name: "learn_s"
+    }
+  }
+}
+type_info {
+  structs {
+    key: "learn_s"
+    value {
+      members {
+        name: "mac"
+        type_spec {
+          bitstring {
+            bit {
+              bitwidth: 48
+            }
+          }
+        }
+      }
+      members {
+        name: "port"
+        type_spec {
+          bitstring {
+            bit {
+              bitwidth: 9
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def test_a_digest_of_a_typedef_is_named_as_written() -> None:
+    compiled = compile_source(TYPEDEF_DIGEST, "typedef_digest.p4")
+    assert p4info_to_text(compiled.p4info) == TYPEDEF_DIGEST_P4C
+    index = P4InfoIndex(compiled.p4info, compiled.schema)
+    assert index.digest_ids["learn_t"] == index.digest_ids["learn_s"]
