@@ -85,6 +85,9 @@ def preload(lab: Any, wanted: int, have: int) -> tuple[int, float]:
             if failed:
                 raise RuntimeError(f"InstallFlows refused {len(failed)}: {failed[0].message}")
             added += len(requests)
+            if added % 10240 == 0:
+                print(f"  preloaded {have + added:,} in {time.perf_counter() - started:.1f} s",
+                      flush=True)  # fmt: skip
     return added, time.perf_counter() - started
 
 
