@@ -159,6 +159,12 @@ class _Builder:
             msg.size = profile.size
             if profile.with_selector:
                 msg.max_group_size = profile.max_group_size
+                if profile.size_semantics == "sum_of_weights":
+                    msg.sum_of_weights.SetInParent()
+                elif profile.size_semantics == "sum_of_members":
+                    msg.sum_of_members.SetInParent()
+                    if profile.max_member_weight:
+                        msg.sum_of_members.max_member_weight = profile.max_member_weight
         for counter in schema.counters:
             if counter.direct_table is None:
                 msg = info.counters.add(size=counter.size)
@@ -201,7 +207,10 @@ class _Builder:
         for register in schema.registers:
             msg = info.registers.add(size=register.size)
             self._preamble(msg.preamble, "register", register.name, register.annotations)
-            msg.type_spec.bitstring.bit.bitwidth = register.bitwidth
+            if register.signed:
+                msg.type_spec.bitstring.int.bitwidth = register.bitwidth
+            else:
+                msg.type_spec.bitstring.bit.bitwidth = register.bitwidth
         for digest in schema.digests:
             shown = digest.p4info_name or digest.name
             if self.id("digest", shown) in {d.preamble.id for d in info.digests}:

@@ -82,6 +82,8 @@ class ProfilePlan:
     in_place: bool = False  # constructed in a table's `implementation` property
     annotations: tuple[str, ...] = ()
     explicit_id: int | None = None
+    size_semantics: str = ""  # @selector_size_semantics's argument
+    max_member_weight: int = 0
 
 
 @dataclass
@@ -428,7 +430,8 @@ class Lowerer:
             self.schema.action_profiles.append(S.ActionProfileInfo(
                 p.name, tuple(p.tables), p.size, with_selector=p.algorithm is not None,
                 max_group_size=p.max_group_size, annotations=p.annotations,
-                explicit_id=p.explicit_id))
+                explicit_id=p.explicit_id, size_semantics=p.size_semantics,
+                max_member_weight=p.max_member_weight))
         return Lowered(pipeline, self.schema, self.out_tables, self.out_externs,
                        self.out_value_sets, profiles)
 
@@ -625,10 +628,20 @@ class Lowerer:
                 raise UnsupportedError(note.pos if note else impl.decl.pos,
                                        f"@max_group_size({max_group_size}): p4sim groups "
                                        f"hold at most {MAX_GROUP_SIZE} weighted members")
-        notes = [n for n in impl.annotations if n.name != "max_group_size"]
+        # p4c turns these into P4Info fields, not annotations.
+        fields = {"max_group_size", "selector_size_semantics", "max_member_weight"}
+        notes = [n for n in impl.annotations if n.name not in fields]
+        semantics = ir.find_annotation(impl.annotations, "selector_size_semantics")
+        size_semantics = ""
+        if impl.with_selector and semantics is not None and semantics.args and \
+                isinstance(semantics.args[0], ir.StringLit):
+            size_semantics = semantics.args[0].value
         return ProfilePlan(name, impl.size, impl.algorithm, max_group_size,
                            annotations=annotation_strings(notes),
-                           explicit_id=annotation_int(impl.annotations, "id"))
+                           explicit_id=annotation_int(impl.annotations, "id"),
+                           size_semantics=size_semantics,
+                           max_member_weight=annotation_int(impl.annotations,
+                                                            "max_member_weight") or 0)
 
     def _direct_name(self, block: BlockInst, sym: Sym, table: str) -> str:
         ext = block.externs.get(sym)
@@ -727,7 +740,9 @@ class Lowerer:
                 raise UnsupportedError(decl.pos, f"register of {t}")
             size = _int_arg(args, decl)
             self.out_externs.append(ExternPlan(ext.py, kind, ext.name, size, width))
-            self.schema.registers.append(S.RegisterInfo(ext.name, width, size, notes, explicit))
+            self.schema.registers.append(S.RegisterInfo(
+                ext.name, width, size, notes, explicit,
+                signed=isinstance(bits, BitT) and bits.signed))
         elif kind == "counter":
             size = _int_arg(args, decl)
             unit = self._unit(decl, 1, "CounterType")

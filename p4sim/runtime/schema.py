@@ -106,6 +106,7 @@ class RegisterInfo:
     size: int
     annotations: tuple[str, ...] = ()
     explicit_id: int | None = None
+    signed: bool = False  # register<int<W>>: P4Info's `int { bitwidth }`
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,10 @@ class ActionProfileInfo:
     max_group_size: int = 0
     annotations: tuple[str, ...] = ()
     explicit_id: int | None = None
+    # @selector_size_semantics("sum_of_weights" | "sum_of_members"), with
+    # @max_member_weight(N) for the latter; "" when not given.
+    size_semantics: str = ""
+    max_member_weight: int = 0
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,10 @@ p4c-bm2-ss's own P4Info text as the expected output:
   translated width (none for a string). The P4Runtime server still takes and
   gives such values in the program's width;
 - `digest<T>` with T a typedef of a struct: the digest is named T, its
-  type_spec the struct (the server maps the switch's struct name to it)."""
+  type_spec the struct (the server maps the switch's struct name to it);
+- `@selector_size_semantics` / `@max_member_weight` on an action selector
+  become P4Info's `sum_of_weights` / `sum_of_members` fields; a register of
+  `int<W>` is `int { bitwidth }`."""
 
 from __future__ import annotations
 
@@ -966,3 +969,214 @@ def test_a_digest_of_a_typedef_is_named_as_written() -> None:
     assert p4info_to_text(compiled.p4info) == TYPEDEF_DIGEST_P4C
     index = P4InfoIndex(compiled.p4info, compiled.schema)
     assert index.digest_ids["learn_t"] == index.digest_ids["learn_s"]
+
+
+SELECTOR_AND_SIGNED = """\
+#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> a; int<8> s; bit<16> b; }
+struct H { h_t h; }
+struct M { bool flag; bit<16> hash; }
+parser P(packet_in p, out H h, inout M m, inout standard_metadata_t sm) {
+    state start { p.extract(h.h); transition accept; }
+}
+control V(inout H h, inout M m) { apply { } }
+control I(inout H h, inout M m, inout standard_metadata_t sm) {
+    @name(".global_fwd") action fwd(bit<9> port) { sm.egress_spec = port; }
+    @name(".drop_it") action drop() { mark_to_drop(sm); }
+    @name(".my_selector") @max_group_size(64) @selector_size_semantics("sum_of_weights")
+    action_selector(HashAlgorithm.crc32, 32w512, 32w16) sel;
+    register<int<8>>(16) signed_reg;
+    @name("renamed_meter") meter(8, MeterType.packets) m8;
+    table ecmp {
+        key = { m.flag : exact; h.h.a : selector; h.h.b : selector; }
+        actions = { fwd; drop; }
+        implementation = sel;
+        size = 128;
+    }
+    @name(".global_table") table gt {
+        key = { h.h.s : ternary; h.h.b : range; }
+        actions = { fwd; @tableonly drop; }
+        size = 64;
+    }
+    apply {
+        if (ecmp.apply().miss) { gt.apply(); }
+        signed_reg.write(0, h.h.s);
+        bit<2> c; m8.execute_meter((bit<32>)h.h.a, c);
+    }
+}
+control E(inout H h, inout M m, inout standard_metadata_t sm) { apply { } }
+control C(inout H h, inout M m) { apply { } }
+control D(packet_out p, in H h) { apply { p.emit(h.h); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+SELECTOR_AND_SIGNED_P4C = """\
+# proto-file: p4/config/v1/p4info.proto
+# proto-message: p4.config.v1.P4Info
+
+pkg_info {
+  arch: "v1model"
+}
+tables {
+  preamble {
+    id: 48078750
+    name: "I.ecmp"
+    alias: "ecmp"
+  }
+  match_fields {
+    id: 1
+    name: "m.flag"
+    bitwidth: 1
+    match_type: EXACT
+  }
+  action_refs {
+    id: 26092712
+  }
+  action_refs {
+    id: 22522681
+  }
+  action_refs {
+    id: 21257015
+    annotations: "@defaultonly"
+    scope: DEFAULT_ONLY
+  }
+  initial_default_action {
+    action_id: 21257015
+  }
+  implementation_id: 291535018
+  size: 128
+}
+tables {
+  preamble {
+    id: 47246013
+    name: "global_table"
+    alias: "global_table"
+  }
+  match_fields {
+    id: 1
+    name: "h.h.s"
+    bitwidth: 8
+    match_type: TERNARY
+  }
+  match_fields {
+    id: 2
+    name: "h.h.b"
+    bitwidth: 16
+    match_type: RANGE
+  }
+  action_refs {
+    id: 26092712
+  }
+  action_refs {
+    id: 22522681
+    annotations: "@tableonly"
+    scope: TABLE_ONLY
+  }
+  action_refs {
+    id: 21257015
+    annotations: "@defaultonly"
+    scope: DEFAULT_ONLY
+  }
+  initial_default_action {
+    action_id: 21257015
+  }
+  size: 64
+}
+actions {
+  preamble {
+    id: 21257015
+    name: "NoAction"
+    alias: "NoAction"
+    annotations: "@noWarn(\\"unused\\")"
+  }
+}
+actions {
+  preamble {
+    id: 26092712
+    name: "global_fwd"
+    alias: "global_fwd"
+  }
+  params {
+    id: 1
+    name: "port"
+    bitwidth: 9
+  }
+}
+actions {
+  preamble {
+    id: 22522681
+    name: "drop_it"
+    alias: "drop_it"
+  }
+}
+action_profiles {
+  preamble {
+    id: 291535018
+    name: "my_selector"
+    alias: "my_selector"
+  }
+  table_ids: 48078750
+  with_selector: true
+  size: 512
+  max_group_size: 64
+  sum_of_weights {
+  }
+}
+meters {
+  preamble {
+    id: 340453924
+    name: "I.renamed_meter"
+    alias: "renamed_meter"
+  }
+  spec {
+    unit: PACKETS
+  }
+  size: 8
+}
+registers {
+  preamble {
+    id: 385495515
+    name: "I.signed_reg"
+    alias: "signed_reg"
+  }
+  type_spec {
+    bitstring {
+      int {
+        bitwidth: 8
+      }
+    }
+  }
+  size: 16
+}
+type_info {
+}
+"""
+
+SUM_OF_MEMBERS_P4C_PROFILE = """\
+action_profiles {
+  preamble {
+    id: 291535018
+    name: "my_selector"
+    alias: "my_selector"
+  }
+  table_ids: 48078750
+  with_selector: true
+  size: 512
+  max_group_size: 64
+  sum_of_members {
+    max_member_weight: 4
+  }
+}
+"""
+
+
+def test_selector_size_semantics_and_signed_registers() -> None:
+    compiled = compile_source(SELECTOR_AND_SIGNED, "selector.p4")
+    assert p4info_to_text(compiled.p4info) == SELECTOR_AND_SIGNED_P4C
+    members = SELECTOR_AND_SIGNED.replace(
+        '@selector_size_semantics("sum_of_weights")',
+        '@selector_size_semantics("sum_of_members") @max_member_weight(4)',
+    )
+    text = p4info_to_text(compile_source(members, "selector.p4").p4info)
+    assert SUM_OF_MEMBERS_P4C_PROFILE in text
