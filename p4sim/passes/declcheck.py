@@ -82,6 +82,9 @@ class TableFacts:
     entries: list[tuple[list[ir.Expr], ActionBinding, int | None]]
     size: int | None
     support_timeout: bool = False
+    # `size = n` with n a constructor parameter of the table's control: the
+    # size is the instance's argument (the lowering pass reads it).
+    size_param: Sym | None = None
     direct_counter: Sym | None = None
     direct_meter: Sym | None = None
     implementation: TableImplementation | None = None
@@ -591,10 +594,16 @@ class Checker(ExprChecker):
                 priority = self.const_int(entry.priority, scope, "entry priority")
             entries.append((keysets, binding, priority))
         size = None
-        if d.size is not None:
+        size_param = None
+        if isinstance(d.size, ir.NameRef):
+            size_sym = scope.lookup_value(d.size.name, d.size.dotted)
+            if size_sym is not None and size_sym.kind == "var" and size_sym.direction == "ctor":
+                self.check(d.size, scope)
+                size_param = size_sym
+        if d.size is not None and size_param is None:
             size = self.const_int(d.size, scope, "table size")
             limits.check_count("table size", size, 0, limits.MAX_TABLE_SIZE, d.size.pos)
-        facts = TableFacts(key_types, actions, default, entries, size)
+        facts = TableFacts(key_types, actions, default, entries, size, size_param=size_param)
         for name, value in d.properties.items():
             if name == "support_timeout":
                 self.check_value(value, scope, BoolT(), "support_timeout")

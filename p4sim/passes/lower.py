@@ -172,7 +172,9 @@ class Lowerer:
         self.digest_typedefs: dict[str, str] = {}
         # Serializable enums typing an action's parameters, per action.
         self.action_enums: dict[str, list[EnumT]] = {}
-        self.direct_owner: dict[Sym, str] = {}  # direct counter/meter sym -> table name
+        # direct counter/meter instance name -> table name (per instance: a
+        # control instantiated twice has a counter per instance)
+        self.direct_owner: dict[str, str] = {}
         self.profiles: dict[str, ProfilePlan] = {}
         self.named_profiles: list[str] = []  # declared instances, in declaration order
         self.elab: Elaborated | None = None
@@ -307,7 +309,11 @@ class Lowerer:
                 if not isinstance(node, ir.Node):
                     continue
                 if isinstance(node, ir.IfStmt | ir.Ternary):
-                    cond = self.facts.consts.get(node.cond)
+                    cond: object = self.facts.consts.get(node.cond)
+                    if cond is None and isinstance(node.cond, ir.NameRef):
+                        # a constructor parameter: constant in this instance
+                        ref = self.facts.refs.get(node.cond)
+                        cond = block.ctor_values.get(ref) if ref is not None else None
                     if isinstance(cond, bool):
                         taken = node.then if cond else node.otherwise
                         todo.append(taken)
@@ -564,6 +570,14 @@ class Lowerer:
                 refs.append(S.ActionRefInfo("NoAction", "DEFAULT_ONLY"))
         entries = self._entries(block, decl, facts, keys)
         size = facts.size if facts.size is not None else DEFAULT_TABLE_SIZE
+        if facts.size_param is not None:  # a constructor parameter: this instance's value
+            assert decl.size is not None
+            value = block.ctor_values.get(facts.size_param)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeCheckError(decl.size.pos,
+                                     "table size must be a compile-time integer constant")
+            limits.check_count("table size", value, 0, limits.MAX_TABLE_SIZE, decl.size.pos)
+            size = value
         _check_entries(decl, qname, keys, size, default, specs, entries)
         counter = meter = None
         meter_unit = None
@@ -648,9 +662,9 @@ class Lowerer:
         if ext is None:
             raise UnsupportedError(sym.decl.pos, "a direct counter or meter "
                                    "declared outside the table's control")
-        if sym in self.direct_owner:
+        if ext.name in self.direct_owner:
             raise TypeCheckError(sym.decl.pos, f"{ext.name} is used by two tables")
-        self.direct_owner[sym] = table
+        self.direct_owner[ext.name] = table
         return ext.name
 
     def _entries(self, block: BlockInst, decl: ir.TableDecl, facts: TableFacts,
@@ -751,7 +765,7 @@ class Lowerer:
                                                       explicit))
         elif kind == "direct_counter":
             unit = self._unit(decl, 0, "CounterType")
-            table = self.direct_owner.get(ext.sym)
+            table = self.direct_owner.get(ext.name)
             if table is None:
                 raise TypeCheckError(decl.pos, f"direct_counter {ext.name} is not attached "
                                      "to a table")
@@ -769,7 +783,7 @@ class Lowerer:
             self.named_profiles.append(ext.name)
         elif kind == "direct_meter":
             unit = self._unit(decl, 0, "MeterType")
-            table = self.direct_owner.get(ext.sym)
+            table = self.direct_owner.get(ext.name)
             if table is None:
                 raise TypeCheckError(decl.pos, f"direct_meter {ext.name} is not attached "
                                      "to a table")

@@ -22,7 +22,11 @@ p4c-bm2-ss's own P4Info text as the expected output:
   type_spec the struct (the server maps the switch's struct name to it);
 - `@selector_size_semantics` / `@max_member_weight` on an action selector
   become P4Info's `sum_of_weights` / `sum_of_members` fields; a register of
-  `int<W>` is `int { bitwidth }`."""
+  `int<W>` is `int { bitwidth }`;
+- a control instantiated several times with constructor arguments: a table's
+  `size` may be a constructor parameter (p4sim refused it), each instance
+  has its own direct counter (p4sim said "used by two tables"), and a table
+  behind `if (param)` with the argument false is not in P4Info."""
 
 from __future__ import annotations
 
@@ -1180,3 +1184,158 @@ def test_selector_size_semantics_and_signed_registers() -> None:
     )
     text = p4info_to_text(compile_source(members, "selector.p4").p4info)
     assert SUM_OF_MEMBERS_P4C_PROFILE in text
+
+
+INSTANCES = """\
+#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> a; bit<8> b; }
+struct H { h_t h; }
+struct M { bit<8> x; }
+parser P(packet_in p, out H h, inout M m, inout standard_metadata_t sm) {
+    state start { p.extract(h.h); transition accept; }
+}
+control V(inout H h, inout M m) { apply { } }
+control Lookup(in bit<8> k, inout M m)(bit<32> table_size, bool enabled) {
+    direct_counter(CounterType.packets) hits;
+    action set(bit<8> v) { m.x = v; hits.count(); }
+    table t { key = { k : exact @name("key"); } actions = { set; } counters = hits;
+              size = table_size; }
+    apply { if (enabled) { t.apply(); } }
+}
+control I(inout H h, inout M m, inout standard_metadata_t sm) {
+    Lookup(32w256, true) first;
+    Lookup(32w64, false) second;
+    Lookup(32w128, true) third;
+    apply { first.apply(h.h.a, m); second.apply(h.h.b, m); third.apply(h.h.b, m); }
+}
+control E(inout H h, inout M m, inout standard_metadata_t sm) { apply { } }
+control C(inout H h, inout M m) { apply { } }
+control D(packet_out p, in H h) { apply { p.emit(h); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+INSTANCES_P4C = """\
+# proto-file: p4/config/v1/p4info.proto
+# proto-message: p4.config.v1.P4Info
+
+pkg_info {
+  arch: "v1model"
+}
+tables {
+  preamble {
+    id: 44519604
+    name: "I.first.t"
+    alias: "first.t"
+  }
+  match_fields {
+    id: 1
+    name: "key"
+    bitwidth: 8
+    match_type: EXACT
+  }
+  action_refs {
+    id: 18592996
+  }
+  action_refs {
+    id: 21257015
+    annotations: "@defaultonly"
+    scope: DEFAULT_ONLY
+  }
+  initial_default_action {
+    action_id: 21257015
+  }
+  direct_resource_ids: 332036871
+  size: 256
+}
+tables {
+  preamble {
+    id: 38358027
+    name: "I.third.t"
+    alias: "third.t"
+  }
+  match_fields {
+    id: 1
+    name: "key"
+    bitwidth: 8
+    match_type: EXACT
+  }
+  action_refs {
+    id: 27330367
+  }
+  action_refs {
+    id: 21257015
+    annotations: "@defaultonly"
+    scope: DEFAULT_ONLY
+  }
+  initial_default_action {
+    action_id: 21257015
+  }
+  direct_resource_ids: 331595299
+  size: 128
+}
+actions {
+  preamble {
+    id: 21257015
+    name: "NoAction"
+    alias: "NoAction"
+    annotations: "@noWarn(\\"unused\\")"
+  }
+}
+actions {
+  preamble {
+    id: 18592996
+    name: "I.first.set"
+    alias: "first.set"
+  }
+  params {
+    id: 1
+    name: "v"
+    bitwidth: 8
+  }
+}
+actions {
+  preamble {
+    id: 27330367
+    name: "I.third.set"
+    alias: "third.set"
+  }
+  params {
+    id: 1
+    name: "v"
+    bitwidth: 8
+  }
+}
+direct_counters {
+  preamble {
+    id: 332036871
+    name: "I.first.hits"
+    alias: "first.hits"
+  }
+  spec {
+    unit: PACKETS
+  }
+  direct_table_id: 44519604
+}
+direct_counters {
+  preamble {
+    id: 331595299
+    name: "I.third.hits"
+    alias: "third.hits"
+  }
+  spec {
+    unit: PACKETS
+  }
+  direct_table_id: 38358027
+}
+type_info {
+}
+"""
+
+
+def test_control_instances_with_constructor_arguments() -> None:
+    compiled = compile_source(INSTANCES, "instances.p4")
+    assert p4info_to_text(compiled.p4info) == INSTANCES_P4C
+    # The pipeline still has the disabled instance's table, at its size.
+    tables = {t.name: t.size for t in compiled.lowered.tables}
+    assert tables == {"I.first.t": 256, "I.second.t": 64, "I.third.t": 128}
