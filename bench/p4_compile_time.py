@@ -135,7 +135,7 @@ def run(runs: int, quick: bool, out_dir: Path) -> dict[str, Any]:
     # The parser tables (lark) are built once per process: not part of a compile.
     first = next(iter(PROFILES.values()))[0]
     compile_file(first)
-    points = []
+    points: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for name, (program, profiles) in PROFILES.items():
@@ -144,7 +144,7 @@ def run(runs: int, quick: bool, out_dir: Path) -> dict[str, Any]:
                 mine = p4sim_in_process(program, defines, runs)
                 command = p4sim_command(program, defines, runs, tmp)
                 theirs = p4c_command(program, defines, runs, tmp)
-                point = {
+                point: dict[str, Any] = {
                     "program": name,
                     "profile": profile,
                     "defines": " ".join(d_flags(defines)) or "-",
