@@ -61,7 +61,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from controller.classifier.agent_pool import AgentPool
 from controller.classifier.controller_client import ControllerApi, ControllerError, FlowRef
 from controller.classifier.flow_ids import FlowIds
-from controller.classifier.kernel import RELEASE_DELAY_S, Endpoint, Kernel
+from controller.classifier.kernel import RELEASE_HOLD_S, Endpoint, Kernel
 from controller.classifier.policy import Policy, load_policy
 from controller.classifier.recent import RecentHandoffs, TracingLatencyLog, note_flow
 from controller.classifier.request import Request, RequestIncomplete, parse_request
@@ -209,7 +209,7 @@ class Classifier:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._flush is not None:
             self._flush.cancel()
-            self._flush_locks()
+            self._flush = None
 
     def reload_policy(self) -> Policy:
         """Read the policy file again; raises PolicyError and keeps the old one."""
@@ -502,16 +502,18 @@ class Classifier:
             log.warning("RemoveFlow of flow %#010x failed: %s", flow.flow_id, exc)
 
     def _release_lock(self, client: Endpoint, vip: Endpoint) -> None:
-        """The lock of a connection handed over goes with the next lock's
-        transaction (controller.classifier.kernel), or with a flush soon after
-        when no handoff follows."""
+        """The lock of a connection handed over is kept RELEASE_HOLD_S, then
+        goes with the next lock's transaction (controller.classifier.kernel),
+        or with a flush when no handoff follows."""
         self.kernel.release(client, vip)
         if self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later(RELEASE_DELAY_S, self._flush_locks)
+            self._flush = asyncio.get_running_loop().call_later(RELEASE_HOLD_S, self._flush_locks)
 
     def _flush_locks(self) -> None:
         self._flush = None
-        self.kernel.flush()
+        wait = self.kernel.flush()
+        if wait is not None:
+            self._flush = asyncio.get_running_loop().call_later(wait, self._flush_locks)
 
     def _unlock(self, client: Endpoint, vip: Endpoint) -> None:
         try:

@@ -5,11 +5,14 @@ controller.handoff.tcprepair, `kernel_steps`); the classifier takes it by
 constructor, so tests run it against recording fakes.
 
 A handed-off connection's lock is not released at once: `release` queues
-it, and the next `lock` carries the queued releases in its own nftables
-transaction (or `flush` does, a moment later), so a busy classifier pays
-one transaction per handoff, not two. A lock kept a little longer only
-drops what still reaches this host for a connection whose socket is gone,
-segments its kernel would otherwise answer with a RST.
+it for RELEASE_HOLD_S, and the first `lock` after that carries it in its own
+nftables transaction (or `flush` does), so a busy classifier pays one
+transaction per handoff, not two. The hold is for the client's segments the
+switch sent here before it had the connection's entry and that arrive after
+the socket is gone (a switch's queues, a link that delays and reorders):
+this host's kernel would answer each with a RST and kill the connection
+(seen on bmv2 with c1's link reordering); held, they are dropped and
+retransmitted to the back-end.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,9 +33,8 @@ log = logging.getLogger("p4handoff.classifier")
 Endpoint = tuple[str, int]
 Flow = tuple[Endpoint, Endpoint]
 
-# Releases queued at most this long, or this many, before a transaction of their own.
-RELEASE_DELAY_S = 0.1
-RELEASE_BATCH = 64
+# How long a handed-off connection's lock is kept at least.
+RELEASE_HOLD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Kernel:
     lock: Callable[[Endpoint, Endpoint], None]
     unlock: Callable[[Endpoint, Endpoint], None]
     release: Callable[[Endpoint, Endpoint], None]
-    flush: Callable[[], None]
+    flush: Callable[[], float | None]
     freeze: Callable[[socket.socket, bytes], ConnectionState]
     thaw: Callable[[socket.socket], None]
     close_silently: Callable[[socket.socket], None]
@@ -49,7 +52,7 @@ class Kernel:
 
 
 class BatchedLocks:
-    """FlowLock with releases queued and sent along with the next lock.
+    """FlowLock whose releases wait RELEASE_HOLD_S and then go with the next lock.
 
     `unlock` is immediate: the failure paths serve the connection here, so
     its segments must reach the socket again at once."""
@@ -57,11 +60,10 @@ class BatchedLocks:
     def __init__(self, flow_lock: FlowLock, clock: Callable[[], float] = time.monotonic) -> None:
         self.flow_lock = flow_lock
         self.clock = clock
-        self.pending: list[Flow] = []
-        self._oldest = 0.0
+        self.pending: deque[tuple[float, Flow]] = deque()  # (queued at, flow), oldest first
 
     def lock(self, client: Endpoint, vip: Endpoint) -> None:
-        releasing, self.pending = self.pending, []
+        releasing = self._due()
         try:
             self.flow_lock.change([(client, vip)], releasing)
         except NftError:
@@ -75,20 +77,26 @@ class BatchedLocks:
         self.flow_lock.unlock(client, vip)
 
     def release(self, client: Endpoint, vip: Endpoint) -> None:
-        if not self.pending:
-            self._oldest = self.clock()
-        self.pending.append((client, vip))
-        if len(self.pending) >= RELEASE_BATCH or self.clock() - self._oldest >= RELEASE_DELAY_S:
-            self.flush()
+        self.pending.append((self.clock(), (client, vip)))
 
-    def flush(self) -> None:
-        releasing, self.pending = self.pending, []
-        if not releasing:
-            return
-        try:
-            self.flow_lock.change([], releasing)
-        except NftError:
-            self._release_each(releasing)
+    def flush(self) -> float | None:
+        """Release the locks held long enough; returns the seconds until the
+        next one is due, None when none is queued."""
+        releasing = self._due()
+        if releasing:
+            try:
+                self.flow_lock.change([], releasing)
+            except NftError:
+                self._release_each(releasing)
+        if not self.pending:
+            return None
+        return max(0.0, self.pending[0][0] + RELEASE_HOLD_S - self.clock())
+
+    def _due(self) -> list[Flow]:
+        now, due = self.clock(), []
+        while self.pending and now - self.pending[0][0] >= RELEASE_HOLD_S:
+            due.append(self.pending.popleft()[1])
+        return due
 
     def _release_each(self, flows: list[Flow]) -> None:
         for client, vip in flows:

@@ -33,7 +33,7 @@ from classifier_support import (
 from kernel_lab import Lab
 
 from controller.classifier.core import Classifier
-from controller.classifier.kernel import Endpoint, Kernel, kernel_steps
+from controller.classifier.kernel import RELEASE_HOLD_S, Endpoint, Kernel, kernel_steps
 from controller.handoff.agent_protocol import Reply, Status
 from controller.handoff.blob import Handoff
 from controller.handoff.nft import FlowLock, Nft
@@ -201,7 +201,8 @@ def test_ready_handoff_is_installed_then_committed_and_the_copy_dropped_silently
         wait_outcome(setup.classifier, "handed_off")
     # The commit goes only after the switch entry is written.
     assert setup.controller.kinds() == ["allocate", "install", "install", "install", "commit"]
-    assert setup.locked() == set()
+    # Held a while for late segments (RELEASE_HOLD_S), then released.
+    wait_for(lambda: setup.locked() == set(), RELEASE_HOLD_S + 5, "the lock to be released")
     (handoff,) = setup.agent.handoffs
     assert handoff.state.receive == b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
     (commit,) = setup.agent.commits
