@@ -14,7 +14,6 @@ import random
 import select
 import socket
 import struct
-import threading
 import time
 
 import pytest
@@ -23,6 +22,8 @@ from kernel_lab import (
     VIP6,
     Lab,
     Reader,
+    Writer,
+    fill_send_queue,
     handoff_topology6,
     rst_count,
     rst_watch,
@@ -39,45 +40,6 @@ from controller.lab.session import wait_for
 FORWARDER6 = "2001:db8:3::fe"  # the switch's address on the back-end side (never assigned)
 BACKEND6 = "2001:db8:3::11"
 ETH_P_IPV6 = 0x86DD
-
-
-class Writer(threading.Thread):
-    """Sends `data` in paced slices, so the handoff happens while bytes flow."""
-
-    def __init__(self, sock: socket.socket, data: bytes, slice_len: int, pause: float) -> None:
-        super().__init__(daemon=True)
-        self.sock, self.data, self.slice_len, self.pause = sock, data, slice_len, pause
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            for start in range(0, len(self.data), self.slice_len):
-                self.sock.sendall(self.data[start : start + self.slice_len])
-                time.sleep(self.pause)
-        except BaseException as exc:
-            self.error = exc
-
-    def finish(self, timeout: float) -> None:
-        self.join(timeout)
-        assert not self.is_alive(), "writer still blocked"
-        if self.error is not None:
-            raise self.error
-
-
-def _fill_send_queue(sock: socket.socket, data: bytes) -> int:
-    """Write without blocking until the kernel refuses more; returns bytes taken."""
-    sent = 0
-    sock.setblocking(False)
-    deadline = time.monotonic() + 2
-    while sent < len(data) and time.monotonic() < deadline:
-        try:
-            sent += sock.send(data[sent : sent + 65536])
-        except BlockingIOError:
-            if sent > 256 * 1024:
-                break
-            time.sleep(0.001)
-    sock.setblocking(True)
-    return sent
 
 
 def _recv_exactly(sock: socket.socket, length: int, timeout: float) -> bytes:
@@ -111,15 +73,21 @@ def test_ipv6_handoff_keeps_both_streams_intact_with_bytes_in_flight(
 
     rng = random.Random(options)
     upload = rng.randbytes(3 << 20)
-    download = rng.randbytes(4 << 20)
+    download = rng.randbytes(8 << 20)
     listener = _socket6(lab, ns["classifier"])
     listener.bind((VIP6, 80))
     listener.listen()
     client = _socket6(lab, ns["client"])
+    # A fixed receive buffer (no autotuning): with the classifier's send
+    # buffer (4 MiB at most) it holds less than the download, so the send
+    # queue fills while the client holds.
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
     client.connect((VIP6, 80))
     server, peer6 = listener.accept()
     peer = (peer6[0], peer6[1])
-    client_reader = Reader(client, len(download), 64 * 1024, 0.004)
+    # The client reads the first 256 KiB and then nothing until the handoff
+    # is done, so the classifier's send queue is full when it freezes.
+    client_reader = Reader(client, len(download), 64 * 1024, 0.004, hold_after=256 * 1024)
     client_reader.start()
     client_writer = Writer(client, upload, 64 * 1024, 0.004)
     client_writer.start()
@@ -127,7 +95,7 @@ def test_ipv6_handoff_keeps_both_streams_intact_with_bytes_in_flight(
     already_read = b""
     while len(already_read) < 1000:
         already_read += server.recv(1000 - len(already_read))
-    sent_by_classifier = _fill_send_queue(server, download)
+    sent_by_classifier = fill_send_queue(server, download, client_reader)
 
     lock.lock(peer, (VIP6, 80))
     state = tcprepair.freeze(server, already_read=already_read)
@@ -144,6 +112,7 @@ def test_ipv6_handoff_keeps_both_streams_intact_with_bytes_in_flight(
     lab.ip(ns["router"], "-6", "route", "replace", f"{VIP6}/128", "via", BACKEND6)
     tcprepair.close_silently(server)
     lock.unlock(peer, (VIP6, 80))
+    client_reader.resume.set()
     assert restored.getsockname()[:2] == (VIP6, 80) and restored.getpeername()[:2] == peer
     # Full-sized segments (MTU 1500 less 60 bytes of headers and options).
     snd_mss = struct.unpack_from("=I", restored.getsockopt(socket.IPPROTO_TCP, 11, 104), 16)[0]

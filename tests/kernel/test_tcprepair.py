@@ -13,7 +13,6 @@ import hashlib
 import random
 import socket
 import struct
-import threading
 import time
 from dataclasses import replace
 
@@ -22,6 +21,8 @@ from kernel_lab import (
     VIP,
     Lab,
     Reader,
+    Writer,
+    fill_send_queue,
     handoff_topology,
     rst_count,
     rst_watch,
@@ -40,46 +41,8 @@ def tcp_state(sock: socket.socket) -> int:
     """The kernel's TCP state of `sock` (tcpi_state, the first byte of TCP_INFO)."""
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
 
+
 FORWARDER = "10.0.3.254"  # the switch's address on the back-end side (never assigned)
-
-
-class Writer(threading.Thread):
-    """Sends `data` in paced slices, so a handoff happens while bytes still flow."""
-
-    def __init__(self, sock: socket.socket, data: bytes, slice_len: int, pause: float) -> None:
-        super().__init__(daemon=True)
-        self.sock, self.data, self.slice_len, self.pause = sock, data, slice_len, pause
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            for start in range(0, len(self.data), self.slice_len):
-                self.sock.sendall(self.data[start : start + self.slice_len])
-                time.sleep(self.pause)
-        except BaseException as exc:
-            self.error = exc
-
-    def finish(self, timeout: float) -> None:
-        self.join(timeout)
-        assert not self.is_alive(), "writer still blocked"
-        if self.error is not None:
-            raise self.error
-
-
-def _fill_send_queue(sock: socket.socket, data: bytes) -> int:
-    """Write without blocking until the kernel refuses more; returns bytes taken."""
-    sent = 0
-    sock.setblocking(False)
-    deadline = time.monotonic() + 2
-    while sent < len(data) and time.monotonic() < deadline:
-        try:
-            sent += sock.send(data[sent : sent + 65536])
-        except BlockingIOError:
-            if sent > 256 * 1024:
-                break
-            time.sleep(0.001)
-    sock.setblocking(True)
-    return sent
 
 
 OPTION_CASES = {
@@ -111,15 +74,21 @@ def test_handoff_keeps_both_streams_intact_with_bytes_in_flight(lab: Lab, case: 
 
     rng = random.Random(case)
     upload = rng.randbytes(3 << 20)
-    download = rng.randbytes(4 << 20)
+    download = rng.randbytes(8 << 20)
 
     listener = lab.socket_in(ns["classifier"])
     listener.bind((VIP, 80))
     listener.listen()
     client = lab.socket_in(ns["client"])
+    # A fixed receive buffer (no autotuning): with the classifier's send
+    # buffer (4 MiB at most) it holds less than the download, so the send
+    # queue fills while the client holds.
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
     client.connect((VIP, 80))
     server, peer = listener.accept()
-    client_reader = Reader(client, len(download), 64 * 1024, 0.004)
+    # The client reads the first 256 KiB and then nothing until the handoff
+    # is done, so the classifier's send queue is full when it freezes.
+    client_reader = Reader(client, len(download), 64 * 1024, 0.004, hold_after=256 * 1024)
     client_reader.start()
     client_writer = Writer(client, upload, 64 * 1024, 0.004)
     client_writer.start()
@@ -128,7 +97,7 @@ def test_handoff_keeps_both_streams_intact_with_bytes_in_flight(lab: Lab, case: 
     already_read = b""
     while len(already_read) < 1000:
         already_read += server.recv(1000 - len(already_read))
-    sent_by_classifier = _fill_send_queue(server, download)
+    sent_by_classifier = fill_send_queue(server, download, client_reader)
 
     lock.lock(peer, (VIP, 80))
     state = tcprepair.freeze(server, already_read=already_read)
@@ -148,6 +117,7 @@ def test_handoff_keeps_both_streams_intact_with_bytes_in_flight(lab: Lab, case: 
     lab.ip(ns["router"], "route", "replace", f"{VIP}/32", "via", "10.0.3.11")
     tcprepair.close_silently(server)
     lock.unlock(peer, (VIP, 80))
+    client_reader.resume.set()
     assert restored.getsockname() == (VIP, 80) and restored.getpeername() == peer
     # Full-sized segments (MTU 1500 less headers and options), not the 536 default.
     snd_mss = struct.unpack_from("=I", restored.getsockopt(socket.IPPROTO_TCP, 11, 104), 16)[0]

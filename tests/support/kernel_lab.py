@@ -26,8 +26,6 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _counter = itertools.count()
 
 
-
-
 def _setns(fd: int) -> None:
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
@@ -87,8 +85,8 @@ class Lab:
         return a_if, b_if
 
     def link6(self, a: str, a_addr: str, b: str, b_addr: str) -> tuple[str, str]:
-        """`link` with IPv6 /64 addresses, usable at once (no duplicate
-        address detection in either namespace)."""
+        """`link` with IPv6 /64 addresses (no duplicate address detection in
+        either namespace); returns once IPv6 works on both ends."""
         for ns in (a, b):
             self.sysctl(ns, "net.ipv6.conf.all.accept_dad", 0)
             self.sysctl(ns, "net.ipv6.conf.default.accept_dad", 0)
@@ -98,7 +96,22 @@ class Lab:
         for ns, ifname, addr in ((a, a_if, a_addr), (b, b_if, b_addr)):
             self.ip(ns, "-6", "addr", "add", f"{addr}/64", "dev", ifname, "nodad")
             self.ip(ns, "link", "set", ifname, "up")
+        for ns, ifname in ((a, a_if), (b, b_if)):
+            self._wait_ipv6_configured(ns, ifname)
         return a_if, b_if
+
+    def _wait_ipv6_configured(self, ns: str, ifname: str) -> None:
+        """Wait until the kernel has configured IPv6 on the interface, which
+        it shows by adding the link-local address. Until then (up to a second
+        after `link set up`, when the link watcher reports the carrier) the
+        interface has no multicast route: neighbour solicitations to it are
+        dropped, and a first connection waits a second or two for the
+        solicitation's retry, leaving its socket with a 3-6 s RTO."""
+        deadline = time.monotonic() + 10
+        while not self.ip(ns, "-6", "addr", "show", "dev", ifname, "scope", "link").strip():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{ns} {ifname}: no IPv6 link-local address after 10 s")
+            time.sleep(0.01)
 
     @contextmanager
     def enter(self, ns: str) -> Iterator[None]:
@@ -117,7 +130,6 @@ class Lab:
         self.names.clear()
 
 
-
 def tcp_settings(lab: Lab, ns: str, *, timestamps: bool, sack: bool, wscale: bool) -> None:
     lab.sysctl(ns, "net.ipv4.tcp_timestamps", int(timestamps))
     lab.sysctl(ns, "net.ipv4.tcp_sack", int(sack))
@@ -127,10 +139,18 @@ def tcp_settings(lab: Lab, ns: str, *, timestamps: bool, sack: bool, wscale: boo
 class Reader(threading.Thread):
     """Reads exactly `length` bytes from a socket in the background and keeps
     their SHA-256 and count (the data itself is not kept); with `pause` it
-    reads at most `slice_len` bytes per pause, like a slow application."""
+    reads at most `slice_len` bytes per pause, like a slow application. With
+    `hold_after` it stops reading once it has that many bytes, sets `holding`
+    and goes on only when `resume` is set: the sender's queue then stays full
+    for as long as the test needs it to."""
 
     def __init__(
-        self, sock: socket.socket, length: int, slice_len: int = 1 << 20, pause: float = 0.0
+        self,
+        sock: socket.socket,
+        length: int,
+        slice_len: int = 1 << 20,
+        pause: float = 0.0,
+        hold_after: int | None = None,
     ) -> None:
         super().__init__(daemon=True)
         import hashlib
@@ -139,6 +159,9 @@ class Reader(threading.Thread):
         self.length = length
         self.slice_len = slice_len
         self.pause = pause
+        self.hold_after = hold_after
+        self.holding = threading.Event()
+        self.resume = threading.Event()
         self.digest = hashlib.sha256()
         self.count = 0
         self.error: BaseException | None = None
@@ -146,7 +169,14 @@ class Reader(threading.Thread):
     def run(self) -> None:
         try:
             while self.count < self.length:
-                chunk = self.sock.recv(min(self.slice_len, self.length - self.count))
+                if self.hold_after is not None and self.count >= self.hold_after:
+                    self.holding.set()
+                    self.resume.wait()
+                    self.hold_after = None
+                limit = self.length - self.count
+                if self.hold_after is not None:
+                    limit = min(limit, self.hold_after - self.count)
+                chunk = self.sock.recv(min(self.slice_len, limit))
                 if not chunk:
                     raise ConnectionError(f"EOF after {self.count} of {self.length} bytes")
                 self.digest.update(chunk)
@@ -163,6 +193,52 @@ class Reader(threading.Thread):
         if self.error is not None:
             raise self.error
         return self.digest.hexdigest()
+
+
+class Writer(threading.Thread):
+    """Sends `data` in paced slices, so a handoff happens while bytes still flow."""
+
+    def __init__(self, sock: socket.socket, data: bytes, slice_len: int, pause: float) -> None:
+        super().__init__(daemon=True)
+        self.sock, self.data, self.slice_len, self.pause = sock, data, slice_len, pause
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for start in range(0, len(self.data), self.slice_len):
+                self.sock.sendall(self.data[start : start + self.slice_len])
+                time.sleep(self.pause)
+        except BaseException as exc:
+            self.error = exc
+
+    def finish(self, timeout: float) -> None:
+        self.join(timeout)
+        assert not self.is_alive(), "writer still blocked"
+        if self.error is not None:
+            raise self.error
+
+
+def fill_send_queue(sock: socket.socket, data: bytes, peer_reader: Reader) -> int:
+    """Write without blocking until the kernel refuses more while the peer's
+    reader holds; returns the bytes taken. The refusal proves bytes are queued
+    (sent but unacknowledged, or not sent), and they stay queued until the
+    test sets `peer_reader.resume`."""
+    sent = 0
+    sock.setblocking(False)
+    deadline = time.monotonic() + 20
+    try:
+        while time.monotonic() < deadline:
+            if sent == len(data):
+                raise AssertionError(f"all {sent} bytes were taken: nothing stays queued")
+            try:
+                sent += sock.send(data[sent : sent + 65536])
+            except BlockingIOError:
+                if peer_reader.holding.is_set():
+                    return sent
+                peer_reader.holding.wait(0.001)
+        raise AssertionError(f"the send queue did not fill in 20 s ({sent} bytes taken)")
+    finally:
+        sock.setblocking(True)
 
 
 VIP = "10.0.0.100"
