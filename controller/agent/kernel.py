@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from controller.agent.core import AdoptedFlow, Backends
 from controller.handoff import nft, tcprepair
@@ -37,17 +37,18 @@ def _by_family(addresses: Sequence[str]) -> dict[int, str]:
 
 
 def kernel_backends(
-    backend_ip: str | Sequence[str], handover_path: str
+    backend_ip: str | Sequence[str], handover_path: str, forwarders: Iterable[str] = ()
 ) -> tuple[Backends, list[AdoptedFlow]]:
     """The real back-ends: nftables decapsulation to `backend_ip` (this host's
     address on the forwarder's side; one IPv4 and one IPv6 address on a
     dual-stack host, the one of the forwarder's family is used), TCP_REPAIR
     restore, SCM_RIGHTS hand-over to the application listening on
     `handover_path`; plus the mappings already in the kernel from a previous
-    run, for `Agent.adopt`."""
+    run, for `Agent.adopt`. Tunnelled segments from `forwarders` that have no
+    mapping (yet) are dropped silently, counted (nft.DecapMap)."""
     own = _by_family([backend_ip] if isinstance(backend_ip, str) else backend_ip)
     decap = nft.DecapMap(nft.Nft())
-    decap.setup()
+    decap.setup(forwarders)
 
     def backend_for(forwarder: str) -> str:
         version = ipaddress.ip_address(forwarder).version

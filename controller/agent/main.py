@@ -43,7 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         "(dual stack: once for IPv4 and once for IPv6)",
     )
     p.add_argument(
-        "--forwarder", action="append", type=_address, default=[], help="accepted forwarder"
+        "--forwarder",
+        action="append",
+        type=_address,
+        default=[],
+        help="accepted forwarder (default: any); tunnelled segments from these forwarders "
+        "with no mapping are dropped silently (counted: nft list counter ip[6] "
+        f"{nft.DECAP_TABLE} unmapped)",
     )
     p.add_argument("--vip", action="append", type=host_port, default=[], help="served VIP:PORT")
     p.add_argument("--metrics", type=host_port, help="HOST:PORT for Prometheus metrics")
@@ -82,7 +88,7 @@ async def _run_agent(args: argparse.Namespace) -> None:
     tls = tls_files(args)
     server_tls = None if tls is None else tls.server_context()
     try:
-        backends, adopted = kernel_backends(args.backend_address, args.handover)
+        backends, adopted = kernel_backends(args.backend_address, args.handover, args.forwarder)
     except ValueError as exc:
         raise SystemExit(f"handoff agent: error: {exc}") from None
     agent = Agent(keys, backends, config)

@@ -5,7 +5,11 @@ directions while its socket is frozen, so the frozen socket neither sees the
 client's segments nor answers them. `DecapMap` (back-end host) turns the
 forwarder's rewritten packets (source = forwarder address, destination = this
 back-end, TCP ports = the 32-bit flow id) back into the original client -> VIP
-packets before connection tracking and routing see them.
+packets before connection tracking and routing see them. The switch may
+tunnel a flow before the back-end's mapping exists; such a segment from a
+configured forwarder is dropped and counted rather than answered by the
+back-end's kernel with a RST to the forwarder address, and the client's
+retransmission finds the mapping.
 
 Both handle IPv4 and IPv6 connections: each table exists twice under one
 name, once in the `ip` family and once in `ip6` (`nft list table ip6
@@ -28,7 +32,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -358,6 +362,18 @@ def _value_type(kind: str, family: Family) -> str:
     return _ADDR_TYPE[family] if kind == "addr" else kind
 
 
+def _forwarders_by_family(forwarders: Iterable[str]) -> dict[Family, list[str]]:
+    """Forwarder addresses in canonical text per table family, each once."""
+    found: dict[Family, dict[str, None]] = {f: {} for f in FAMILIES}
+    for text in [forwarders] if isinstance(forwarders, str) else forwarders:
+        try:
+            address = _ip(text)
+        except ValueError:
+            raise ValueError(f"forwarder {text!r} is not an IP address") from None
+        found[_family(address)][address] = None
+    return {f: list(addresses) for f, addresses in found.items()}
+
+
 class DecapMap:
     """Rewrites (forwarder, flow id) packets back to the original 4-tuple.
 
@@ -371,6 +387,15 @@ class DecapMap:
     the `ip6` one, with indexes from one pool. The mark is
     reset to 0 afterwards, so nothing downstream sees the index. Replies need
     no rule: the restored socket sends from VIP to client directly.
+
+    A TCP segment from a configured forwarder address that misses
+    `flow_index` is dropped and counted (`unmapped`) rather than left to the
+    kernel: the switch may already tunnel a flow whose mapping is still to
+    come, and the kernel would answer it with a RST where a silent drop only
+    costs the client a retransmission. The forwarders are a set
+    (`forwarders`), so a new configuration changes elements, not rules; with
+    no forwarder configured it is empty and drops nothing, since a miss then
+    cannot be told from the host's ordinary traffic.
     """
 
     def __init__(self, nft: Nft, table: str = DECAP_TABLE) -> None:
@@ -381,9 +406,14 @@ class DecapMap:
         self._free: list[int] = []
         self._next = 1
 
-    def setup(self) -> None:
+    def setup(self, forwarders: Iterable[str] = ()) -> None:
         """Create the `ip` and `ip6` tables (idempotent) and adopt the flows
-        already in them, so a restarted agent keeps serving and removing them."""
+        already in them, so a restarted agent keeps serving and removing them.
+
+        `forwarders` (IPv4 and IPv6 addresses; ValueError naming a bad one
+        before the kernel is touched) replace the set whose unmapped segments
+        are dropped; none, and nothing is dropped."""
+        by_family = _forwarders_by_family(forwarders)
         lines = []
         for f in FAMILIES:
             t = f"{f} {self.table}"
@@ -396,13 +426,23 @@ class DecapMap:
                     f"add map {t} {name} {{ type mark : {_value_type(kind, f)}; }}"
                     for name, _, kind in _TARGET_MAPS
                 ),
+                f"add set {t} forwarders {{ type {addr}; }}",
+                f"flush set {t} forwarders",
+                *(
+                    [f"add element {t} forwarders {{ {', '.join(by_family[f])} }}"]
+                    if by_family[f]
+                    else []
+                ),
                 f"add counter {t} decapsulated",
+                f"add counter {t} unmapped",
                 f"add chain {t} prerouting {{ {_hook('prerouting')} }}",
                 f"add chain {t} decap",
                 f"flush chain {t} prerouting",
                 f"flush chain {t} decap",
                 f"add rule {t} prerouting meta mark set"
                 f" {f} saddr . {f} daddr . tcp sport . tcp dport map @flow_index goto decap",
+                f"add rule {t} prerouting {f} saddr @forwarders meta l4proto tcp"
+                ' counter name "unmapped" drop',
                 f"add rule {t} decap "
                 + " ".join(
                     f"{field.format(f=f)} set meta mark map @{name}"
@@ -497,6 +537,10 @@ class DecapMap:
     def decapsulated(self) -> int:
         """Packets rewritten so far."""
         return _counter_packets(self.nft, self.table, "decapsulated")
+
+    def unmapped(self) -> int:
+        """Segments from a configured forwarder dropped for want of a mapping so far."""
+        return _counter_packets(self.nft, self.table, "unmapped")
 
     def _elements(self, verb: str, entry: DecapEntry, idx: int) -> str:
         fwd, backend, hi, lo = entry.wire_key

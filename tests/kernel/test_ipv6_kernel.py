@@ -388,7 +388,8 @@ def test_ipv6_decap_rewrites_flow_id_packet_to_restored_socket(lab: Lab) -> None
 
     assert decap.remove("2001:db8:3::1", BACKEND6, flow_id) == entry
     raw.sendto(wire(b"again"), (BACKEND6, 0))
-    # No longer rewritten: the back-end's kernel resets the unknown flow-id flow.
+    # No longer rewritten and no forwarder configured to drop it by: the
+    # back-end's kernel resets the unknown flow-id flow.
     rst = _next_tcp(capture, lambda p: p.src == BACKEND6 and p[TCP].flags.R, 5)
     assert rst is not None, "the unmapped segment was not answered with a RST"
     assert (rst[TCP].sport, rst[TCP].dport) == (flow_id & 0xFFFF, flow_id >> 16)
@@ -425,6 +426,43 @@ def test_ipv6_decap_syn_is_answered_by_the_vip_listener(lab: Lab) -> None:
     assert _tcp_checksum_ok(answer)
     assert decap.decapsulated() == 1
     for sock in (raw, capture, listener):
+        sock.close()
+
+
+def _tcp_out_rsts(lab: Lab, ns: str) -> int:
+    for line in lab.sh(ns, "nstat", "-az", "TcpOutRsts").splitlines():
+        if line.startswith("TcpOutRsts "):
+            return int(line.split()[1])
+    raise AssertionError("nstat did not report TcpOutRsts")
+
+
+def test_ipv6_decap_drops_unmapped_segments_from_a_forwarder_without_a_rst(lab: Lab) -> None:
+    switch_ns, backend_ns, switch_if = _switch_and_backend6(lab)
+    with lab.enter(backend_ns):
+        decap = DecapMap(Nft())
+    decap.setup(forwarders=["10.0.3.1", "2001:db8:3::1"])
+    # A mapping for another flow id: the miss is of this flow id, not of an empty map.
+    decap.add(DecapEntry("2001:db8:3::1", BACKEND6, 0x9_0009, "2001:db8:1::10", 1, VIP6, 80))
+    raw = _raw6(lab, switch_ns)
+    capture = _capture6(lab, switch_ns, switch_if)
+    resets_before = _tcp_out_rsts(lab, backend_ns)
+
+    flow_id = 0x0001_2345
+    segments = [
+        TCP(sport=flow_id >> 16, dport=flow_id & 0xFFFF, seq=1000, ack=2000, flags=flags) / data
+        for flags, data in (("S", b""), ("PA", b"hello"), ("A", b""))
+    ]
+    for segment in segments:
+        raw.sendto(bytes(IPv6(src="2001:db8:3::1", dst=BACKEND6) / segment), (BACKEND6, 0))
+    wait_for(lambda: decap.unmapped() >= len(segments), 2, "the unmapped segments to be counted")
+
+    # Without the drop each of them is answered with a RST to 2001:db8:3::1.
+    answer = _next_tcp(capture, lambda p: p.src in (BACKEND6, VIP6), 0.5)
+    assert answer is None, f"the back-end answered: {answer!r}"
+    assert _tcp_out_rsts(lab, backend_ns) == resets_before
+    assert decap.unmapped() == len(segments)
+    assert decap.decapsulated() == 0
+    for sock in (raw, capture):
         sock.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import select
 import socket
 import time
@@ -182,8 +183,9 @@ def test_decap_rewrites_flow_id_packet_to_restored_socket(lab: Lab) -> None:
 
     assert decap.remove("10.0.3.1", "10.0.3.11", flow_id) == entry
     raw.sendto(wire(b"again"), ("10.0.3.11", 0))
-    # Not rewritten any more, the segment reaches no socket: the back-end's
-    # kernel answers it with a RST from its own address and the flow id ports.
+    # Not rewritten any more, the segment reaches no socket: with no forwarder
+    # configured nothing drops it, and the back-end's kernel answers it with
+    # a RST from its own address and the flow id ports.
     deadline = time.monotonic() + 5
     rst = None
     while rst is None and time.monotonic() < deadline:
@@ -255,3 +257,192 @@ def test_lock_errors_name_the_flow_and_both_backends_agree(lab: Lab) -> None:
     assert by_library.locked() == {(("10.0.1.11", 40001), (VIP, 80))}
     by_library.teardown()
     assert "p4handoff_lock" not in run("ip", "netns", "exec", ns, "nft", "list", "tables")
+
+
+# Tunnelled segments the back-end has no mapping for: the switch may carry a
+# flow before the classifier's commit installs the back-end's mapping, so a
+# miss from a configured forwarder is dropped and counted, never reset.
+
+
+def _tcp_mib(lab: Lab, ns: str, name: str) -> int:
+    """One TCP MIB counter of a namespace (`TcpOutRsts`, ...), as nstat reads it."""
+    for line in lab.sh(ns, "nstat", "-az", name).splitlines():
+        if line.startswith(f"{name} "):
+            return int(line.split()[1])
+    raise AssertionError(f"nstat did not report {name}")
+
+
+def _tunnelled(src: str, flow_id: int, flags: str, payload: bytes = b"") -> bytes:
+    """A forwarder's rewritten segment: `src` -> the back-end, ports = flow id."""
+    tcp = TCP(sport=flow_id >> 16, dport=flow_id & 0xFFFF, seq=1000, ack=2000, flags=flags)
+    return bytes(IP(src=src, dst="10.0.3.11") / tcp / payload)
+
+
+def _backend_answers(capture: socket.socket, timeout: float) -> list[IP]:
+    """Every TCP segment the back-end (its address or the VIP) sends within `timeout`."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if select.select([capture], [], [], left)[0]:
+            pkt = IP(capture.recv(65535))
+            if TCP in pkt and pkt.src in ("10.0.3.11", VIP):
+                seen.append(pkt)
+    return seen
+
+
+def _forwarder_set(lab: Lab, ns: str, family: str = "ip") -> set[str]:
+    """The `forwarders` set as an operator lists it."""
+    listing = lab.sh(ns, "nft", "-j", "list", "set", family, "p4handoff_decap", "forwarders")
+    items = [i["set"] for i in json.loads(listing)["nftables"] if "set" in i]
+    return set(items[0].get("elem", []))
+
+
+def test_decap_drops_unmapped_segments_from_a_forwarder_without_a_rst(lab: Lab) -> None:
+    switch_ns, backend_ns, switch_if = _switch_and_backend(lab)
+    with lab.enter(backend_ns):
+        decap = DecapMap(Nft())
+    decap.setup(forwarders=["10.0.3.1"])
+    # A mapping for another flow id: the miss is of this flow id, not of an empty map.
+    decap.add(DecapEntry("10.0.3.1", "10.0.3.11", 0x0009_0009, "10.0.1.10", 40000, VIP, 80))
+    with lab.enter(switch_ns):
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        capture = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+        capture.bind((switch_if, 0x0800))
+    resets_before = _tcp_mib(lab, backend_ns, "TcpOutRsts")
+
+    flow_id = 0x0001_2345
+    segments = [
+        _tunnelled("10.0.3.1", flow_id, "S"),
+        _tunnelled("10.0.3.1", flow_id, "PA", b"hello"),
+        _tunnelled("10.0.3.1", flow_id, "A"),
+    ]
+    for segment in segments:
+        raw.sendto(segment, ("10.0.3.11", 0))
+    _wait_for(lambda: decap.unmapped() >= len(segments), 2, "the unmapped segments to be counted")
+
+    # Without the drop each of them is answered with a RST to 10.0.3.1.
+    assert _backend_answers(capture, 0.5) == []
+    assert _tcp_mib(lab, backend_ns, "TcpOutRsts") == resets_before
+    assert decap.unmapped() == len(segments)
+    assert decap.decapsulated() == 0
+    for sock in (raw, capture):
+        sock.close()
+
+
+def _restored(lab: Lab, ns: str, request: bytes) -> tuple[socket.socket, ConnectionState]:
+    """A handed-off 10.0.1.10:40000 -> VIP:80 connection restored in `ns`
+    with `request` queued for its application."""
+    state = ConnectionState(
+        client_ip="10.0.1.10",
+        client_port=40000,
+        vip_ip=VIP,
+        vip_port=80,
+        snd_seq=0x1000_0000,
+        rcv_seq=0x7000_0000,
+        window=RepairWindow(0x1000_0000, 65535, 65535, 65535, 0x7000_0000),
+        options=TcpOptions(1460, 0, 0, sack=False, timestamps=False, ts_offset=0),
+        send_unacked=b"",
+        send_unsent=b"",
+        receive=request,
+    )
+    with lab.enter(ns):
+        return tcprepair.restore(state), state
+
+
+def test_decap_with_forwarders_still_delivers_mapped_segments(lab: Lab) -> None:
+    switch_ns, backend_ns, _ = _switch_and_backend(lab)
+    with lab.enter(backend_ns):
+        decap = DecapMap(Nft())
+    decap.setup(forwarders=["10.0.3.1"])
+    flow_id = 0x0001_2345
+    decap.add(DecapEntry("10.0.3.1", "10.0.3.11", flow_id, "10.0.1.10", 40000, VIP, 80))
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    restored, state = _restored(lab, backend_ns, request)
+    with lab.enter(switch_ns):
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+
+    tcp = TCP(sport=flow_id >> 16, dport=flow_id & 0xFFFF, flags="PA", window=65535)
+    tcp.seq, tcp.ack = state.rcv_seq + len(request), state.snd_seq
+    raw.sendto(bytes(IP(src="10.0.3.1", dst="10.0.3.11") / tcp / b"hello"), ("10.0.3.11", 0))
+    assert _recv_exactly(restored, len(request) + 5, 2) == request + b"hello"
+    assert (decap.decapsulated(), decap.unmapped()) == (1, 0)
+    raw.close()
+    tcprepair.close_silently(restored)
+
+
+def test_decap_leaves_tcp_from_other_addresses_to_the_kernel(lab: Lab) -> None:
+    switch_ns, backend_ns, switch_if = _switch_and_backend(lab)
+    lab.ip(switch_ns, "addr", "add", "10.0.3.2/24", "dev", switch_if)
+    with lab.enter(backend_ns):
+        decap = DecapMap(Nft())
+    decap.setup(forwarders=["10.0.3.1"])
+    listener = lab.socket_in(backend_ns)
+    listener.bind(("10.0.3.11", 8080))
+    listener.listen()
+
+    # An ordinary connection from a host that is not a forwarder.
+    client = lab.socket_in(switch_ns)
+    client.bind(("10.0.3.2", 0))
+    client.settimeout(2)
+    client.connect(("10.0.3.11", 8080))
+    server, peer = listener.accept()
+    assert peer[0] == "10.0.3.2"
+    client.sendall(b"ping")
+    assert _recv_exactly(server, 4, 2) == b"ping"
+    server.sendall(b"pong")
+    assert _recv_exactly(client, 4, 2) == b"pong"
+
+    # Even a segment shaped like a tunnelled one is the kernel's to answer
+    # when it does not come from a forwarder: a RST, as without the drop.
+    resets_before = _tcp_mib(lab, backend_ns, "TcpOutRsts")
+    with lab.enter(switch_ns):
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    raw.sendto(_tunnelled("10.0.3.2", 0x0001_2345, "PA", b"hello"), ("10.0.3.11", 0))
+    _wait_for(
+        lambda: _tcp_mib(lab, backend_ns, "TcpOutRsts") == resets_before + 1,
+        2,
+        "the back-end's kernel to reset the segment",
+    )
+    assert decap.unmapped() == 0
+    for sock in (raw, client, server, listener):
+        sock.close()
+
+
+def test_decap_setup_replaces_the_forwarders_and_keeps_the_flows(lab: Lab) -> None:
+    switch_ns, backend_ns, switch_if = _switch_and_backend(lab)
+    lab.ip(switch_ns, "addr", "add", "10.0.3.2/24", "dev", switch_if)
+    with lab.enter(backend_ns):
+        first = DecapMap(Nft())
+        second = DecapMap(Nft(backend="command"))
+    first.setup(forwarders=["10.0.3.1", "2001:db8:3::1"])
+    entry = DecapEntry("10.0.3.1", "10.0.3.11", 0x0009_0009, "10.0.1.10", 40000, VIP, 80)
+    first.add(entry)
+    assert _forwarder_set(lab, backend_ns) == {"10.0.3.1"}
+    assert _forwarder_set(lab, backend_ns, "ip6") == {"2001:db8:3::1"}
+
+    # A restarted agent with another list: exactly the new list, same flows.
+    second.setup(forwarders=["10.0.3.2", "10.0.3.3", "10.0.3.2"])
+    assert _forwarder_set(lab, backend_ns) == {"10.0.3.2", "10.0.3.3"}
+    assert _forwarder_set(lab, backend_ns, "ip6") == set()
+    assert second.entries() == [entry]
+    with lab.enter(switch_ns):
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    resets_before = _tcp_mib(lab, backend_ns, "TcpOutRsts")
+    raw.sendto(_tunnelled("10.0.3.2", 0x0001_2345, "PA", b"hello"), ("10.0.3.11", 0))
+    _wait_for(lambda: second.unmapped() == 1, 2, "the new forwarder's segment to be dropped")
+    raw.sendto(_tunnelled("10.0.3.1", 0x0001_2345, "PA", b"hello"), ("10.0.3.11", 0))
+    _wait_for(
+        lambda: _tcp_mib(lab, backend_ns, "TcpOutRsts") == resets_before + 1,
+        2,
+        "the former forwarder's segment to be reset by the kernel",
+    )
+    assert second.unmapped() == 1
+
+    # A bad address changes nothing; an empty list drops nothing.
+    with pytest.raises(ValueError, match=r"forwarder '10\.0\.3\.300' is not an IP address"):
+        second.setup(forwarders=["10.0.3.1", "10.0.3.300"])
+    assert _forwarder_set(lab, backend_ns) == {"10.0.3.2", "10.0.3.3"}
+    second.setup()
+    assert _forwarder_set(lab, backend_ns) == set()
+    assert second.entries() == [entry]
+    raw.close()
