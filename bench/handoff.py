@@ -13,16 +13,18 @@ Measured by the classifier itself (its Stats RPC, the numbers `handoff stats`
 shows; the classifier is restarted before each level so they cover that
 level only), per handed-off connection:
   decision_to_handover  policy decision -> the agent's answer to the commit:
-              the application holds the socket (AllocateFlow, lock, freeze,
-              handoff to the agent, "ready", InstallFlow = the controller's
-              P4Runtime write, commit)
+              the application holds the socket (flow id, lock, freeze, then
+              the handoff to the agent and InstallFlow = the controller's
+              P4Runtime write side by side, then the commit)
   decision_to_ready     decision -> the agent's "ready"
 and the CPU time every lab process spent over the level, per handoff (from
 /proc/PID/stat; the level's connection ends included),
-and its steps: allocate (the controller's AllocateFlow), freeze (lock +
-TCP_REPAIR dump), agent (blob to the agent and its "ready" back), install
-(InstallFlow: the controller writes encap_map), commit (the commit's round
-trip), read (accept -> request read). Connections per second = connections /
+and its steps: allocate (a flow id from the leased block, or the
+controller's AllocateFlow), freeze (lock + TCP_REPAIR dump), agent (blob to
+the agent and its "ready" back), install (freeze -> InstallFlow answered:
+the controller writes encap_map while the agent restores), commit (entry
+written and agent ready -> the commit's answer), read (accept -> request
+read). Connections per second = connections /
 the client's wall time; handoffs per second = handed-off connections / the
 same. The classifier <-> agent round trip through p4sim is measured
 separately (1-byte TCP ping-pong from k1 to b1), since every handoff holds

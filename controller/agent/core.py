@@ -4,18 +4,20 @@ A handoff has two phases, so that the application never answers before the
 switch steers the client's packets here. For a handoff blob the agent checks
 that it is authentic, fresh and well-formed, that its flow id mapping makes
 sense here (forwarder and VIP served, flow id and 4-tuple not already live),
-installs the decapsulation mapping and restores the socket in the kernel
-(out of repair mode: live, so a client segment that arrives is acknowledged
-and queued, never answered with a RST), and answers "ready" while it keeps
-the socket. The classifier then has the switch entry written and sends a
-commit; on the commit the agent hands the socket to the application. An
-abort, or no commit within `commit_timeout_s`, closes the ready socket
-silently (in repair mode: no FIN, no RST) and removes the mapping: the
-application never saw it, so the classifier can still thaw its own copy.
+restores the socket in the kernel (out of repair mode: live) and answers
+"ready" while it keeps the socket. The classifier has the switch entry
+written meanwhile (the two overlap) and, once both are done, sends a commit;
+on the commit the agent installs the decapsulation mapping and hands the
+socket to the application. Until then the forwarder's segments of the flow
+find no mapping and are dropped silently (controller.handoff.nft.DecapMap),
+so a ready socket never acknowledges a byte: an abort, or no commit within
+`commit_timeout_s`, closes it silently (in repair mode: no FIN, no RST), the
+application never saw it, and the classifier can still thaw its own copy
+with nothing lost.
 
 A rejection is logged with its reason and changes nothing. A failure while
-installing undoes what was done. A release notice removes the mapping of a
-flow that ended. An abort sent by a classifier that got no answer undoes a
+restoring or committing undoes what was done. A release notice removes the
+mapping of a flow that ended. An abort sent by a classifier that got no answer undoes a
 handoff that was not committed, or says it was; once the socket may be in
 the application's hands the agent never undoes it, because the classifier
 resuming it too would make two senders on one connection. Pings
@@ -136,10 +138,10 @@ class AgentConfig:
 
 
 class _Phase(Enum):
-    INSTALLING = "installing"  # mapping and socket being set up
-    READY = "ready"  # restored, held here until the commit (or an abort, or the timeout)
-    HANDING_OVER = "handing over"
-    WITHDRAWING = "withdrawing"  # ready socket being closed silently, mapping removed
+    INSTALLING = "installing"  # socket being restored
+    READY = "ready"  # restored, no mapping yet, held until the commit (or an abort, or the timeout)
+    HANDING_OVER = "handing over"  # mapping being installed, then the socket handed over
+    WITHDRAWING = "withdrawing"  # ready socket being closed silently
     LIVE = "live"  # the application holds the socket
     RELEASING = "releasing"  # the flow ended: its mapping is being removed
 
@@ -392,28 +394,13 @@ class Agent:
         key, four = (h.forwarder_ip, h.flow_id), flow.four_tuple
         what = f"flow {h.flow_id} from {h.forwarder_ip} ({_show(four)})"
         b = self.backends
-
-        def install() -> socket.socket:
-            # Both kernel steps in one trip to the executor thread.
-            try:
-                b.decap_add(h.forwarder_ip, h.flow_id, h.state)
-            except Exception as exc:
-                raise _StepFailed("decap_failed", exc) from exc
-            try:
-                return b.restore(h.state)
-            except Exception as exc:
-                raise _StepFailed("restore_failed", exc) from exc
-
         try:
-            sock = await self._run(install)
-        except _StepFailed as failed:
-            if failed.reason == "restore_failed":
-                await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
+            sock = await self._run(partial(b.restore, h.state))
+        except Exception as exc:
             self._unreserve(key, four)
-            return self._failed(peer, failed.reason, what, failed.cause)
+            return self._failed(peer, "restore_failed", what, exc)
         if flow.abort_requested:
             await self._undo(partial(b.close_silently, sock), what)
-            await self._undo(partial(b.decap_remove, h.forwarder_ip, h.flow_id), what)
             self._unreserve(key, four)
             return self._refuse(
                 "handoff", peer, Status.CONFLICT, "aborted", f"{what}: the classifier gave up"
@@ -450,6 +437,15 @@ class Agent:
         self._stop_waiting(flow)
         flow.enter(_Phase.HANDING_OVER)
         b = self.backends
+        try:
+            await self._run(partial(b.decap_add, h.forwarder_ip, h.flow_id, h.state))
+        except Exception as exc:
+            # The classifier has let go of its copy: the connection is lost,
+            # but quietly (nothing was acknowledged here).
+            await self._undo(partial(b.close_silently, sock), what)
+            self._unreserve(key, flow.four_tuple)
+            flow.settled.set()
+            return self._failed(peer, "decap_failed", what, exc, kind="commit")
         try:
             # On a thread of its own: the application's acknowledgement is
             # waited for there, and other handoffs' kernel steps go on.
@@ -500,7 +496,8 @@ class Agent:
 
     def _withdraw(self, key: FlowKey, flow: _Flow, why: str) -> Awaitable[None]:
         """Undo a READY handoff: the socket goes without FIN or RST (the
-        application never saw it), then its mapping; the id is free again.
+        application never saw it, and with no mapping installed yet it never
+        acknowledged a client segment); the id is free again.
         The flow leaves READY at the call, so no commit can hand it over any
         more; the kernel steps run when the result is awaited."""
         sock = flow.sock
@@ -512,7 +509,6 @@ class Agent:
         async def undo() -> None:
             try:
                 await self._undo(partial(self.backends.close_silently, sock), what)
-                await self._undo(partial(self.backends.decap_remove, *key), what)
             finally:
                 self._unreserve(key, flow.four_tuple)
                 flow.settled.set()
@@ -666,15 +662,6 @@ class Agent:
         if self._own_executor:
             self._executor.shutdown(wait=True)
             self._handover_executor.shutdown(wait=True)
-
-
-class _StepFailed(Exception):
-    """A kernel step of a handoff failed: `reason` is the refusal token."""
-
-    def __init__(self, reason: str, cause: Exception) -> None:
-        super().__init__(f"{reason}: {cause}")
-        self.reason = reason
-        self.cause = cause
 
 
 def _canonical(config: AgentConfig) -> AgentConfig:

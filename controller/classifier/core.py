@@ -7,8 +7,9 @@ moves the live connection there, in the order of docs/blob-format.md "One
 handoff, message by message":
 
     a flow id -> lock the 4-tuple -> freeze (TCP_REPAIR) -> sealed handoff
-    to the back-end's agent -> on its "ready": InstallFlow -> sealed commit
-    (not waited for) -> close the frozen copy silently -> unlock
+    to the back-end's agent, and InstallFlow alongside it -> once the agent
+    is "ready" and the entry written: sealed commit (not waited for) ->
+    close the frozen copy silently -> unlock
 
 The flow id comes from a block the controller leased to this classifier
 (controller.classifier.flow_ids: LeaseFlowIds, no round trip per handoff);
@@ -19,21 +20,28 @@ The agent restores the connection before it answers "ready" but gives it to
 the application only on the commit, which leaves once the switch steers the
 client's packets to the back-end: whatever the client sends after the
 application's first answer (its ACK, its FIN, the next request) reaches the
-back-end, not the lock here. "Decision to the application holding the
-socket" (`decision_to_handover`) therefore includes the switch write.
+back-end, not the lock here. The switch write does not wait for "ready":
+until the commit the back-end has no decapsulation mapping for the flow and
+drops the client's segments silently (the client retransmits them), so a
+ready socket never acknowledges a byte the frozen copy here would not have.
+"Decision to the application holding the socket" (`decision_to_handover`)
+is therefore the longer of the agent's restore and the switch write, plus
+the commit.
 
 Anything that fails before the agent's "ready" leaves the connection here and
-usable: the flow id is given back (RemoveFlow), the socket is unlocked and
-thawed, and the client gets a clean answer, an HTTP 503 (or a FIN, as the
-policy's `on_no_match` says; non-HTTP requests always get the FIN). A
-request that matches no rule gets the same answer straight away; nothing
-ever waits for a client that sends nothing. When an agent's answer was lost
-and the abort could not settle the outcome either, the classifier cannot
-know who holds the connection: it drops its copy silently and keeps the
-4-tuple locked for a while, so there are never two senders. When the switch
-entry cannot be written, the ready copy on the back-end is aborted and the
-connection is dropped (the entry may exist after all, and thawing could lose
-bytes the back-end acknowledged meanwhile).
+usable: the flow id is given back (RemoveFlow, which also deletes the switch
+entry if it was written; only then does the client's next segment come here
+again), the socket is unlocked and thawed, and the client gets a clean
+answer, an HTTP 503 (or a FIN, as the policy's `on_no_match` says; non-HTTP
+requests always get the FIN). A request that matches no rule gets the same
+answer straight away; nothing ever waits for a client that sends nothing.
+When an agent's answer was lost and the abort could not settle the outcome
+either, the connection is still ours (the agent hands a socket over, and
+lets the client's segments reach it, only on a commit): the flow is given
+back with a release for the agent, and the connection is thawed and
+answered. When the switch entry cannot be written, the ready copy on the
+back-end is aborted and the connection is dropped (the entry may exist
+after all, and would steer the client's segments away from a thawed copy).
 
 The kernel steps (controller.handoff.nft.FlowLock, controller.handoff.tcprepair)
 and the controller's API reach the classifier through `Kernel`
@@ -336,6 +344,7 @@ class Classifier:
         frozen = time.perf_counter()
         self.latencies.add("freeze", frozen - allocated)
         blob = seal(Handoff(flow.flow_id, flow.forwarder, state), self.keys)
+        install = self._start_install(flow, frozen - decided)
         outcome = await self.agents.client(backend).hand_off(
             blob,
             flow_id=flow.flow_id,
@@ -367,7 +376,8 @@ class Classifier:
                 chosen.name,
             )  # fmt: skip
             self.metrics.retries.inc()
-            await self._give_back(flow, f"agent_failed: {outcome.detail}", release_agent=False)
+            # One entry per connection: the first goes before the next is written.
+            await self._call_off(install, flow, f"agent_failed: {outcome.detail}", False)
             choices.opened(chosen.name)
             backend, flow = chosen.name, retry
             tried.add(backend)
@@ -375,6 +385,7 @@ class Classifier:
                 self._leased[flow] = (peer, vip)
             note_flow(flow, vip)
             blob = seal(Handoff(flow.flow_id, flow.forwarder, state), self.keys)
+            install = self._start_install(flow, time.perf_counter() - decided)
             outcome = await self.agents.client(backend).hand_off(
                 blob,
                 flow_id=flow.flow_id,
@@ -387,21 +398,25 @@ class Classifier:
         self.latencies.add("agent", ready - frozen)
         if outcome.ready:
             self.latencies.add("decision_to_ready", ready - decided)
-            return await self._switch_over(conn, peer, vip, backend, flow, blob, decided, ready)
+            return await self._switch_over(
+                conn, peer, vip, backend, flow, blob, install, decided, frozen
+            )
         if outcome.reply is None:
             self.agents.unreachable(backend, outcome.detail)
         # Even when the agent's answer is unknown the connection is still
-        # ours: no switch entry was written and an agent hands a restored
-        # socket to its application only on a commit, withdrawing it silently
-        # on release or when its commit timeout passes.
+        # ours: an agent hands a restored socket to its application, and
+        # installs the mapping that lets the client's segments reach it, only
+        # on a commit, withdrawing it silently on release or when its commit
+        # timeout passes. The switch entry goes first, so that the client's
+        # segments come here again.
         log.warning(
             "handoff of %s:%d to %s %s (%s); serving it here", *peer, backend,
             "failed" if outcome.certain else "unsettled", outcome.detail,
         )  # fmt: skip
+        await self._call_off(install, flow, f"agent_failed: {outcome.detail}",
+                             release_agent=not outcome.certain)  # fmt: skip
         self._unlock(peer, vip)  # before the thaw, whose window probe must get out
         self.kernel.thaw(conn)
-        await self._give_back(flow, f"agent_failed: {outcome.detail}",
-                              release_agent=not outcome.certain)  # fmt: skip
         await self._answer(conn, request, policy, "handoff failed")
         return "recovered" if outcome.certain else "recovered_unsettled"
 
@@ -413,15 +428,16 @@ class Classifier:
         backend: str,
         flow: FlowRef,
         blob: bytes,
+        install: asyncio.Task[bool],
         decided: float,
-        ready: float,
+        frozen: float,
     ) -> str:
-        """The back-end holds the restored connection: steer the client there,
-        commit, and let go of the frozen copy."""
+        """The back-end holds the restored connection: once the switch steers
+        the client there, commit and let go of the frozen copy."""
         agent = self.agents.client(backend)
-        installed = await self._install(flow, ready - decided)
+        installed = await install
         entry = time.perf_counter()
-        self.latencies.add("install", entry - ready)
+        self.latencies.add("install", entry - frozen)
         if not installed:
             undone = await agent.abort(
                 blob, flow_id=flow.flow_id, forwarder_ip=flow.forwarder, keys=self.keys,
@@ -461,6 +477,20 @@ class Classifier:
         log.error("commit of %s:%d to %s failed: %s", *peer, backend, why)
         await self._give_back(flow, f"commit failed: {why}", release_agent=True)
         return "commit_failed"
+
+    def _start_install(self, flow: FlowRef, latency_s: float) -> asyncio.Task[bool]:
+        """InstallFlow in the background, alongside the agent's restore."""
+        return asyncio.create_task(self._install(flow, latency_s))
+
+    async def _call_off(
+        self, install: asyncio.Task[bool], flow: FlowRef, reason: str, release_agent: bool
+    ) -> None:
+        """Give back a flow whose handoff will not go on, deleting its entry
+        if it was written. The InstallFlow is waited for, not cancelled: a
+        cancelled one may still be written after the RemoveFlow, over the
+        entry of the connection's next handoff."""
+        await asyncio.shield(install)
+        await self._give_back(flow, reason, release_agent)
 
     async def _install(self, flow: FlowRef, latency_s: float) -> bool:
         """InstallFlow, retried on UNAVAILABLE, all within the install deadline."""

@@ -203,7 +203,7 @@ class _Metrics:
         )  # fmt: skip
         self.latency = Histogram(
             "p4handoff_controller_step_seconds",
-            "Durations by step (handoff: classifier decision to agent ack, as reported)",
+            "Durations by step (handoff: classifier decision to its InstallFlow, as reported)",
             ["step"], buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
         self.flows = Gauge(

@@ -213,8 +213,10 @@ def test_handoff_is_restored_and_ready_and_the_commit_hands_it_over(kernel: Fake
     blob = seal(handoff, KEYS)
     ready = ask(agent, blob)
     assert (ready.status, ready.code) == (Status.OK, "ready")
-    assert kernel.calls == ["decap_add", "restore"]  # the application knows nothing yet
-    assert kernel.decap == {(FORWARDER, 0x00050006): handoff.state}
+    # The application knows nothing yet, and with no mapping the forwarder's
+    # segments are dropped: the ready socket acknowledges nothing.
+    assert kernel.calls == ["restore"]
+    assert kernel.decap == {}
     assert list(kernel.restored.values()) == [handoff.state]
     four = ("10.0.1.10", 40000, "10.0.0.100", 80)
     assert agent.ready_flows() == {(FORWARDER, 0x00050006): four}
@@ -224,7 +226,8 @@ def test_handoff_is_restored_and_ready_and_the_commit_hands_it_over(kernel: Fake
 
     committed = ask(agent, commit_for(blob))
     assert (committed.status, committed.code) == (Status.OK, "ok")
-    assert kernel.calls == ["decap_add", "restore", "hand_over"]
+    assert kernel.calls == ["restore", "decap_add", "hand_over"]
+    assert kernel.decap == {(FORWARDER, 0x00050006): handoff.state}
     app_sock, handed = kernel.app_sockets[0]
     assert handed == handoff
     assert app_sock.fileno() >= 0  # the application's copy stays open
@@ -241,7 +244,8 @@ def test_large_blob_is_checked_off_the_event_loop(kernel: FakeKernel) -> None:
     agent = make_agent(kernel)
     handoff = make_handoff(receive=b"r" * 200_000)
     assert ask(agent, seal(handoff, KEYS)).ok
-    assert kernel.decap[(FORWARDER, handoff.flow_id)].receive == b"r" * 200_000
+    (restored,) = kernel.restored.values()
+    assert restored.receive == b"r" * 200_000
 
 
 # ---------------------------------------------------------------- refusing blobs
@@ -439,22 +443,13 @@ def test_flow_table_limit_answers_busy(kernel: FakeKernel) -> None:
 # ---------------------------------------------------------------- failures are undone
 
 
-@pytest.mark.parametrize(
-    ("failing", "code", "calls"),
-    [
-        ("decap_add", "decap_failed", ["decap_add"]),
-        ("restore", "restore_failed", ["decap_add", "restore", "decap_remove"]),
-    ],
-)
-def test_failed_step_is_undone_and_the_flow_can_be_retried(
-    failing: str, code: str, calls: list[str]
-) -> None:
-    kernel = FakeKernel(fail={failing})
+def test_failed_restore_changes_nothing_and_the_flow_can_be_retried() -> None:
+    kernel = FakeKernel(fail={"restore"})
     agent = make_agent(kernel)
     reply = ask(agent, seal(make_handoff(), KEYS))
-    assert (reply.status, reply.code) == (Status.FAILED, code)
+    assert (reply.status, reply.code) == (Status.FAILED, "restore_failed")
     assert "fake" in reply.reason
-    assert kernel.calls == calls
+    assert kernel.calls == ["restore"]
     assert kernel.decap == {}
     assert agent.live_flows() == agent.ready_flows() == {}
     kernel.fail.clear()
@@ -470,9 +465,25 @@ def test_failed_hand_over_at_the_commit_is_undone_silently() -> None:
     reply = hand_off(agent, make_handoff())
     assert (reply.status, reply.code) == (Status.FAILED, "handover_failed")
     assert "fake" in reply.reason
-    assert kernel.calls == ["decap_add", "restore", "hand_over", "close_silently", "decap_remove"]
+    assert kernel.calls == ["restore", "decap_add", "hand_over", "close_silently", "decap_remove"]
     assert kernel.silently_closed == list(kernel.restored)
     assert kernel.decap == {} and agent.live_flows() == agent.ready_flows() == {}
+    kernel.fail.clear()
+    assert hand_off(agent, make_handoff()).ok
+    kernel.close()
+
+
+def test_mapping_that_fails_at_the_commit_is_undone_silently() -> None:
+    """The mapping goes in only on the commit; when it cannot, the restored
+    socket is closed without a FIN or RST and never reaches the application."""
+    kernel = FakeKernel(fail={"decap_add"})
+    agent = make_agent(kernel)
+    reply = hand_off(agent, make_handoff())
+    assert (reply.status, reply.code) == (Status.FAILED, "decap_failed")
+    assert kernel.calls == ["restore", "decap_add", "close_silently"]
+    assert kernel.silently_closed == list(kernel.restored) and kernel.app_sockets == []
+    assert kernel.decap == {} and agent.live_flows() == agent.ready_flows() == {}
+    assert counter(agent, "p4handoff_agent_requests_total", kind="commit", status="500") == 1
     kernel.fail.clear()
     assert hand_off(agent, make_handoff()).ok
     kernel.close()
@@ -492,17 +503,17 @@ def test_hand_over_that_may_have_been_delivered_counts_as_done() -> None:
     agent = make_agent(kernel)
     reply = hand_off(agent, make_handoff())
     assert reply.ok and "unacknowledged" in reply.reason
-    assert kernel.calls == ["decap_add", "restore", "hand_over"]
+    assert kernel.calls == ["restore", "decap_add", "hand_over"]
     assert len(kernel.decap) == 1 and len(agent.live_flows()) == 1
     assert counter(agent, "p4handoff_agent_unacknowledged_handovers_total") == 1
 
 
 def test_failed_undo_is_counted(caplog: pytest.LogCaptureFixture) -> None:
-    kernel = FakeKernel(fail={"restore", "decap_remove"})
+    kernel = FakeKernel(fail={"hand_over", "decap_remove"})
     agent = make_agent(kernel)
     with caplog.at_level(logging.ERROR, logger="p4handoff.agent"):
-        reply = ask(agent, seal(make_handoff(), KEYS))
-    assert reply.code == "restore_failed"
+        reply = hand_off(agent, make_handoff())
+    assert reply.code == "handover_failed"
     assert counter(agent, "p4handoff_agent_rollback_failures_total") == 1
     assert "undoing a failed handoff" in caplog.text
 
@@ -528,7 +539,7 @@ def test_release_of_a_ready_flow_withdraws_it_silently(kernel: FakeKernel) -> No
     blob = seal(make_handoff(flow_id=9), KEYS)
     reply = ask(agent, blob, seal(Release(flow_id=9, forwarder_ip=FORWARDER), KEYS))
     assert reply.ok and "never handed over" in reply.reason
-    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert kernel.calls == ["restore", "close_silently"]
     assert agent.ready_flows() == {} and kernel.app_sockets == []
     late = ask(agent, commit_for(blob))
     assert (late.status, late.code) == (Status.CONFLICT, "not_ready")
@@ -611,14 +622,14 @@ def test_commit_timeout_withdraws_the_ready_socket_silently() -> None:
     async def go() -> tuple[Reply, Reply]:
         ready = await agent.handle(blob, PEER)
         async with asyncio.timeout(5):  # the commit timeout withdraws the socket
-            while "decap_remove" not in kernel.calls:
+            while "close_silently" not in kernel.calls:
                 await asyncio.sleep(0.01)
         return ready, await agent.handle(commit_for(blob), PEER)
 
     ready, late = run(go())
     assert ready.ok
     assert (late.status, late.code) == (Status.CONFLICT, "not_ready")
-    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert kernel.calls == ["restore", "close_silently"]
     assert kernel.silently_closed == list(kernel.restored) and kernel.app_sockets == []
     assert kernel.decap == {} and agent.ready_flows() == agent.live_flows() == {}
     assert counter(agent, "p4handoff_agent_commit_timeouts_total") == 1
@@ -670,7 +681,7 @@ def test_stopping_agent_withdraws_ready_sockets() -> None:
         await agent.stop()
 
     run(go())
-    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert kernel.calls == ["restore", "close_silently"]
     assert agent.ready_flows() == {}
 
 
@@ -687,7 +698,7 @@ def test_abort_of_a_ready_handoff_withdraws_it(kernel: FakeKernel) -> None:
     reply = ask(agent, blob, abort_for(blob))
     assert (reply.status, reply.code) == (Status.OK, "ok")
     assert "will not be" in reply.reason
-    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert kernel.calls == ["restore", "close_silently"]
     assert kernel.silently_closed == list(kernel.restored) and kernel.app_sockets == []
     assert kernel.decap == {} and agent.ready_flows() == {}
     late = ask(agent, commit_for(blob))
@@ -731,7 +742,7 @@ def test_abort_during_installation_undoes_it_before_it_is_ready() -> None:
 
     async def go() -> tuple[Reply, Reply]:
         handoff = asyncio.ensure_future(agent.handle(blob, PEER))
-        while "decap_add" not in kernel.calls:
+        while "restore" not in kernel.calls:
             await asyncio.sleep(0.005)
         abort = await agent.handle(abort_for(blob), PEER)
         return await handoff, abort
@@ -739,7 +750,7 @@ def test_abort_during_installation_undoes_it_before_it_is_ready() -> None:
     handoff_reply, abort_reply = run(go())
     assert (handoff_reply.status, handoff_reply.code) == (Status.CONFLICT, "aborted")
     assert abort_reply.ok
-    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert kernel.calls == ["restore", "close_silently"]
     assert kernel.decap == {} and agent.live_flows() == agent.ready_flows() == {}
 
 
@@ -857,7 +868,7 @@ def test_concurrent_duplicates_install_exactly_once() -> None:
     replies = serve(agent, body)
     assert sum(r.ok for r in replies) == 1
     assert {r.code for r in replies if not r.ok} == {"flow_id_live"}
-    assert kernel.calls.count("decap_add") == 1
+    assert kernel.calls.count("restore") == 1
     kernel.close()
 
 
@@ -888,7 +899,7 @@ def test_stop_lets_a_running_handoff_finish_and_answer() -> None:
             return await pending
 
     assert run(go()).code == "ready"
-    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
+    assert kernel.calls == ["restore", "close_silently"]
     kernel.close()
 
 
@@ -915,21 +926,13 @@ def test_hand_off_outcomes_when_the_agent_answers(kernel: FakeKernel) -> None:
 
 
 def test_hand_off_that_times_out_while_installing_is_aborted_and_undone() -> None:
-    kernel = FakeKernel(slow={"decap_add": 0.2})
-    agent = make_agent(kernel)
-    outcome = outcome_of(agent, seal(make_handoff(), KEYS), timeout=0.05)
-    assert (outcome.ready, outcome.certain) == (False, True)
-    assert "no reply" in outcome.detail and "will not be" in outcome.detail
-    assert kernel.calls == ["decap_add", "restore", "close_silently", "decap_remove"]
-    assert kernel.decap == {} and agent.ready_flows() == {}
-
-
-def test_hand_off_whose_ready_answer_is_late_is_aborted_and_withdrawn() -> None:
     kernel = FakeKernel(slow={"restore": 0.2})
     agent = make_agent(kernel)
     outcome = outcome_of(agent, seal(make_handoff(), KEYS), timeout=0.05)
     assert (outcome.ready, outcome.certain) == (False, True)
-    assert kernel.app_sockets == [] and kernel.decap == {} and agent.ready_flows() == {}
+    assert "no reply" in outcome.detail and "will not be" in outcome.detail
+    assert kernel.calls == ["restore", "close_silently"]
+    assert kernel.decap == {} and agent.ready_flows() == {}
 
 
 def test_commit_over_the_network_hands_over_and_a_lost_answer_is_asked_again() -> None:

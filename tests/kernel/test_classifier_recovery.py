@@ -139,8 +139,10 @@ def assert_recovered(setup: Setup, answer: bytes) -> None:
     assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
     assert answer.endswith(b"handoff failed\n")
     kinds = setup.controller.kinds()
-    assert kinds == ["allocate", "remove"], kinds
-    _, (flow, _, release_agent) = setup.controller.calls[1]  # type: ignore[misc]
+    # The switch entry is written alongside the agent's restore, and removed
+    # with the flow id before the connection is served here again.
+    assert kinds == ["allocate", "install", "remove"], kinds
+    _, (flow, _, release_agent) = setup.controller.calls[2]  # type: ignore[misc]
     assert flow.backend == "10.0.2.11" and flow.flow_id == 0x00010001  # the id allocated
     assert not release_agent  # the agent never held it
     assert setup.locked() == set()
@@ -150,9 +152,14 @@ def assert_recovered(setup: Setup, answer: bytes) -> None:
 def test_refused_handoff_is_thawed_and_answered(make: object) -> None:
     held = Held(refuse)
     setup = make(held)  # type: ignore[operator]
+    locked_at_remove: list[set[tuple[Endpoint, Endpoint]]] = []
+    setup.controller.on_remove = lambda: locked_at_remove.append(FlowLock(Nft()).locked())
     answer = upload_answered_here(setup, handed_to_agent(setup),
                                   lambda: setup.loop.call(held.open))  # fmt: skip
     assert_recovered(setup, answer)
+    # The entry was gone before the lock: the client's retransmission came here.
+    (locked,) = locked_at_remove
+    assert len(locked) == 1
     (handoff,) = setup.agent.handoffs
     assert handoff.state.receive.startswith(HEAD)  # the request read travelled in the blob
     assert handoff.state.vip_port == setup.address[1]

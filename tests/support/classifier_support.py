@@ -57,6 +57,7 @@ class FakeController:
     calls: list[tuple[str, object]] = field(default_factory=list)
     refuse: grpc.StatusCode | None = None
     install_failures: int = 0  # the first N installs answer UNAVAILABLE
+    on_remove: Callable[[], None] | None = None  # called at each remove, in the caller's thread
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(0x00010001))
 
     async def allocate(
@@ -75,6 +76,8 @@ class FakeController:
 
     async def remove(self, flow: FlowRef, reason: str, release_agent: bool) -> None:
         self.calls.append(("remove", (flow, reason, release_agent)))
+        if self.on_remove is not None:
+            self.on_remove()
 
     async def installed_per_backend(self) -> dict[str, int]:
         return {}

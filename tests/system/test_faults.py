@@ -100,6 +100,12 @@ def frozen(lab: FaultLab) -> int:
     return latency.count if latency is not None else 0
 
 
+def agent_answers(lab: FaultLab) -> int:
+    """Handoffs the agents have answered (the classifier's `agent` step count)."""
+    latency = lab.latencies("k1").get("agent")
+    return latency.count if latency is not None else 0
+
+
 def resume_or_restart_agent(lab: FaultLab, host: str) -> None:
     """Whatever a test did to the agent, leave it running."""
     if alive(lab.record(f"agent-{host}").pid):
@@ -220,27 +226,27 @@ def test_agent_killed_with_handoffs_in_flight_they_are_recovered(
 def test_controller_killed_between_blob_and_switch_write_is_restarted_and_reconciles(
     faults: FaultLab, resets: ResetWatch
 ) -> None:
-    """Three handoffs to b1 are held at its agent (SIGSTOP) until the
-    controller is stopped (SIGSTOP); the agent then installs them, and the
-    classifier's InstallFlow calls hang on a controller that cannot answer:
-    after the blob, before the switch write. The controller is SIGKILLed and
-    started again with its lab.json command line; it rebuilds its view from
-    its flow table and the switch, the classifier's retried InstallFlow calls
-    land on it, and the three connections carry on with every byte; their
-    entries are on the switch while they last and go with them."""
-    faults.signal("agent-b1", signal.SIGSTOP)
+    """The controller is stopped (SIGSTOP) before three handoffs to b1: the
+    agent restores them and answers ready, but the InstallFlow calls sent
+    alongside the blobs hang on a controller that cannot answer, so no entry
+    is written and b1 holds no mapping (it comes with the commit). The
+    controller is SIGKILLed and started again with its lab.json command line;
+    it rebuilds its view from its flow table and the switch, the classifier's
+    retried InstallFlow calls land on it, the commits follow, and the three
+    connections carry on with every byte; their entries are on the switch
+    while they last and go with them."""
     plans = [
         Exchange(upload=256 * KB, download=256 * KB, backend="b1", seed=i, pause_s=1.0)
         for i in range(3)
     ]
-    before = frozen(faults)
+    before, answered = frozen(faults), agent_answers(faults)
+    faults.signal("controller", signal.SIGSTOP)
     try:
         with ClientBatch(faults, plans, timeout=40) as batch:
             wait_for(lambda: frozen(faults) == before + 3, 5, "three handoffs sent to b1")
-            faults.signal("controller", signal.SIGSTOP)
-            faults.signal("agent-b1", signal.SIGCONT)
-            wait_for(lambda: len(faults.decap_flow_ids("b1")) == 3, 10, "b1 to take the three")
+            wait_for(lambda: agent_answers(faults) == answered + 3, 5, "b1 ready for the three")
             assert faults.switch_entries() == []  # the blobs are in, the entries are not
+            assert faults.decap_flow_ids("b1") == []  # nothing reaches the ready sockets
             faults.kill("controller")
             faults.restart_controller()
 
@@ -253,11 +259,12 @@ def test_controller_killed_between_blob_and_switch_write_is_restarted_and_reconc
             wait_for(installed, 15, "the new controller to install the three flows")
             flow_ids = sorted(f.flow_id for f in faults.held_flows())
             assert sorted(e.flow_id for e in faults.switch_entries()) == flow_ids
-            assert faults.decap_flow_ids("b1") == flow_ids
+            wait_for(lambda: faults.decap_flow_ids("b1") == flow_ids, 10, "the three commits")
         outcomes = batch.outcomes()
     finally:
-        resume_or_restart_agent(faults, "b1")
-        if not alive(faults.record("controller").pid):
+        if alive(faults.record("controller").pid):
+            faults.signal("controller", signal.SIGCONT)  # still stopped if the test failed early
+        else:
             faults.restart_controller()
     assert [(o.kind, o.backend) for o in outcomes] == [("ok", "b1")] * 3, summary(outcomes)
     no_reset_from_the_handoff(resets)

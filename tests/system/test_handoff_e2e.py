@@ -259,8 +259,12 @@ def test_20mb_upload_handed_off_while_flowing_then_20mb_download(
     at_classifier = WireCapture(e2e, "k1")
 
     def upload() -> None:
-        conn.send(head)
-        for chunk in body_chunks(size, seed=20):
+        # The head goes with the body's first chunk: the first flight then
+        # reaches the classifier host before the handoff (written alone, the
+        # head could be handed off before the next chunk is even computed).
+        chunks = body_chunks(size, seed=20)
+        conn.send(head + next(chunks))
+        for chunk in chunks:
             conn.send(chunk)
 
     started = time.perf_counter()
