@@ -44,9 +44,15 @@ class LatencyLog:
         self._lock = threading.Lock()
         self._recent: dict[str, deque[float]] = {}
         self._counts: dict[str, int] = {}
+        # Histogram.labels() checks and locks on every call; a handoff adds
+        # some ten samples, so each step's child is looked up once.
+        self._children: dict[str, Histogram] = {}
 
     def add(self, step: str, seconds: float) -> None:
-        self._histogram.labels(step).observe(seconds)
+        child = self._children.get(step)
+        if child is None:
+            child = self._children[step] = self._histogram.labels(step)
+        child.observe(seconds)
         with self._lock:
             self._recent.setdefault(step, deque(maxlen=self._keep)).append(seconds)
             self._counts[step] = self._counts.get(step, 0) + 1
