@@ -17,11 +17,11 @@ with nothing lost.
 
 A rejection is logged with its reason and changes nothing. A failure while
 restoring or committing undoes what was done. A release notice removes the
-mapping of a flow that ended. An abort sent by a classifier that got no answer undoes a
-handoff that was not committed, or says it was; once the socket may be in
-the application's hands the agent never undoes it, because the classifier
-resuming it too would make two senders on one connection. Pings
-(heartbeats) are answered and change nothing.
+mapping of a flow that ended. An abort sent by a classifier that got no
+answer undoes a handoff that was not committed, or says it was; once the
+socket may be in the application's hands the agent never undoes it, because
+the classifier resuming it too would make two senders on one connection.
+Pings (heartbeats) are answered and change nothing.
 
 The kernel work lives in the handoff library (controller.handoff.nft,
 .tcprepair, .handover) and reaches the agent through `Backends`, a set of
