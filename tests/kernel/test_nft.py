@@ -113,6 +113,28 @@ def _tcp_in_csum_errors(lab: Lab, ns: str) -> int:
     raise AssertionError("nstat did not report TcpInCsumErrors")
 
 
+def _restored(
+    lab: Lab, ns: str, request: bytes, snd_seq: int = 0x1000_0000
+) -> tuple[socket.socket, ConnectionState]:
+    """A handed-off 10.0.1.10:40000 -> VIP:80 connection restored in `ns`
+    with `request` queued for its application."""
+    state = ConnectionState(
+        client_ip="10.0.1.10",
+        client_port=40000,
+        vip_ip=VIP,
+        vip_port=80,
+        snd_seq=snd_seq,
+        rcv_seq=0x7000_0000,
+        window=RepairWindow(0x7000_0000, 65535, 65535, 65535, 0x7000_0000),
+        options=TcpOptions(1460, 0, 0, sack=False, timestamps=False, ts_offset=0),
+        send_unacked=b"",
+        send_unsent=b"",
+        receive=request,
+    )
+    with lab.enter(ns):
+        return tcprepair.restore(state), state
+
+
 def test_decap_rewrites_flow_id_packet_to_restored_socket(lab: Lab) -> None:
     switch_ns, backend_ns, switch_if = _switch_and_backend(lab)
     with lab.enter(backend_ns):
@@ -123,21 +145,7 @@ def test_decap_rewrites_flow_id_packet_to_restored_socket(lab: Lab) -> None:
     decap.add(entry)
 
     request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-    state = ConnectionState(
-        client_ip="10.0.1.10",
-        client_port=40000,
-        vip_ip=VIP,
-        vip_port=80,
-        snd_seq=0xFFFF_FF00,  # wraps while the test runs
-        rcv_seq=0x7000_0000,
-        window=RepairWindow(0x7000_0000, 65535, 65535, 65535, 0x7000_0000),
-        options=TcpOptions(1460, 0, 0, sack=False, timestamps=False, ts_offset=0),
-        send_unacked=b"",
-        send_unsent=b"",
-        receive=request,
-    )
-    with lab.enter(backend_ns):
-        restored = tcprepair.restore(state)
+    restored, state = _restored(lab, backend_ns, request, snd_seq=0xFFFF_FF00)  # wraps
     with lab.enter(switch_ns):
         raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         capture = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
@@ -327,26 +335,6 @@ def test_decap_drops_unmapped_segments_from_a_forwarder_without_a_rst(lab: Lab) 
     assert decap.decapsulated() == 0
     for sock in (raw, capture):
         sock.close()
-
-
-def _restored(lab: Lab, ns: str, request: bytes) -> tuple[socket.socket, ConnectionState]:
-    """A handed-off 10.0.1.10:40000 -> VIP:80 connection restored in `ns`
-    with `request` queued for its application."""
-    state = ConnectionState(
-        client_ip="10.0.1.10",
-        client_port=40000,
-        vip_ip=VIP,
-        vip_port=80,
-        snd_seq=0x1000_0000,
-        rcv_seq=0x7000_0000,
-        window=RepairWindow(0x1000_0000, 65535, 65535, 65535, 0x7000_0000),
-        options=TcpOptions(1460, 0, 0, sack=False, timestamps=False, ts_offset=0),
-        send_unacked=b"",
-        send_unsent=b"",
-        receive=request,
-    )
-    with lab.enter(ns):
-        return tcprepair.restore(state), state
 
 
 def test_decap_with_forwarders_still_delivers_mapped_segments(lab: Lab) -> None:
