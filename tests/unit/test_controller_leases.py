@@ -89,14 +89,13 @@ def test_unused_leases_expire_like_pending_ids(
     )
     try:
         leased = controller.lease(B1, "k1", 3)
-        wait_for(
-            lambda: all(
-                (f := controller.store.get(*lease.key)) is not None and f.state == QUARANTINE
-                for lease in leased
-            ),
-            5, "the leases to expire",
-        )  # fmt: skip
-        assert sorted(releases.sent) == sorted((FORWARDER, B1, f.flow_id) for f in leased)
+        expected = sorted((FORWARDER, B1, f.flow_id) for f in leased)
+        # The ids are quarantined first and their agent told after, so the
+        # wait is for the notices; the states must be final by then.
+        wait_for(lambda: sorted(releases.sent) == expected, 5, "the agent to be told")
+        for lease in leased:
+            ended = controller.store.get(*lease.key)
+            assert ended is not None and ended.state == QUARANTINE
     finally:
         stop_controller(controller)
 
