@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import ipaddress
 import logging
 import socket
@@ -50,6 +51,7 @@ from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from controller.handoff.addresses import CACHED_ADDRESSES, ip_address
 from controller.handoff.agent_protocol import Reply, Status, serve_frames
 from controller.handoff.blob import (
     DEFAULT_MAX_SIZE,
@@ -227,8 +229,9 @@ class _Metrics:
         )
 
 
+@functools.lru_cache(maxsize=CACHED_ADDRESSES)
 def _not_unicast(text: str) -> bool:
-    addr = ipaddress.ip_address(text)
+    addr = ip_address(text)
     limited_broadcast = addr == ipaddress.IPv4Address("255.255.255.255")
     return addr.is_unspecified or addr.is_multicast or limited_broadcast
 

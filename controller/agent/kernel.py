@@ -8,7 +8,7 @@ import socket
 from collections.abc import Callable, Iterable, Sequence
 
 from controller.agent.core import AdoptedFlow, Backends
-from controller.handoff import nft, tcprepair
+from controller.handoff import addresses, nft, tcprepair
 from controller.handoff.blob import Handoff
 from controller.handoff.handover import send_socket
 from controller.handoff.tcpstate import ConnectionState
@@ -51,7 +51,7 @@ def kernel_backends(
     decap.setup(forwarders)
 
     def backend_for(forwarder: str) -> str:
-        version = ipaddress.ip_address(forwarder).version
+        version = addresses.version(forwarder)
         if version not in own:
             raise ValueError(f"no IPv{version} back-end address for forwarder {forwarder}")
         return own[version]

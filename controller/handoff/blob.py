@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
+from controller.handoff.addresses import ip_address
 from controller.handoff.keys import Keyring
 from controller.handoff.tcpstate import ConnectionState, RepairWindow, TcpOptions
 
@@ -194,7 +195,7 @@ def _check_uint(field: str, value: int, bits: int) -> int:
 
 def _pack_address(field: str, text: str, family: int | None) -> tuple[int, bytes]:
     try:
-        addr = ipaddress.ip_address(text)
+        addr = ip_address(text)
     except ValueError:
         raise _malformed(field, f"{text!r} is not an IP address") from None
     if family is not None and addr.version != family:

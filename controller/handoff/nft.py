@@ -26,7 +26,6 @@ and acts on the network namespace of the thread that created it.
 from __future__ import annotations
 
 import ctypes
-import ipaddress
 import json
 import os
 import shutil
@@ -37,7 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from controller.handoff.tcprepair import endpoint_text, unmapped
+from controller.handoff.addresses import unmapped, version
+from controller.handoff.tcprepair import endpoint_text
 
 LOCK_TABLE = "p4handoff_lock"
 DECAP_TABLE = "p4handoff_decap"
@@ -186,7 +186,7 @@ def _ip(value: str) -> str:
 
 def _family(*addresses: str) -> Family:
     """The table family of addresses that must all be of one IP version."""
-    versions = {ipaddress.ip_address(_ip(a)).version for a in addresses}
+    versions = {version(_ip(a)) for a in addresses}
     if len(versions) != 1:
         raise ValueError(f"addresses {', '.join(addresses)} mix IPv4 and IPv6")
     return "ip6" if versions == {6} else "ip"

@@ -50,12 +50,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import ipaddress
 import socket
 import struct
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+from controller.handoff.addresses import unmapped, version
 from controller.handoff.tcpstate import U32, ConnectionState, RepairWindow, TcpOptions
 
 # <linux/tcp.h> socket options (level IPPROTO_TCP).
@@ -127,18 +127,9 @@ class RepairError(Exception):
         super().__init__(f"tcp repair {step} failed for {where}: {detail}")
 
 
-def unmapped(address: str) -> str:
-    """`address` in its canonical text, an IPv4-mapped IPv6 address as the
-    IPv4 address it stands for."""
-    addr = ipaddress.ip_address(address)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return str(addr.ipv4_mapped)
-    return str(addr)
-
-
 def family_of(address: str) -> socket.AddressFamily:
     """AF_INET or AF_INET6, by the version of `address`."""
-    return socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    return socket.AF_INET6 if version(address) == 6 else socket.AF_INET
 
 
 def endpoint_text(address: str, port: int) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from controller.config.topology import Host, Topology
+from controller.handoff.addresses import version
 from controller.p4rt import EntityFactory, Exact, TableEntry, Update
 from controller.switch.flowstore import Flow
 
@@ -175,7 +176,7 @@ ENCAP_TABLES = (ENCAP_MAP, ENCAP_MAP6)
 
 
 def is_ipv6(address: str) -> bool:
-    return ipaddress.ip_address(address).version == 6
+    return version(address) == 6
 
 
 def encap_table(flow: Flow) -> str:
