@@ -27,7 +27,8 @@ from controller_support import (
 )
 
 from controller.handoff.stats import flatten
-from controller.p4rt import Exact, Lpm, P4RuntimeClient
+from controller.p4rt import DirectCounterEntry, Exact, Lpm, P4RuntimeClient
+from controller.p4rt.entities import Entity
 from controller.switch.core import REMOVAL_REASONS, Controller, FlowError
 from controller.switch.flowstore import INSTALLED, PENDING, QUARANTINE, Flow
 from controller.switch.tables import connection_of, flow_id_of
@@ -160,6 +161,36 @@ def test_fin_digest_removes_the_entry_after_a_quiet_grace(
         assert releases.sent == [(FORWARDER, B1, flow.flow_id)]
         samples = flatten(controller.registry)
         assert samples['p4handoff_controller_flow_removals_total{reason="fin"}'] == 1
+    finally:
+        stop_controller(controller)
+
+
+def test_the_fins_of_a_burst_share_counter_reads(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    """Connections that end close together, each reported in a digest list
+    of its own, have their packet counts read together: fewer Reads than
+    connections, and every connection counted once."""
+    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=2.0)
+    try:
+        ports = range(48000, 48006)
+        for port in ports:
+            handed_off(controller, port)
+        reads: list[int] = []
+        read = controller.switch.read
+
+        def counting_read(*entities: Entity) -> list[Entity]:
+            if any(isinstance(e, DirectCounterEntry) for e in entities):
+                reads.append(len(entities))
+            return read(*entities)
+
+        controller.switch.read = counting_read  # type: ignore[method-assign]
+        for n, port in enumerate(ports, 1):
+            switch.inject(1, client_segment(port, "FA"))
+            wait_for(lambda n=n: len(controller.store.endings()) == n, 5, f"FIN {n} to be noted")  # type: ignore[misc]
+        wait_for(lambda: len(controller._due) == len(ports), 5, "the ends to be counted")
+        assert sum(reads) == len(ports)
+        assert len(reads) < len(ports), reads
     finally:
         stop_controller(controller)
 
