@@ -42,7 +42,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
@@ -51,6 +51,7 @@ from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from controller.agent.coalesce import Coalescer
 from controller.handoff.addresses import CACHED_ADDRESSES, ip_address
 from controller.handoff.agent_protocol import Reply, Status, serve_frames
 from controller.handoff.blob import (
@@ -116,7 +117,9 @@ class Backends:
     """
 
     decap_add: Callable[[str, int, ConnectionState], None]
-    decap_remove: Callable[[str, int], None]
+    # Several flows' mappings at once (one kernel transaction); per flow,
+    # in order, None when removed or the exception that says why not.
+    decap_remove: Callable[[list[FlowKey]], Sequence[Exception | None]]
     restore: Callable[[ConnectionState], socket.socket]
     close_silently: Callable[[socket.socket], None]
     hand_over: Callable[[socket.socket, Handoff], None]
@@ -274,6 +277,10 @@ class Agent:
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.StreamWriter, asyncio.Task[object]] = {}
         self._expiring: set[asyncio.Task[None]] = set()
+        # Release notices come in bursts: their mappings go in one transaction.
+        self._removals: Coalescer[FlowKey] = Coalescer(
+            lambda keys: self._run(partial(self.backends.decap_remove, keys))
+        )
 
     # ------------------------------------------------------------ queries
 
@@ -477,7 +484,7 @@ class Agent:
         # dropped its copy: the connection is lost, but quietly.
         b = self.backends
         await self._undo(partial(b.close_silently, sock), what)
-        await self._undo(partial(b.decap_remove, *key), what)
+        await self._undo(partial(_remove_one, b, key), what)
         self._unreserve(key, flow.four_tuple)
         flow.settled.set()
         return self._failed(peer, "handover_failed", what, exc, kind="commit")
@@ -581,7 +588,7 @@ class Agent:
             )  # fmt: skip
         flow.enter(_Phase.RELEASING)
         try:
-            await self._run(partial(self.backends.decap_remove, r.forwarder_ip, r.flow_id))
+            await self._removals.submit(key)
         except Exception as exc:
             flow.enter(_Phase.LIVE)
             return self._failed(peer, "decap_remove_failed", what, exc, kind="release")
@@ -674,6 +681,12 @@ def _canonical(config: AgentConfig) -> AgentConfig:
         forwarders=frozenset(str(ipaddress.ip_address(f)) for f in config.forwarders),
         vips=frozenset((str(ipaddress.ip_address(a)), p) for a, p in config.vips),
     )
+
+
+def _remove_one(backends: Backends, key: FlowKey) -> None:
+    (outcome,) = backends.decap_remove([key])
+    if outcome is not None:
+        raise outcome
 
 
 def _four_tuple(s: ConnectionState) -> FourTuple:

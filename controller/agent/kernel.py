@@ -69,8 +69,19 @@ def kernel_backends(
             )
         )
 
-    def decap_remove(forwarder: str, flow_id: int) -> None:
-        decap.remove(forwarder, backend_for(forwarder), flow_id)
+    def decap_remove(flows: list[tuple[str, int]]) -> list[Exception | None]:
+        outcomes: list[Exception | None] = [None] * len(flows)
+        known: list[tuple[int, tuple[str, str, int]]] = []
+        for n, (forwarder, flow_id) in enumerate(flows):
+            try:
+                known.append((n, (forwarder, backend_for(forwarder), flow_id)))
+            except ValueError as exc:
+                outcomes[n] = exc
+        removed = decap.remove_many([flow for _, flow in known])
+        for (n, _), outcome in zip(known, removed, strict=True):
+            if isinstance(outcome, Exception):
+                outcomes[n] = outcome
+        return outcomes
 
     backends = Backends(
         decap_add=decap_add,

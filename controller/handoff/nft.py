@@ -520,15 +520,56 @@ class DecapMap:
 
     def remove(self, forwarder: str, backend: str, flow_id: int) -> DecapEntry:
         """Remove one mapping and return it; KeyError if there is none."""
-        key = (_ip(forwarder), _ip(backend), flow_id >> 16, flow_id & 0xFFFF)
+        outcome = self.remove_many([(forwarder, backend, flow_id)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def remove_many(
+        self, flows: Sequence[tuple[str, str, int]]
+    ) -> list[DecapEntry | KeyError | NftError]:
+        """Remove the mappings of (forwarder, backend, flow id) `flows` in one
+        transaction (a tenth of the kernel work per flow of one transaction
+        each, in batches of ten); each flow's outcome, in order: the entry
+        removed, KeyError if there was none, or the NftError of its own
+        transaction when the batch was refused (each is then tried alone,
+        so one bad flow keeps no other mapping)."""
         with self._lock:
-            if key not in self._index:
-                raise KeyError(f"no decapsulation for flow id {flow_id} from {forwarder}")
-            idx, entry = self._index[key]
-            self.nft.run(self._elements("delete", entry, idx))
-            del self._index[key]
-            self._free.append(idx)
-            return entry
+            outcomes: list[DecapEntry | KeyError | NftError] = []
+            found: dict[tuple[str, str, int, int], int] = {}  # key -> position
+            for forwarder, backend, flow_id in flows:
+                key = (_ip(forwarder), _ip(backend), flow_id >> 16, flow_id & 0xFFFF)
+                if key not in self._index or key in found:
+                    outcomes.append(
+                        KeyError(f"no decapsulation for flow id {flow_id} from {forwarder}")
+                    )
+                    continue
+                found[key] = len(outcomes)
+                outcomes.append(self._index[key][1])
+            if not found:
+                return outcomes
+            scripts = {}
+            for key in found:
+                idx, entry = self._index[key]
+                scripts[key] = self._elements("delete", entry, idx)
+            try:
+                self.nft.run("".join(scripts.values()))
+                gone = list(found)
+            except NftError as refused:
+                if len(found) == 1:
+                    outcomes[next(iter(found.values()))] = refused
+                    return outcomes
+                gone = []
+                for key, script in scripts.items():
+                    try:
+                        self.nft.run(script)
+                        gone.append(key)
+                    except NftError as exc:
+                        outcomes[found[key]] = exc
+            for key in gone:
+                idx, _ = self._index.pop(key)
+                self._free.append(idx)
+            return outcomes
 
     def entries(self) -> list[DecapEntry]:
         with self._lock:

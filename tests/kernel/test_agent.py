@@ -87,6 +87,7 @@ class FakeKernel:
         self.restored: dict[int, ConnectionState] = {}
         self.app_sockets: list[tuple[socket.socket, Handoff]] = []
         self.silently_closed: list[int] = []
+        self.removal_batches: list[list[tuple[str, int]]] = []
         self._lock = threading.Lock()
 
     def _step(self, name: str) -> None:
@@ -102,9 +103,17 @@ class FakeKernel:
         self._step("decap_add")
         self.decap[(forwarder, flow_id)] = state
 
-    def decap_remove(self, forwarder: str, flow_id: int) -> None:
-        self._step("decap_remove")
-        del self.decap[(forwarder, flow_id)]
+    def decap_remove(self, flows: list[tuple[str, int]]) -> list[Exception | None]:
+        self.removal_batches.append(list(flows))
+        outcomes: list[Exception | None] = []
+        for flow in flows:
+            try:
+                self._step("decap_remove")
+                del self.decap[flow]
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
     def restore(self, state: ConnectionState) -> socket.socket:
         self._step("restore")
@@ -826,6 +835,34 @@ def test_200_concurrent_handoffs_on_one_connection() -> None:
     assert counter(agent, "p4handoff_agent_handoffs_in_progress") == 0
     assert counter(agent, "p4handoff_agent_ready_sockets") == 0
     kernel.close()
+
+
+def test_a_burst_of_releases_shares_kernel_transactions() -> None:
+    """Release notices sent together (the controller ends flows in batches)
+    remove their mappings in fewer kernel calls than notices, each answered
+    for its own flow; one the kernel refuses fails alone."""
+    kernel = FakeKernel(slow={"decap_remove": 0.01})
+    agent = make_agent(kernel)
+    flows = [distinct_handoff(i) for i in range(20)]
+    for handoff in flows:
+        assert hand_off(agent, handoff).ok
+    refused = flows[7].flow_id
+    kernel.decap.pop((FORWARDER, refused))  # gone behind the agent's back: removal raises
+
+    async def body(client: AgentClient) -> list[Reply]:
+        releases = [seal(Release(h.flow_id, FORWARDER), KEYS) for h in flows]
+        return list(await asyncio.gather(*(client.request(r, timeout=20) for r in releases)))
+
+    replies = serve(agent, body)
+    assert [r.code for r in replies] == ["ok"] * 7 + ["decap_remove_failed"] + ["ok"] * 12
+    assert sorted(k for batch in kernel.removal_batches for k in batch) == sorted(
+        (FORWARDER, h.flow_id) for h in flows
+    )
+    assert len(kernel.removal_batches) < len(flows) / 2, kernel.removal_batches
+    kept = flows[7].state
+    assert agent.live_flows() == {
+        (FORWARDER, refused): (kept.client_ip, kept.client_port, kept.vip_ip, kept.vip_port)
+    }
 
 
 def test_200_concurrent_handoffs_from_several_classifiers() -> None:

@@ -245,6 +245,39 @@ def test_decap_setup_adopts_flows_left_by_a_previous_agent(lab: Lab) -> None:
     second.teardown()  # idempotent
 
 
+def test_decap_removes_a_batch_in_one_transaction_and_names_each_failure(lab: Lab) -> None:
+    """Several mappings removed at once: the known ones go, an unknown one is
+    a KeyError. When the kernel refuses the batch (one flow's index element
+    deleted behind the map's back), the others are still removed, one by
+    one, and only that flow fails."""
+    backend_ns = lab.ns("backend")
+    with lab.enter(backend_ns):
+        decap = DecapMap(Nft())
+        after = DecapMap(Nft())
+    decap.setup()
+    entries = [
+        DecapEntry("10.0.3.1", "10.0.3.11", (8 << 16) | n, "10.0.1.10", 41000 + n, VIP, 80)
+        for n in range(5)
+    ]
+    for entry in entries:
+        decap.add(entry)
+    unknown = ("10.0.3.1", "10.0.3.11", 12345)
+    outcomes = decap.remove_many(
+        [(e.forwarder, e.backend, e.flow_id) for e in entries[:2]] + [unknown]
+    )
+    assert outcomes[:2] == entries[:2]
+    assert isinstance(outcomes[2], KeyError) and "12345" in str(outcomes[2])
+
+    lab.sh(backend_ns, "nft", "delete", "element", "ip", "p4handoff_decap", "flow_index",
+           "{ 10.0.3.1 . 10.0.3.11 . 8 . 3 }")  # fmt: skip
+    outcomes = decap.remove_many([(e.forwarder, e.backend, e.flow_id) for e in entries[2:]])
+    assert (outcomes[0], outcomes[2]) == (entries[2], entries[4])
+    assert isinstance(outcomes[1], NftError)
+    assert decap.entries() == [entries[3]]
+    after.setup()  # what the kernel holds, read back
+    assert not set(after.entries()) & {*entries[:3], entries[4]}
+
+
 def test_lock_errors_name_the_flow_and_both_backends_agree(lab: Lab) -> None:
     ns = lab.ns("classifier")
     with lab.enter(ns):

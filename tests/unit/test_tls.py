@@ -73,12 +73,17 @@ class RecordingBackends:
         def decap_add(forwarder: str, flow_id: int, _: ConnectionState) -> None:
             self.installed.append((forwarder, flow_id))
 
+        def decap_remove(flows: list[tuple[str, int]]) -> list[Exception | None]:
+            for flow in flows:
+                self.installed.remove(flow)
+            return [None] * len(flows)
+
         def hand_over(sock: socket.socket, _: Handoff) -> None:
             pass
 
         return Backends(
             decap_add=decap_add,
-            decap_remove=lambda forwarder, flow_id: self.installed.remove((forwarder, flow_id)),
+            decap_remove=decap_remove,
             restore=lambda _: socket.socket(),
             close_silently=lambda sock: sock.close(),
             hand_over=hand_over,
