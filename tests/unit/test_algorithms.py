@@ -45,6 +45,10 @@ def test_custom_crcs_default_to_the_plain_ones() -> None:
         (Crc(16, 0x8005, 0xFFFF, 0x0000, True, True), 0x4B37),  # CRC-16/MODBUS
         (Crc(32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, True, True), 0xE3069283),  # CRC-32C
         (Crc(32, 0x04C11DB7, 0xFFFFFFFF, 0xFFFFFFFF, False, False), 0xFC891918),  # BZIP2
+        # Reflected with an initial value that is not its own mirror image
+        (Crc(16, 0x1021, 0xB2AA, 0x0000, True, True), 0x63D0),  # CRC-16/RIELLO
+        (Crc(16, 0x1021, 0x89EC, 0x0000, True, True), 0x26B1),  # CRC-16/TMS37157
+        (Crc(16, 0x8005, 0x0000, 0x0000, True, False), 0xBCDD),  # ARC unreflected: 0xBB3D mirrored
     ],
 )
 def test_configured_crcs_match_the_crc_catalogue(crc: Crc, expected: int) -> None:
