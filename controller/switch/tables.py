@@ -14,6 +14,7 @@ through P4Info; no id is written here.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -191,29 +192,31 @@ def is_encap_table(name: str) -> bool:
 
 def encap_entry(entities: EntityFactory, flow: Flow, idle_timeout_ns: int) -> TableEntry:
     """The encap_map entry of one handed-off connection (encap_map6 for IPv6)."""
-    if is_ipv6(flow.client_ip):
-        return entities.table_entry(
-            ENCAP_MAP6,
-            {
-                "ipv6_src": flow.client_ip,
-                "ipv6_dst": flow.vip,
-                "tcp_sport": flow.client_port,
-                "tcp_dport": flow.vip_port,
-            },
-            "encap_to_backend6",
-            {"flow_id": flow.flow_id, "tunnel_src": flow.forwarder, "backend": flow.backend},
-            idle_timeout_ns=idle_timeout_ns,
-        )
+    return _encap_entry(
+        entities, flow.client_ip, flow.client_port, flow.vip, flow.vip_port,
+        flow.flow_id, flow.forwarder, flow.backend, idle_timeout_ns,
+    )  # fmt: skip
+
+
+# A connection's entry is built for its insert, the counter Reads at its end
+# and its delete, within seconds: cached, it is built once. Entries are
+# immutable; a new pipeline brings a new EntityFactory, hence new entries.
+@functools.lru_cache(maxsize=4096)
+def _encap_entry(
+    entities: EntityFactory, client_ip: str, client_port: int, vip: str, vip_port: int,
+    flow_id: int, forwarder: str, backend: str, idle_timeout_ns: int,
+) -> TableEntry:  # fmt: skip
+    v6 = is_ipv6(client_ip)
     return entities.table_entry(
-        ENCAP_MAP,
+        ENCAP_MAP6 if v6 else ENCAP_MAP,
         {
-            "ipv4_src": flow.client_ip,
-            "ipv4_dst": flow.vip,
-            "tcp_sport": flow.client_port,
-            "tcp_dport": flow.vip_port,
+            "ipv6_src" if v6 else "ipv4_src": client_ip,
+            "ipv6_dst" if v6 else "ipv4_dst": vip,
+            "tcp_sport": client_port,
+            "tcp_dport": vip_port,
         },
-        "encap_to_backend",
-        {"flow_id": flow.flow_id, "tunnel_src": flow.forwarder, "backend": flow.backend},
+        "encap_to_backend6" if v6 else "encap_to_backend",
+        {"flow_id": flow_id, "tunnel_src": forwarder, "backend": backend},
         idle_timeout_ns=idle_timeout_ns,
     )
 
