@@ -113,6 +113,12 @@ ENDED_RING = 4096  # ended flows remembered with their reason, for `handoff trac
 # connections/s, ten of them) rather than each costing a Read round trip of the
 # controller and the switch. Its end grace starts when the count is read.
 COUNT_WINDOW_S = 0.05
+# How long the switch may hold a connection_end report to send it with
+# others: every connection brings two (the client's FIN and the back-end's),
+# each list costs a stream message, its decoding and its ack, and an end waits
+# seconds (its grace) anyway. A reopening SYN, which ends its flow at once,
+# is late by as much, far inside the client's 1 s SYN retransmission.
+DIGEST_TIMEOUT_NS = 20_000_000
 
 
 class FlowError(Exception):
@@ -397,7 +403,7 @@ class Controller:
     def _configure_digest(self) -> None:
         for digest in (CONNECTION_END, CONNECTION_END6):
             entry = self.switch.entities.digest_entry(
-                digest, max_timeout_ns=1_000_000, max_list_size=64
+                digest, max_timeout_ns=DIGEST_TIMEOUT_NS, max_list_size=64
             )
             try:
                 self.switch.insert(entry)
