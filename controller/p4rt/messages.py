@@ -9,6 +9,7 @@ rest of the project speaks in `entities`. Ids come from P4Info through
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from finsy.proto import U128, p4d, p4i, p4r, rpc_code, rpc_status
@@ -132,6 +133,10 @@ class MessageCodec:
         self.index = index
         self.device_id = device_id
         self.role = role
+        # A flow's entry goes out for its insert, its counter Reads and its
+        # delete: its message is built once (entries are immutable and
+        # hashable; requests copy the message in, so it stays untouched).
+        self._table_entry_message = functools.lru_cache(maxsize=4096)(self._build_table_entry)
 
     # --- requests
 
@@ -184,10 +189,10 @@ class MessageCodec:
 
     def encode_entity(self, entity: Entity) -> p4r.Entity:
         if isinstance(entity, TableEntry):
-            return p4r.Entity(table_entry=self.encode_table_entry(entity))
+            return p4r.Entity(table_entry=self._table_entry_message(entity))
         if isinstance(entity, DirectCounterEntry):
             message = p4r.DirectCounterEntry(
-                table_entry=self.encode_table_entry(entity.table_entry)
+                table_entry=self._table_entry_message(entity.table_entry)
             )
             if entity.data is not None:
                 message.data.CopyFrom(_counter_data(entity.data))
@@ -212,6 +217,11 @@ class MessageCodec:
         )
 
     def encode_table_entry(self, entry: TableEntry) -> p4r.TableEntry:
+        message = p4r.TableEntry()
+        message.CopyFrom(self._table_entry_message(entry))
+        return message
+
+    def _build_table_entry(self, entry: TableEntry) -> p4r.TableEntry:
         if not entry.table:
             return p4r.TableEntry()  # table_id 0: every table, in a Read
         spec = self.index.table(entry.table)
