@@ -448,20 +448,19 @@ class Agent:
         flow.enter(_Phase.HANDING_OVER)
         b = self.backends
         try:
-            await self._run(partial(b.decap_add, h.forwarder_ip, h.flow_id, h.state))
-        except Exception as exc:
+            # On a thread of its own, in one trip: the mapping goes in, then
+            # the application's acknowledgement is waited for there while
+            # other handoffs' kernel steps go on.
+            await asyncio.get_running_loop().run_in_executor(
+                self._handover_executor, partial(_map_and_hand_over, b, sock, h)
+            )
+        except _MappingFailed as failed:
             # The classifier has let go of its copy: the connection is lost,
             # but quietly (nothing was acknowledged here).
             await self._undo(partial(b.close_silently, sock), what)
             self._unreserve(key, flow.four_tuple)
             flow.settled.set()
-            return self._failed(peer, "decap_failed", what, exc, kind="commit")
-        try:
-            # On a thread of its own: the application's acknowledgement is
-            # waited for there, and other handoffs' kernel steps go on.
-            await asyncio.get_running_loop().run_in_executor(
-                self._handover_executor, partial(b.hand_over, sock, h)
-            )
+            return self._failed(peer, "decap_failed", what, failed.error, kind="commit")
         except HandoverError as exc:
             if exc.delivered is not None:
                 return await self._handover_failed(key, flow, sock, peer, what, exc)
@@ -681,6 +680,22 @@ def _canonical(config: AgentConfig) -> AgentConfig:
         forwarders=frozenset(str(ipaddress.ip_address(f)) for f in config.forwarders),
         vips=frozenset((str(ipaddress.ip_address(a)), p) for a, p in config.vips),
     )
+
+
+class _MappingFailed(Exception):
+    """The commit's decap_add failed (`error`); nothing was handed over."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _map_and_hand_over(backends: Backends, sock: socket.socket, h: Handoff) -> None:
+    try:
+        backends.decap_add(h.forwarder_ip, h.flow_id, h.state)
+    except Exception as exc:
+        raise _MappingFailed(exc) from exc
+    backends.hand_over(sock, h)
 
 
 def _remove_one(backends: Backends, key: FlowKey) -> None:
