@@ -876,12 +876,13 @@ class Controller:
     def _packets_of(self, flows: list[Flow]) -> dict[Connection, int]:
         """Packets counted for each flow's entry, by connection, in one Read
         (entries the switch does not hold are missing; all of them are when
-        the Read fails)."""
-        entities = self.switch.entities
-        queries = [
-            entities.direct_counter(encap_entry(entities, f, self.idle_timeout_ns)) for f in flows
-        ]
+        the Read fails or the client has no pipeline, the switch being gone)."""
         try:
+            entities = self.switch.entities
+            queries = [
+                entities.direct_counter(encap_entry(entities, f, self.idle_timeout_ns))
+                for f in flows
+            ]
             found = self.switch.read(*queries)
         except P4RuntimeError:
             return {}
