@@ -830,8 +830,11 @@ class Controller:
     def _schedule_check(self) -> None:
         """One pending `_check_due` for the earliest due ending, a little
         after it so that the ends due close together share its Read (the
-        caller holds the lock)."""
-        if self._check_scheduled or not self._due:
+        caller holds the lock). None while not active: the ends wait, and
+        activate() schedules the check (an overdue end would otherwise be
+        checked again at once, over and over, for as long as the switch is
+        gone)."""
+        if self._check_scheduled or not self._due or not self.active:
             return
         self._check_scheduled = True
         delay = self._due[0][0] - time.monotonic() + min(0.1, self.settings.end_grace_s / 4)

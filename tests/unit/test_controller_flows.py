@@ -7,6 +7,7 @@ P4Runtime."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -394,15 +395,25 @@ def test_ends_pending_when_the_switch_is_lost_are_checked_once_active(
     switch: Switch, tmp_path: Path, releases: Releases
 ) -> None:
     """A FIN still in its end grace when the controller loses the switch is
-    not forgotten: once active again (entries written back), the flow ends."""
+    not forgotten: once active again (entries written back), the flow ends.
+    Meanwhile the overdue end is not looked at again and again."""
     controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.3)
     try:
         flow = handed_off(controller, 45000)
         switch.inject(1, client_segment(45000, "FA"))
         wait_for(lambda: bool(controller._due), 5, "the FIN to be noted")
+        checks: list[float] = []
+        check_due = controller._check_due
+
+        def counted_check() -> None:
+            checks.append(time.monotonic())
+            check_due()
+
+        controller._check_due = counted_check  # type: ignore[method-assign]
         controller.deactivate()  # the switch is gone for longer than the grace
         threading.Event().wait(0.6)  # the grace passes while inactive: nothing may end
         assert controller.store.get(*flow.key).state == INSTALLED  # type: ignore[union-attr]
+        assert len(checks) <= 1, f"{len(checks)} checks while inactive"
         controller.activate()
         wait_for(lambda: controller.store.get(*flow.key).state == QUARANTINE, 5,  # type: ignore[union-attr]
                  "the pending end to be checked once active")  # fmt: skip
