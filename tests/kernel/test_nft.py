@@ -212,18 +212,24 @@ def test_decap_rewrites_flow_id_packet_to_restored_socket(lab: Lab) -> None:
     tcprepair.close_silently(restored)
 
 
+def _mapped(decap: DecapMap, high: int, first_port: int, count: int) -> list[DecapEntry]:
+    """`count` flows from 10.0.1.10 mapped in `decap`: flow ids high.0, high.1, ..."""
+    entries = [
+        DecapEntry("10.0.3.1", "10.0.3.11", (high << 16) | n, "10.0.1.10", first_port + n, VIP, 80)
+        for n in range(count)
+    ]
+    for entry in entries:
+        decap.add(entry)
+    return entries
+
+
 def test_decap_setup_adopts_flows_left_by_a_previous_agent(lab: Lab) -> None:
     backend_ns = lab.ns("backend")
     with lab.enter(backend_ns):
         first = DecapMap(Nft())
         second = DecapMap(Nft(backend="command"))
     first.setup()
-    entries = [
-        DecapEntry("10.0.3.1", "10.0.3.11", (7 << 16) | n, "10.0.1.10", 40000 + n, VIP, 80)
-        for n in range(3)
-    ]
-    for entry in entries:
-        first.add(entry)
+    entries = _mapped(first, 7, 40000, 3)
     first.remove("10.0.3.1", "10.0.3.11", entries[1].flow_id)
     first.add(entries[1])  # reuses the freed index
     first.add(entries[1])  # same entry again: no-op
@@ -255,12 +261,7 @@ def test_decap_removes_a_batch_in_one_transaction_and_names_each_failure(lab: La
         decap = DecapMap(Nft())
         after = DecapMap(Nft())
     decap.setup()
-    entries = [
-        DecapEntry("10.0.3.1", "10.0.3.11", (8 << 16) | n, "10.0.1.10", 41000 + n, VIP, 80)
-        for n in range(5)
-    ]
-    for entry in entries:
-        decap.add(entry)
+    entries = _mapped(decap, 8, 41000, 5)
     unknown = ("10.0.3.1", "10.0.3.11", 12345)
     outcomes = decap.remove_many(
         [(e.forwarder, e.backend, e.flow_id) for e in entries[:2]] + [unknown]
