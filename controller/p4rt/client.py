@@ -89,6 +89,7 @@ class P4RuntimeClient:
         self.credentials = credentials
         self._on_primacy = on_primacy
         self._codec: MessageCodec | None = None
+        self._entities: EntityFactory | None = None
         if p4info is not None:
             self._adopt(p4info)
         self._channel: grpc.Channel | None = None
@@ -208,8 +209,13 @@ class P4RuntimeClient:
 
     @property
     def entities(self) -> EntityFactory:
-        """Builds entities by name against the pipeline's P4Info."""
-        return EntityFactory(self.index)
+        """Builds entities by name against the pipeline's P4Info: one factory
+        per pipeline, so what is cached per factory (the controller's flow
+        entries) outlives the call."""
+        index = self.index
+        if self._entities is None or self._entities.index is not index:
+            self._entities = EntityFactory(index)
+        return self._entities
 
     def set_pipeline(self, p4info: p4i.P4Info, device_config: bytes, cookie: int = 0) -> None:
         """Installs a pipeline: P4Info plus the target's device config (p4sim's

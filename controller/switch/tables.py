@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from controller.config.topology import Host, Topology
 from controller.handoff.addresses import version
-from controller.p4rt import EntityFactory, Exact, P4InfoIndex, TableEntry, Update
+from controller.p4rt import EntityFactory, Exact, TableEntry, Update
 from controller.switch.flowstore import Flow
 
 ROUTES = "routes"
@@ -193,22 +193,21 @@ def is_encap_table(name: str) -> bool:
 def encap_entry(entities: EntityFactory, flow: Flow, idle_timeout_ns: int) -> TableEntry:
     """The encap_map entry of one handed-off connection (encap_map6 for IPv6)."""
     return _encap_entry(
-        entities.index, flow.client_ip, flow.client_port, flow.vip, flow.vip_port,
+        entities, flow.client_ip, flow.client_port, flow.vip, flow.vip_port,
         flow.flow_id, flow.forwarder, flow.backend, idle_timeout_ns,
     )  # fmt: skip
 
 
 # A connection's entry is built for its insert, the counter Reads at its end
 # and its delete, within seconds: cached, it is built once. Entries are
-# immutable; a new pipeline brings a new P4Info index, hence new entries
-# (keyed on the index: a client hands out a new EntityFactory every time).
+# immutable; a new pipeline brings a new EntityFactory, hence new entries.
 @functools.lru_cache(maxsize=4096)
 def _encap_entry(
-    index: P4InfoIndex, client_ip: str, client_port: int, vip: str, vip_port: int,
+    entities: EntityFactory, client_ip: str, client_port: int, vip: str, vip_port: int,
     flow_id: int, forwarder: str, backend: str, idle_timeout_ns: int,
 ) -> TableEntry:  # fmt: skip
     v6 = is_ipv6(client_ip)
-    return EntityFactory(index).table_entry(
+    return entities.table_entry(
         ENCAP_MAP6 if v6 else ENCAP_MAP,
         {
             "ipv6_src" if v6 else "ipv4_src": client_ip,
