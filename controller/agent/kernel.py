@@ -70,18 +70,8 @@ def kernel_backends(
         )
 
     def decap_remove(flows: list[tuple[str, int]]) -> list[Exception | None]:
-        outcomes: list[Exception | None] = [None] * len(flows)
-        known: list[tuple[int, tuple[str, str, int]]] = []
-        for n, (forwarder, flow_id) in enumerate(flows):
-            try:
-                known.append((n, (forwarder, backend_for(forwarder), flow_id)))
-            except ValueError as exc:
-                outcomes[n] = exc
-        removed = decap.remove_many([flow for _, flow in known])
-        for (n, _), outcome in zip(known, removed, strict=True):
-            if isinstance(outcome, Exception):
-                outcomes[n] = outcome
-        return outcomes
+        removed = decap.remove_many([(f, backend_for(f), flow_id) for f, flow_id in flows])
+        return [outcome if isinstance(outcome, Exception) else None for outcome in removed]
 
     backends = Backends(
         decap_add=decap_add,

@@ -555,10 +555,7 @@ class DecapMap:
             try:
                 self.nft.run("".join(scripts.values()))
                 gone = list(found)
-            except NftError as refused:
-                if len(found) == 1:
-                    outcomes[next(iter(found.values()))] = refused
-                    return outcomes
+            except NftError:
                 gone = []
                 for key, script in scripts.items():
                     try:
