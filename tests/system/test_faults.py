@@ -277,30 +277,34 @@ def test_controller_killed_between_blob_and_switch_write_is_restarted_and_reconc
 def test_restarted_switch_gets_everything_back_and_live_transfers_finish(
     faults: FaultLab, resets: ResetWatch
 ) -> None:
-    """p4sim is SIGKILLed in the middle of three handed-off transfers and
-    started again, empty, with its lab.json command line. The controller sees
-    its stream end, reconnects and pushes the pipeline, the routes, gateway
-    ARP and VIP steering, and the installed flows; TCP retransmits what the
-    dead switch dropped and the transfers finish with every byte. The
-    classifier's heartbeats, cut with the switch, bring every back-end back,
-    and new connections are handed off as before. (Until the bug of the next
-    test is fixed, a client segment that happens to cross the restart's few
-    milliseconds between VIP steering and encap_map draws a RST from the
-    classifier; with three connections that is rare.)"""
-    plans = [Exchange(upload=512 * KB, download=12 * MB, seed=i) for i in range(3)]
+    """p4sim is SIGKILLed while three handed-off connections are between
+    their upload and their download, and started again, empty, with its
+    lab.json command line. Their clients send the download requests into the
+    dead switch. The controller sees its stream end, reconnects and pushes
+    the pipeline, the routes, gateway ARP and VIP steering, and the installed
+    flows; TCP retransmits the requests and the 12 MB downloads cross the
+    restarted switch with every byte. The classifier's heartbeats, cut with
+    the switch, bring every back-end back, and new connections are handed
+    off as before. (The connections wait for the kill: a transfer that
+    finished just before it could lose its end digest with the switch, and
+    then only the idle timeout, 120 s, ends its flow.)"""
+    hold = threading.Event()
+    plans = [Exchange(upload=512 * KB, download=12 * MB, seed=i, hold=hold) for i in range(3)]
     with ClientBatch(faults, plans, timeout=60) as batch:
+        try:
 
-        def installed() -> bool:
-            flows = faults.held_flows()
-            return len(flows) == 3 and all(f.state == "installed" for f in flows)
+            def installed() -> bool:
+                flows = faults.held_flows()
+                return len(flows) == 3 and all(f.state == "installed" for f in flows)
 
-        wait_for(installed, 15, "three flows installed")
-        held = faults.leaks()  # what the leak checks see while connections live
-        assert len(held.entries) == 3, held
-        assert sorted(len(held.decap[b]) for b in BACKENDS) == [1, 1, 1], held
-        assert len(held.flows) == 3, held
-        time.sleep(0.3)
-        faults.kill("switch")
+            wait_for(installed, 15, "three flows installed")
+            held = faults.leaks()  # what the leak checks see while connections live
+            assert len(held.entries) == 3, held
+            assert sorted(len(held.decap[b]) for b in BACKENDS) == [1, 1, 1], held
+            assert len(held.flows) == 3, held
+            faults.kill("switch")
+        finally:
+            hold.set()
         faults.restart_switch()
         wait_for(lambda: sorted(faults.switch_entries()) == sorted(held.entries), 20,
                  "the controller to reinstall the three flows")  # fmt: skip

@@ -7,7 +7,7 @@ mapping, no flow id out of quarantine)."""
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -97,23 +97,29 @@ def test_loss_duplicates_and_reordering_on_the_client_link_during_ipv6_handoffs(
 def test_restarted_switch_gets_ipv6_flows_back_and_live_transfers_finish(
     faults: FaultLab, resets: ResetWatch
 ) -> None:
-    """The switch is SIGKILLed in the middle of three handed-off IPv6
-    transfers and started again, empty: the controller pushes the pipeline,
-    the IPv6 routes, NDP answers and steering and the encap_map6 entries
-    again, TCP retransmits what was dropped, and the transfers finish with
-    every byte."""
-    plans = [Exchange(upload=512 * KB, download=12 * MB, seed=i) for i in range(3)]
+    """The switch is SIGKILLed while three handed-off IPv6 connections are
+    between their upload and their download, and started again, empty: the
+    controller pushes the pipeline, the IPv6 routes, NDP answers and
+    steering and the encap_map6 entries again, TCP retransmits the download
+    requests the dead switch dropped, and the transfers finish with every
+    byte. (The connections wait for the kill: one that finished just before
+    it could lose its end digest with the switch, and its flow would stay
+    for the idle timeout.)"""
+    hold = threading.Event()
+    plans = [Exchange(upload=512 * KB, download=12 * MB, seed=i, hold=hold) for i in range(3)]
     with ClientBatch(faults, plans, timeout=90, vip=vip6(faults)) as batch:
+        try:
 
-        def installed() -> bool:
-            flows = faults.held_flows()
-            return len(flows) == 3 and all(f.state == "installed" for f in flows)
+            def installed() -> bool:
+                flows = faults.held_flows()
+                return len(flows) == 3 and all(f.state == "installed" for f in flows)
 
-        wait_for(installed, 20, "three flows installed")
-        held = faults.leaks()
-        assert len(held.entries) == 3, held
-        time.sleep(0.3)
-        faults.kill("switch")
+            wait_for(installed, 20, "three flows installed")
+            held = faults.leaks()
+            assert len(held.entries) == 3, held
+            faults.kill("switch")
+        finally:
+            hold.set()
         faults.restart_switch()
         wait_for(lambda: sorted(faults.switch_entries()) == sorted(held.entries), 20,
                  "the controller to reinstall the three IPv6 flows")  # fmt: skip
