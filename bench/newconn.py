@@ -49,6 +49,16 @@ RESULTS = BENCH / "results"
 DIRECT_PORT = 8080
 HAPROXY_PORT = 8081
 BACKENDS = ["b1", "b2", "b3"]
+# c1 is a load generator: one address opening thousands of connections a
+# second, each leaving a TIME_WAIT socket in c1 for 60 s (wrk closes first;
+# HAProxy closes before wrk, so its TIME_WAITs stay on k1). Without reuse,
+# connect() searched past them for a free port: the direct path fell from
+# 2,700 to 450 connections/s round after round, and every path paid for
+# the TIME_WAITs the runs before it left. With reuse a port comes back
+# after a second; on the handoff path a new connection may then meet the
+# previous one's switch entry in its end grace (the controller's `reused`
+# removals, about 1 % of the connections).
+CLIENT_SYSCTLS = ("net.ipv4.tcp_tw_reuse=1",)
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -254,6 +264,8 @@ def bench_main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     runs: list[dict[str, Any]] = []
     with LabSession(policy=handoff_bench.POLICY, target=args.target, tag="n") as lab:
+        for setting in CLIENT_SYSCTLS:
+            lab.command("c1", ["sysctl", "-qw", setting])
         for host in BACKENDS:
             lab.spawn(f"direct-{host}", host, [
                 sys.executable, "-m", "controller.cli", "backend", "--name", host,
@@ -332,6 +344,7 @@ def bench_main(args: argparse.Namespace) -> int:
         "repeat": repeat,
         "ratios": side,
         "classifier_outcomes": outcomes,
+        "client_sysctls": list(CLIENT_SYSCTLS),
         "skipped": skipped,
         "runs": runs,
         "seconds": round(time.perf_counter() - started, 1),
