@@ -42,7 +42,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
@@ -50,6 +50,9 @@ from functools import partial
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from controller.agent.coalesce import Coalescer
 from controller.handoff.addresses import CACHED_ADDRESSES, ip_address
@@ -108,6 +111,17 @@ _STATUS_OF_REASON = {
 
 
 @dataclass(frozen=True)
+class DecapCounts:
+    """The decapsulation table's counters, kept by the kernel."""
+
+    decapsulated: int  # segments rewritten to a mapped flow's 4-tuple
+    # Tunnelled segments from a configured forwarder dropped for want of a
+    # mapping: a flow not committed yet (the client's segments between the
+    # switch write and the commit), or released already.
+    unmapped: int
+
+
+@dataclass(frozen=True)
 class Backends:
     """The kernel operations the agent drives; every call may block or raise.
 
@@ -123,6 +137,7 @@ class Backends:
     restore: Callable[[ConnectionState], socket.socket]
     close_silently: Callable[[socket.socket], None]
     hand_over: Callable[[socket.socket, Handoff], None]
+    counts: Callable[[], DecapCounts]
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,36 @@ class _Metrics:
         )
 
 
+class _DecapCollector(Collector):
+    """The decapsulation table's counters, read from the kernel at each
+    scrape. A failed read leaves them out of that scrape (and says why in
+    the log) rather than failing the agent's other metrics."""
+
+    FAMILIES = (
+        ("p4handoff_agent_decapsulated_segments", "decapsulated",
+         "Tunnelled segments rewritten to a handed-off connection's 4-tuple"),
+        ("p4handoff_agent_unmapped_segments", "unmapped",
+         "Tunnelled segments from a configured forwarder dropped for want of a mapping"),
+    )  # fmt: skip
+
+    def __init__(self, counts: Callable[[], DecapCounts]) -> None:
+        self._counts = counts
+
+    def describe(self) -> Iterator[Metric]:
+        """The families without reading the kernel (the registry asks at registration)."""
+        for name, _, documentation in self.FAMILIES:
+            yield CounterMetricFamily(name, documentation)
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            counts = self._counts()
+        except Exception as exc:
+            log.warning("reading the decapsulation counters failed: %s", exc)
+            return
+        for name, field_name, documentation in self.FAMILIES:
+            yield CounterMetricFamily(name, documentation, value=getattr(counts, field_name))
+
+
 @functools.lru_cache(maxsize=CACHED_ADDRESSES)
 def _not_unicast(text: str) -> bool:
     addr = ip_address(text)
@@ -257,6 +302,7 @@ class Agent:
         self.config = _canonical(config or AgentConfig())
         self.registry = registry if registry is not None else CollectorRegistry()
         self._metrics = _Metrics(self.registry)
+        self.registry.register(_DecapCollector(backends.counts))
         self._clock = clock
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="agent-backend")

@@ -7,7 +7,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Sequence
 
-from controller.agent.core import AdoptedFlow, Backends
+from controller.agent.core import AdoptedFlow, Backends, DecapCounts
 from controller.handoff import addresses, nft, tcprepair
 from controller.handoff.blob import Handoff
 from controller.handoff.handover import send_socket
@@ -79,6 +79,7 @@ def kernel_backends(
         restore=tcprepair.restore,
         close_silently=tcprepair.close_silently,
         hand_over=hand_over_to(handover_path),
+        counts=lambda: DecapCounts(decap.decapsulated(), decap.unmapped()),
     )
     adopted = [
         (e.forwarder, e.flow_id, (e.client_ip, e.client_port, e.vip_ip, e.vip_port))

@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="accepted forwarder (default: any); tunnelled segments from these forwarders "
         "with no mapping are dropped silently (counted: nft list counter ip[6] "
-        f"{nft.DECAP_TABLE} unmapped)",
+        f"{nft.DECAP_TABLE} unmapped, and p4handoff_agent_unmapped_segments_total)",
     )
     p.add_argument("--vip", action="append", type=host_port, default=[], help="served VIP:PORT")
     p.add_argument("--metrics", type=host_port, help="HOST:PORT for Prometheus metrics")

@@ -37,7 +37,7 @@ from kernel_lab import (
 )
 from prometheus_client import generate_latest
 
-from controller.agent.core import Agent, AgentConfig, Backends
+from controller.agent.core import Agent, AgentConfig, Backends, DecapCounts
 from controller.agent.kernel import hand_over_to, kernel_backends
 from controller.agent.main import main
 from controller.handoff import tcprepair
@@ -88,6 +88,7 @@ class FakeKernel:
         self.app_sockets: list[tuple[socket.socket, Handoff]] = []
         self.silently_closed: list[int] = []
         self.removal_batches: list[list[tuple[str, int]]] = []
+        self.decap_counts = DecapCounts(decapsulated=0, unmapped=0)
         self._lock = threading.Lock()
 
     def _step(self, name: str) -> None:
@@ -138,7 +139,12 @@ class FakeKernel:
             restore=self.restore,
             close_silently=self.close_silently,
             hand_over=self.hand_over,
+            counts=self.counts,
         )
+
+    def counts(self) -> DecapCounts:
+        self._step("counts")
+        return self.decap_counts
 
     def close(self) -> None:
         for sock, _ in self.app_sockets:
@@ -1062,6 +1068,26 @@ def test_metrics_are_exposed_in_prometheus_format(kernel: FakeKernel) -> None:
     assert "p4handoff_agent_commit_seconds_bucket" in text
     assert "p4handoff_agent_ready_sockets 0.0" in text
     assert "p4handoff_agent_commit_timeouts_total 0.0" in text
+
+
+def test_the_kernels_decapsulation_counters_are_read_at_each_scrape(
+    kernel: FakeKernel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """They live in nftables: each scrape reads them; a failed read leaves
+    them out of that scrape, says why, and spoils none of the other metrics."""
+    agent = make_agent(kernel)
+    kernel.decap_counts = DecapCounts(decapsulated=7, unmapped=3)
+    text = generate_latest(agent.registry).decode()
+    assert "p4handoff_agent_decapsulated_segments_total 7.0" in text
+    assert "p4handoff_agent_unmapped_segments_total 3.0" in text
+    kernel.decap_counts = DecapCounts(decapsulated=9, unmapped=4)
+    assert "p4handoff_agent_unmapped_segments_total 4.0" in generate_latest(agent.registry).decode()
+    kernel.fail.add("counts")
+    with caplog.at_level(logging.WARNING):
+        text = generate_latest(agent.registry).decode()
+    assert "unmapped_segments" not in text and "decapsulated_segments" not in text
+    assert "p4handoff_agent_ready_sockets 0.0" in text
+    assert "reading the decapsulation counters failed: fake counts failure" in caplog.text
 
 
 def test_socket_reaches_an_application_through_controller_handover(tmp_path: Any) -> None:

@@ -6,11 +6,15 @@ import json
 import select
 import socket
 import time
+from pathlib import Path
 
 import pytest
+from handoff_samples import KEYS
 from kernel_lab import Lab, run
 from scapy.layers.inet import IP, TCP
 
+from controller.agent.core import Agent
+from controller.agent.kernel import kernel_backends
 from controller.handoff import tcprepair
 from controller.handoff.nft import DecapEntry, DecapMap, FlowLock, Nft, NftError
 from controller.handoff.tcpstate import ConnectionState, RepairWindow, TcpOptions
@@ -337,6 +341,28 @@ def _forwarder_set(lab: Lab, ns: str, family: str = "ip") -> set[str]:
     listing = lab.sh(ns, "nft", "-j", "list", "set", family, "p4handoff_decap", "forwarders")
     items = [i["set"] for i in json.loads(listing)["nftables"] if "set" in i]
     return set(items[0].get("elem", []))
+
+
+def test_the_agent_exposes_the_kernels_decapsulation_counters(lab: Lab, tmp_path: Path) -> None:
+    """The agent's Prometheus metrics carry the decapsulation table's counters
+    as the kernel keeps them: unmapped segments are otherwise seen only with
+    `nft list counter`."""
+    switch_ns, backend_ns, _ = _switch_and_backend(lab)
+    with lab.enter(backend_ns):
+        backends, _ = kernel_backends("10.0.3.11", str(tmp_path / "app.sock"), ["10.0.3.1"])
+    agent = Agent(KEYS, backends)
+
+    def metric(name: str) -> float | None:
+        return agent.registry.get_sample_value(f"p4handoff_agent_{name}_total")
+
+    assert (metric("unmapped_segments"), metric("decapsulated_segments")) == (0.0, 0.0)
+    with lab.enter(switch_ns):
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    with raw:
+        for flags in ("S", "A"):
+            raw.sendto(_tunnelled("10.0.3.1", 0x0001_2345, flags), ("10.0.3.11", 0))
+    _wait_for(lambda: metric("unmapped_segments") == 2.0, 2, "two unmapped segments counted")
+    assert metric("decapsulated_segments") == 0.0
 
 
 def test_decap_drops_unmapped_segments_from_a_forwarder_without_a_rst(lab: Lab) -> None:

@@ -48,6 +48,7 @@ def exported() -> dict[str, set[str]]:
     # handoff agent (controller.agent.core.Agent.registry)
     agent = CollectorRegistry()
     agent_core._Metrics(agent)
+    agent.register(agent_core._DecapCollector(lambda: agent_core.DecapCounts(0, 0)))
     registries.append(agent)
     names: dict[str, set[str]] = {}
     for registry in registries:

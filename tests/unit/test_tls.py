@@ -18,7 +18,7 @@ import pytest
 from handoff_samples import FORWARDER, KEYS, make_handoff
 from paths import BASIC_TOPOLOGY
 
-from controller.agent.core import Agent, Backends
+from controller.agent.core import Agent, Backends, DecapCounts
 from controller.config.topology import load_topology
 from controller.handoff.agent_protocol import AgentClient, AgentUnavailable, encode_frame
 from controller.handoff.blob import Commit, Handoff, Ping, seal, sealed_nonce
@@ -87,6 +87,7 @@ class RecordingBackends:
             restore=lambda _: socket.socket(),
             close_silently=lambda sock: sock.close(),
             hand_over=hand_over,
+            counts=lambda: DecapCounts(decapsulated=0, unmapped=0),
         )
 
 
