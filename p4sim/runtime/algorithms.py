@@ -101,11 +101,12 @@ class Crc:
             if reflect_in and reflect_out
             else None
         )
+        self._reflected_init = _reflect(init, self.width)
 
     def __call__(self, data: bytes) -> int:
         if self._reflected is not None:
             reflected = self._reflected
-            remainder = _reflect(self.init, self.width)
+            remainder = self._reflected_init
             for byte in data:
                 remainder = reflected[(remainder ^ byte) & 0xFF] ^ (remainder >> 8)
             return remainder ^ self.xor_out
