@@ -91,8 +91,11 @@ AdoptedFlow = tuple[str, int, FourTuple]  # (forwarder, flow id, 4-tuple)
 DEFAULT_COMMIT_TIMEOUT_S = 15.0
 
 # Unsealing a large blob (megabytes of queued data) takes milliseconds of
-# HMAC; above this size it runs off the event loop.
-_OFFLOAD_UNSEAL_BYTES = 64 * 1024
+# HMAC, and restoring it milliseconds of copying into the kernel's queues:
+# above this size both run off the event loop. Below it they run on the loop,
+# as a hop to a thread costs more than the work (a restore never blocks:
+# buffers are sized first and unsent data is queued with MSG_DONTWAIT).
+OFFLOAD_BYTES = 64 * 1024
 
 _STATUS_OF_REASON = {
     Reason.TRUNCATED: Status.MALFORMED,
@@ -123,7 +126,9 @@ class DecapCounts:
 
 @dataclass(frozen=True)
 class Backends:
-    """The kernel operations the agent drives; every call may block or raise.
+    """The kernel operations the agent drives; every call may raise, and all
+    but `restore` may block (a restore of at most OFFLOAD_BYTES of queued
+    data runs on the event loop).
 
     `hand_over` raises `HandoverError` with `delivered=None` when the
     application may have received the socket; any other failure means it
@@ -356,7 +361,7 @@ class Agent:
         """Check and carry out one sealed message; never raises for bad input."""
         received = time.perf_counter()
         try:
-            if len(payload) > _OFFLOAD_UNSEAL_BYTES:
+            if len(payload) > OFFLOAD_BYTES:
                 envelope = await self._run(
                     partial(unseal, payload, self.keys, max_size=self.config.max_blob)
                 )
@@ -451,7 +456,10 @@ class Agent:
         what = f"flow {h.flow_id} from {h.forwarder_ip} ({_show(four)})"
         b = self.backends
         try:
-            sock = await self._run(partial(b.restore, h.state))
+            if _queued_bytes(h.state) > OFFLOAD_BYTES:
+                sock = await self._run(partial(b.restore, h.state))
+            else:
+                sock = b.restore(h.state)
         except Exception as exc:
             self._unreserve(key, four)
             return self._failed(peer, "restore_failed", what, exc)
@@ -748,6 +756,10 @@ def _remove_one(backends: Backends, key: FlowKey) -> None:
     (outcome,) = backends.decap_remove([key])
     if outcome is not None:
         raise outcome
+
+
+def _queued_bytes(s: ConnectionState) -> int:
+    return len(s.send_unacked) + len(s.send_unsent) + len(s.receive)
 
 
 def _four_tuple(s: ConnectionState) -> FourTuple:

@@ -37,7 +37,7 @@ from kernel_lab import (
 )
 from prometheus_client import generate_latest
 
-from controller.agent.core import Agent, AgentConfig, Backends, DecapCounts
+from controller.agent.core import OFFLOAD_BYTES, Agent, AgentConfig, Backends, DecapCounts
 from controller.agent.kernel import hand_over_to, kernel_backends
 from controller.agent.main import main
 from controller.handoff import tcprepair
@@ -750,10 +750,16 @@ def test_abort_of_a_refused_handoff_answers_not_installed(kernel: FakeKernel) ->
     assert ask(agent, abort_for(blob)).ok
 
 
+def large_handoff() -> Handoff:
+    """A handoff queueing more than the agent restores on its event loop: its
+    restore runs on a thread, so other messages are served meanwhile."""
+    return make_handoff(receive=b"r" * (OFFLOAD_BYTES + 1))
+
+
 def test_abort_during_installation_undoes_it_before_it_is_ready() -> None:
     kernel = FakeKernel(delay=0.05)
     agent = make_agent(kernel)
-    blob = seal(make_handoff(), KEYS)
+    blob = seal(large_handoff(), KEYS)
 
     async def go() -> tuple[Reply, Reply]:
         handoff = asyncio.ensure_future(agent.handle(blob, PEER))
@@ -971,7 +977,7 @@ def test_hand_off_outcomes_when_the_agent_answers(kernel: FakeKernel) -> None:
 def test_hand_off_that_times_out_while_installing_is_aborted_and_undone() -> None:
     kernel = FakeKernel(slow={"restore": 0.2})
     agent = make_agent(kernel)
-    outcome = outcome_of(agent, seal(make_handoff(), KEYS), timeout=0.05)
+    outcome = outcome_of(agent, seal(large_handoff(), KEYS), timeout=0.05)
     assert (outcome.ready, outcome.certain) == (False, True)
     assert "no reply" in outcome.detail and "will not be" in outcome.detail
     assert kernel.calls == ["restore", "close_silently"]
