@@ -6,10 +6,13 @@ transaction; a lock that went missing does not stop the others."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kernel_lab import Lab
 
 from controller.classifier.kernel import RELEASE_HOLD_S, BatchedLocks
 from controller.handoff.nft import FlowLock, Nft
+from controller.handoff.nft_netlink import ElementChange
 
 VIP = ("10.0.0.100", 80)
 
@@ -24,6 +27,10 @@ class CountingNft(Nft):
     def run(self, script: str) -> None:
         self.transactions += 1
         super().run(script)
+
+    def change_elements(self, changes: Sequence[ElementChange]) -> None:
+        self.transactions += 1
+        super().change_elements(changes)
 
 
 def client(port: int) -> tuple[str, int]:

@@ -283,6 +283,25 @@ def test_decap_removes_a_batch_in_one_transaction_and_names_each_failure(lab: La
     assert not set(after.entries()) & {*entries[:3], entries[4]}
 
 
+def test_a_change_of_locks_is_all_or_nothing_and_names_the_refused_element(lab: Lab) -> None:
+    """Element changes go to the kernel as one netlink transaction: when the
+    kernel refuses one of them, none is made, and the error says which and why."""
+    ns = lab.ns("classifier")
+    with lab.enter(ns):
+        lock = FlowLock(Nft())
+    lock.setup()
+    held = (("10.0.1.10", 40000), (VIP, 80))
+    lock.change([held], [])
+    with pytest.raises(
+        NftError,
+        match=r"delete element ip p4handoff_lock flows \{ 10\.0\.1\.99 \. 1 \. "
+        r"10\.0\.0\.100 \. 80 \}`: No such file or directory",
+    ):
+        lock.change([(("fd00:1::10", 40001), ("fd00::100", 80))], [(("10.0.1.99", 1), (VIP, 80))])
+    assert lock.locked() == {held}
+    lock.teardown()
+
+
 def test_lock_errors_name_the_flow_and_both_backends_agree(lab: Lab) -> None:
     ns = lab.ns("classifier")
     with lab.enter(ns):
