@@ -86,6 +86,9 @@ TCP_SYN = 0x02
 STALE_SYN_S = 10.0
 # The reason of a closing connection whose 4-tuple a new SYN has reopened.
 REUSED = "reused: a new connection (SYN) on its 4-tuple"
+# The sides of a connection that sent a FIN, as the switch reported them.
+CLIENT_FIN = 1
+VIP_FIN = 2
 MAX_LEASE = 1024  # flow ids per LeaseFlowIds
 # (forwarder, backend, flow id, handoff latency, connection a leased id is bound to)
 InstallRequest = tuple[str, str, int, float, Connection | None]
@@ -261,6 +264,11 @@ class Controller:
         self._check_scheduled = False
         # Endings whose packet count is still to be read (`_count_endings`).
         self._uncounted: list[tuple[Flow, Connection]] = []
+        # Which sides of an ending connection sent a FIN (CLIENT_FIN | VIP_FIN).
+        self._fin_sides: dict[Connection, int] = {}
+        # Endings whose both sides had closed when their count was due: no
+        # data can follow, so their grace ends without a counter Read.
+        self._closed: set[Connection] = set()
         self._count_scheduled = False
         # connection_end digest lists that came while not active (the switch
         # sends them from the moment activate() enables the digest, before
@@ -792,6 +800,9 @@ class Controller:
                         continue
                     reopened.append(flow)
                     continue
+                if not flags & TCP_RST:
+                    side = VIP_FIN if from_vip else CLIENT_FIN
+                    self._fin_sides[conn] = self._fin_sides.get(conn, 0) | side
                 if conn in self._ending:
                     if reason == "rst":
                         self._ending[conn] = (self._ending[conn][0], reason)
@@ -815,11 +826,19 @@ class Controller:
 
     def _count_endings(self) -> None:
         """Read the packet counts of the connections that began to end
-        since the last call, in one Read, and start their end grace."""
+        since the last call, in one Read, and start their end grace. A
+        connection whose both sides have sent their FIN by now (an HTTP
+        exchange that closes: the back-end's FIN and the client's follow
+        each other within a round trip) carries no more data, only the last
+        ACKs: it is not counted, and its grace ends without a Read either."""
         with self._lock:
             self._count_scheduled = False
             noted, self._uncounted = self._uncounted, []
-        packets = self._packets_of([flow for flow, _ in noted])
+            for _, conn in noted:
+                if self._fin_sides.get(conn) == CLIENT_FIN | VIP_FIN:
+                    self._closed.add(conn)
+            counted = [flow for flow, conn in noted if conn not in self._closed]
+        packets = self._packets_of(counted) if counted else {}
         due = time.monotonic() + self.settings.end_grace_s
         with self._lock:
             for flow, conn in noted:
@@ -857,10 +876,11 @@ class Controller:
                 current = self.store.get(*flow.key)
                 noted, reason = self._ending.get(conn, (None, "fin"))
                 if current is None or current.state != INSTALLED:
-                    self._ending.pop(conn, None)
+                    self._forget_ending(conn)
                     continue
                 checking.append((current, conn, noted, reason))
-        packets = self._packets_of([c[0] for c in checking]) if checking else {}
+            counted = [c[0] for c in checking if c[1] not in self._closed]
+        packets = self._packets_of(counted) if counted else {}
         ending: list[tuple[Flow, str]] = []
         due = time.monotonic() + self.settings.end_grace_s
         with self._lock:
@@ -870,11 +890,16 @@ class Controller:
                     self._ending[conn] = (count, reason)
                     self._due.append((due, current, conn))
                 else:
-                    self._ending.pop(conn, None)
+                    self._forget_ending(conn)
                     ending.append((current, reason))
             self._schedule_check()
         if ending:
             self._end_many(ending, release_agent=True)
+
+    def _forget_ending(self, conn: Connection) -> None:
+        self._ending.pop(conn, None)
+        self._fin_sides.pop(conn, None)
+        self._closed.discard(conn)
 
     def _packets_of(self, flows: list[Flow]) -> dict[Connection, int]:
         """Packets counted for each flow's entry, by connection, in one Read

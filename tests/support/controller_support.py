@@ -74,6 +74,18 @@ def client_segment(sport: int, flags: str = "A", vip_port: int = 80) -> bytes:
     return bytes(frame)
 
 
+def vip_segment(dport: int, flags: str = "A", backend: str = "b1") -> bytes:
+    """A VIP -> client segment as a back-end sends it (direct server return),
+    reaching the switch on the back-end's port."""
+    topo = topology()
+    frame = (
+        Ether(src=topo.host(backend).mac, dst=topo.switch.mac)
+        / IP(src=VIP, dst=CLIENT, ttl=64)
+        / TCP(sport=80, dport=dport, flags=flags, seq=5000, ack=1001)
+    )
+    return bytes(frame)
+
+
 class Releases:
     """Records the release notices the controller would send to agents."""
 

@@ -24,6 +24,7 @@ from controller_support import (
     encap_entries,
     start_controller,
     stop_controller,
+    vip_segment,
     wait_for,
 )
 
@@ -192,6 +193,44 @@ def test_the_fins_of_a_burst_share_counter_reads(
         wait_for(lambda: len(controller._due) == len(ports), 5, "the ends to be counted")
         assert sum(reads) == len(ports)
         assert len(reads) < len(ports), reads
+    finally:
+        stop_controller(controller)
+
+
+def test_a_connection_closed_on_both_sides_ends_after_its_grace_without_counter_reads(
+    switch: Switch, tmp_path: Path, releases: Releases
+) -> None:
+    """The back-end's FIN, then the client's (an HTTP exchange that closes):
+    nothing but the last ACKs can follow, so the entry goes once the grace
+    is over, with no packet count read for it. A connection that only the
+    client has closed is counted as before."""
+    controller = start_controller(switch, tmp_path / "f.sqlite", releases, end_grace_s=0.3)
+    try:
+        closed = handed_off(controller, 42050)
+        half = handed_off(controller, 42051)
+        counted: list[tuple[str, int, str, int]] = []
+        read = controller.switch.read
+
+        def counting_read(*entities: Entity, **options: bool) -> list[Entity]:
+            counted.extend(
+                connection_of(e.table_entry) for e in entities if isinstance(e, DirectCounterEntry)
+            )
+            return read(*entities, **options)
+
+        controller.switch.read = counting_read  # type: ignore[method-assign]
+        b1_port = controller.topology.host("b1").port
+        switch.inject(b1_port, vip_segment(42050, "FA"))
+        switch.inject(1, client_segment(42050, "FA"))
+        switch.inject(1, client_segment(42051, "FA"))
+        wait_for(lambda: not encap_entries(controller), 5, "both removals")
+        assert (CLIENT, 42050, VIP, 80) not in counted
+        assert counted.count((CLIENT, 42051, VIP, 80)) == 2, counted  # at its FIN and after
+        assert sorted(releases.sent) == sorted(
+            [(FORWARDER, B1, closed.flow_id), (FORWARDER, B1, half.flow_id)]
+        )
+        samples = flatten(controller.registry)
+        assert samples['p4handoff_controller_flow_removals_total{reason="backend_fin"}'] == 1
+        assert samples['p4handoff_controller_flow_removals_total{reason="fin"}'] == 1
     finally:
         stop_controller(controller)
 
