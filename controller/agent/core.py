@@ -126,9 +126,10 @@ class DecapCounts:
 
 @dataclass(frozen=True)
 class Backends:
-    """The kernel operations the agent drives; every call may raise, and all
-    but `restore` may block (a restore of at most OFFLOAD_BYTES of queued
-    data runs on the event loop).
+    """The kernel operations the agent drives; every call may raise.
+    `decap_add` and a restore of at most OFFLOAD_BYTES of queued data run on
+    the event loop and must not block; `hand_over` is a coroutine; the others
+    run on a thread and may block.
 
     `hand_over` raises `HandoverError` with `delivered=None` when the
     application may have received the socket; any other failure means it
@@ -141,7 +142,7 @@ class Backends:
     decap_remove: Callable[[list[FlowKey]], Sequence[Exception | None]]
     restore: Callable[[ConnectionState], socket.socket]
     close_silently: Callable[[socket.socket], None]
-    hand_over: Callable[[socket.socket, Handoff], None]
+    hand_over: Callable[[socket.socket, Handoff], Awaitable[None]]
     counts: Callable[[], DecapCounts]
 
 
@@ -311,9 +312,6 @@ class Agent:
         self._clock = clock
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="agent-backend")
-        self._handover_executor = executor or ThreadPoolExecutor(
-            1, thread_name_prefix="agent-handover"
-        )
         # A new agent remembers no nonces, so a blob created before it started
         # could be a replay of one its predecessor accepted (the floor refuses
         # what was created at or before it, hence the -1).
@@ -502,19 +500,17 @@ class Agent:
         flow.enter(_Phase.HANDING_OVER)
         b = self.backends
         try:
-            # On a thread of its own, in one trip: the mapping goes in, then
-            # the application's acknowledgement is waited for there while
-            # other handoffs' kernel steps go on.
-            await asyncio.get_running_loop().run_in_executor(
-                self._handover_executor, partial(_map_and_hand_over, b, sock, h)
-            )
-        except _MappingFailed as failed:
+            b.decap_add(h.forwarder_ip, h.flow_id, h.state)
+        except Exception as exc:
             # The classifier has let go of its copy: the connection is lost,
             # but quietly (nothing was acknowledged here).
             await self._undo(partial(b.close_silently, sock), what)
             self._unreserve(key, flow.four_tuple)
             flow.settled.set()
-            return self._failed(peer, "decap_failed", what, failed.error, kind="commit")
+            return self._failed(peer, "decap_failed", what, exc, kind="commit")
+        try:
+            # Other handoffs go on while the application acknowledges.
+            await b.hand_over(sock, h)
         except HandoverError as exc:
             if exc.delivered is not None:
                 return await self._handover_failed(key, flow, sock, peer, what, exc)
@@ -724,7 +720,6 @@ class Agent:
             await asyncio.gather(*self._expiring, return_exceptions=True)
         if self._own_executor:
             self._executor.shutdown(wait=True)
-            self._handover_executor.shutdown(wait=True)
 
 
 def _canonical(config: AgentConfig) -> AgentConfig:
@@ -734,22 +729,6 @@ def _canonical(config: AgentConfig) -> AgentConfig:
         forwarders=frozenset(str(ipaddress.ip_address(f)) for f in config.forwarders),
         vips=frozenset((str(ipaddress.ip_address(a)), p) for a, p in config.vips),
     )
-
-
-class _MappingFailed(Exception):
-    """The commit's decap_add failed (`error`); nothing was handed over."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _map_and_hand_over(backends: Backends, sock: socket.socket, h: Handoff) -> None:
-    try:
-        backends.decap_add(h.forwarder_ip, h.flow_id, h.state)
-    except Exception as exc:
-        raise _MappingFailed(exc) from exc
-    backends.hand_over(sock, h)
 
 
 def _remove_one(backends: Backends, key: FlowKey) -> None:

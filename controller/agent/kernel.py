@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from controller.agent.core import AdoptedFlow, Backends, DecapCounts
 from controller.handoff import addresses, nft, tcprepair
 from controller.handoff.blob import Handoff
-from controller.handoff.handover import send_socket
+from controller.handoff.handover import AsyncHandoverSender
 from controller.handoff.tcpstate import ConnectionState
 
 
-def hand_over_to(path: str, timeout: float = 5.0) -> Callable[[socket.socket, Handoff], None]:
+def hand_over_to(
+    path: str, timeout: float = 5.0
+) -> Callable[[socket.socket, Handoff], Awaitable[None]]:
     """`Backends.hand_over` for an application listening on the Unix socket `path`
     (controller.handoff.handover: SCM_RIGHTS, acknowledged, one connection reused)."""
+    sender = AsyncHandoverSender(path, timeout)
 
-    def hand_over(sock: socket.socket, h: Handoff) -> None:
-        send_socket(path, sock, h.flow_id, timeout)
+    async def hand_over(sock: socket.socket, h: Handoff) -> None:
+        await sender.send(sock, h.flow_id)
 
     return hand_over
 

@@ -3,10 +3,11 @@
 The agent sends each socket's descriptor with SCM_RIGHTS over a Unix stream
 connection, together with a small JSON header naming the flow; the
 application's side answers with an acknowledgement once its process holds the
-descriptor. On the application side, `MigratedSocketListener` (blocking) and
-`AsyncMigratedSocketListener` (asyncio) hand out migrated connections the way
-`socket.accept()` hands out new ones, so a server needs one extra listener and
-no other change.
+descriptor. The agent's side is `AsyncHandoverSender` (`send_socket` from
+blocking code). On the application side, `MigratedSocketListener`
+(blocking) and `AsyncMigratedSocketListener` (asyncio) hand out migrated
+connections the way `socket.accept()` hands out new ones, so a server needs
+one extra listener and no other change.
 
 Wire format, both directions: 4-byte big-endian length, then that many bytes
 of UTF-8 JSON. Agent to application: `{"v": 1, "flow_id": F or null,
@@ -360,60 +361,70 @@ class AsyncMigratedSocketListener:
             self._queue.get_nowait()[0].close()
 
 
-class HandoverSender:
+class AsyncHandoverSender:
     """The agent's side: one persistent connection to the application's
-    listener, reopened when it breaks. Thread-safe; handovers are serialised."""
+    listener, reopened when it breaks, on the agent's event loop (no thread
+    waits for the application's acknowledgement). Handovers are serialised;
+    `timeout` bounds each step (connecting, sending, the acknowledgement)."""
 
     def __init__(self, path: str, timeout: float = 5.0) -> None:
         self.path = path
         self.timeout = timeout
         self._conn: socket.socket | None = None
-        self._lock = threading.Lock()
+        self._lock = asyncio.Lock()
 
-    def send(self, sock: socket.socket, flow_id: int | None = None) -> MigratedFlow:
+    async def send(self, sock: socket.socket, flow_id: int | None = None) -> MigratedFlow:
         """Give the application its own descriptor for `sock` and wait for its
         acknowledgement. The caller still owns `sock` and closes it afterwards
         (the connection lives on in the application)."""
         client, vip = sock.getpeername(), sock.getsockname()
         flow = MigratedFlow(flow_id, (client[0], client[1]), (vip[0], vip[1]))
         frame = _frame(_header_of(flow))
-        with self._lock:
-            conn = self._connected(flow)
+        async with self._lock:
             try:
-                sent = socket.send_fds(conn, [frame], [sock.fileno()])
-            except OSError as exc:
-                # A stale connection (the application restarted): nothing was
-                # queued, so one retry on a fresh connection is safe.
-                self._reset()
-                conn = self._connected(flow)
+                conn = await self._connected(flow)
                 try:
-                    sent = socket.send_fds(conn, [frame], [sock.fileno()])
-                except OSError as exc2:
+                    sent = await self._send_fd(conn, frame, sock.fileno())
+                except OSError as exc:
+                    # A stale connection (the application restarted): nothing
+                    # was queued, so one retry on a fresh connection is safe.
+                    self._reset()
+                    conn = await self._connected(flow)
+                    try:
+                        sent = await self._send_fd(conn, frame, sock.fileno())
+                    except OSError as exc2:
+                        self._reset()
+                        raise HandoverError(
+                            f"handover of {_show(flow)} to {self.path} failed: {exc2}", False
+                        ) from exc
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        loop = asyncio.get_running_loop()
+                        if sent < len(frame):
+                            await loop.sock_sendall(conn, frame[sent:])
+                        length = _reply_length(await _recv_exactly_async(conn, _LEN.size))
+                        reply = _reply_of(await _recv_exactly_async(conn, length))
+                except (OSError, ValueError) as exc:
                     self._reset()
                     raise HandoverError(
-                        f"handover of {_show(flow)} to {self.path} failed: {exc2}", False
+                        f"no acknowledgement from {self.path} for {_show(flow)}: {exc}", None
                     ) from exc
-            try:
-                if sent < len(frame):
-                    conn.sendall(frame[sent:])
-                reply = self._read_reply(conn)
-            except (OSError, ValueError) as exc:
-                self._reset()
-                raise HandoverError(
-                    f"no acknowledgement from {self.path} for {_show(flow)}: {exc}", None
-                ) from exc
+            except asyncio.CancelledError:
+                self._reset()  # where the exchange stopped is unknown
+                raise
         if reply.get("ok") is not True:
             raise HandoverError(
                 f"{self.path} refused {_show(flow)}: {reply.get('error', reply)}", False
             )
         return flow
 
-    def _connected(self, flow: MigratedFlow) -> socket.socket:
+    async def _connected(self, flow: MigratedFlow) -> socket.socket:
         if self._conn is None:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            conn.settimeout(self.timeout)
+            conn.setblocking(False)
             try:
-                conn.connect(self.path)
+                async with asyncio.timeout(self.timeout):
+                    await asyncio.get_running_loop().sock_connect(conn, self.path)
             except OSError as exc:
                 conn.close()
                 raise HandoverError(
@@ -423,15 +434,21 @@ class HandoverSender:
             self._conn = conn
         return self._conn
 
-    def _read_reply(self, conn: socket.socket) -> dict[str, object]:
-        head = _recv_exactly(conn, _LEN.size)
-        (length,) = _LEN.unpack(head)
-        if length > MAX_HEADER:
-            raise ValueError(f"reply of {length} bytes exceeds {MAX_HEADER}")
-        reply = json.loads(_recv_exactly(conn, length))
-        if not isinstance(reply, dict):
-            raise ValueError("reply is not a JSON object")
-        return reply
+    async def _send_fd(self, conn: socket.socket, frame: bytes, fd: int) -> int:
+        """Send the frame's first bytes with the descriptor; waits (up to the
+        timeout) while the application's receive buffer is full."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self.timeout):
+            while True:
+                try:
+                    return socket.send_fds(conn, [frame], [fd])
+                except BlockingIOError:
+                    writable = loop.create_future()
+                    loop.add_writer(conn, writable.set_result, None)
+                    try:
+                        await writable
+                    finally:
+                        loop.remove_writer(conn)
 
     def _reset(self) -> None:
         if self._conn is not None:
@@ -439,14 +456,28 @@ class HandoverSender:
             self._conn = None
 
     def close(self) -> None:
-        with self._lock:
-            self._reset()
+        self._reset()
 
 
-def _recv_exactly(conn: socket.socket, length: int) -> bytes:
+def _reply_length(head: bytes) -> int:
+    (length,) = _LEN.unpack(head)
+    if length > MAX_HEADER:
+        raise ValueError(f"reply of {length} bytes exceeds {MAX_HEADER}")
+    return int(length)
+
+
+def _reply_of(body: bytes) -> dict[str, object]:
+    reply = json.loads(body)
+    if not isinstance(reply, dict):
+        raise ValueError("reply is not a JSON object")
+    return reply
+
+
+async def _recv_exactly_async(conn: socket.socket, length: int) -> bytes:
+    loop = asyncio.get_running_loop()
     data = b""
     while len(data) < length:
-        chunk = conn.recv(length - len(data))
+        chunk = await loop.sock_recv(conn, length - len(data))
         if not chunk:
             raise ValueError("connection closed")
         data += chunk
@@ -458,17 +489,17 @@ def _show(flow: MigratedFlow) -> str:
     return f"{fid}{flow.client[0]}:{flow.client[1]} -> {flow.vip[0]}:{flow.vip[1]}"
 
 
-_senders: dict[str, HandoverSender] = {}
-_senders_lock = threading.Lock()
-
-
 def send_socket(
     path: str, sock: socket.socket, flow_id: int | None = None, timeout: float = 5.0
 ) -> MigratedFlow:
-    """Hand `sock` to the application listening at `path`, reusing one
-    connection per path across calls (see `HandoverSender.send`)."""
-    with _senders_lock:
-        sender = _senders.get(path)
-        if sender is None:
-            sender = _senders[path] = HandoverSender(path, timeout)
-    return sender.send(sock, flow_id)
+    """Hand `sock` to the application listening at `path` from blocking code
+    (its own event loop and connection; see `AsyncHandoverSender.send`)."""
+
+    async def send() -> MigratedFlow:
+        sender = AsyncHandoverSender(path, timeout)
+        try:
+            return await sender.send(sock, flow_id)
+        finally:
+            sender.close()
+
+    return asyncio.run(send())

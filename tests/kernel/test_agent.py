@@ -127,8 +127,14 @@ class FakeKernel:
         self.silently_closed.append(sock.fileno())
         sock.close()
 
-    def hand_over(self, sock: socket.socket, handoff: Handoff) -> None:
-        self._step("hand_over")
+    async def hand_over(self, sock: socket.socket, handoff: Handoff) -> None:
+        with self._lock:
+            self.calls.append("hand_over")
+        pause = self.slow.get("hand_over", self.delay)
+        if pause:
+            await asyncio.sleep(pause)  # the application acknowledging
+        if "hand_over" in self.fail:
+            raise self.error("hand_over")
         # SCM_RIGHTS gives the application its own descriptor of the same socket.
         self.app_sockets.append((sock.dup(), handoff))
 

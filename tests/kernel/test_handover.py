@@ -16,9 +16,9 @@ from kernel_lab import Lab
 
 from controller.handoff import handover, tcprepair
 from controller.handoff.handover import (
+    AsyncHandoverSender,
     AsyncMigratedSocketListener,
     HandoverError,
-    HandoverSender,
     MigratedFlow,
     MigratedSocketListener,
 )
@@ -96,7 +96,7 @@ def test_restored_socket_reaches_the_application_with_its_request(lab: Lab, path
         server = tcprepair.restore(state)
         client = tcprepair.restore(mirror)
     with MigratedSocketListener(path) as listener:
-        HandoverSender(path).send(server, flow_id=7)
+        handover.send_socket(path, server, flow_id=7)
         server.close()
         sock, flow = listener.accept_flow(timeout=2)
     assert flow == MigratedFlow(7, ("10.0.1.10", 40000), ("10.0.0.100", 80))
@@ -117,10 +117,9 @@ def test_async_listener_serves_handovers_from_several_threads(path: str) -> None
         backend = socket.create_server(("127.0.0.1", 0), backlog=count)
         clients = [socket.create_connection(backend.getsockname()) for _ in range(count)]
         servers = [backend.accept()[0] for _ in range(count)]
-        sender = HandoverSender(path)
 
         def hand(n: int) -> None:
-            sender.send(servers[n], flow_id=n)
+            handover.send_socket(path, servers[n], flow_id=n)
             servers[n].close()
 
         threads = [threading.Thread(target=hand, args=(n,)) for n in range(count)]
@@ -142,7 +141,6 @@ def test_async_listener_serves_handovers_from_several_threads(path: str) -> None
             answers.append(client.recv(100))
             assert answers[-1] == f"hello {client.getsockname()[1]}".encode()
             client.close()
-        sender.close()
         listener.close()
         backend.close()
         return answers
@@ -197,12 +195,26 @@ def test_listener_refuses_bad_frames_and_closes_their_descriptors(
     assert client.recv(10) == b""
 
 
+class _OnLoop:
+    """An AsyncHandoverSender (the agent's) driven from blocking test code,
+    each handover on an event loop of its own."""
+
+    def __init__(self, path: str, timeout: float = 5.0) -> None:
+        self.sender = AsyncHandoverSender(path, timeout)
+
+    def send(self, sock: socket.socket, flow_id: int | None = None) -> MigratedFlow:
+        return asyncio.run(self.sender.send(sock, flow_id))
+
+    def close(self) -> None:
+        self.sender.close()
+
+
 def test_sender_reports_whether_the_application_may_hold_the_socket(
     path: str, tcp_pair: tuple[socket.socket, socket.socket]
 ) -> None:
     _, server = tcp_pair
     with pytest.raises(HandoverError, match="cannot reach the application") as no_app:
-        HandoverSender(path).send(server)
+        _OnLoop(path).send(server)
     assert no_app.value.delivered is False
 
     # An application that accepts the connection but never acknowledges.
@@ -210,14 +222,14 @@ def test_sender_reports_whether_the_application_may_hold_the_socket(
     mute.bind(path)
     mute.listen()
     with pytest.raises(HandoverError, match="no acknowledgement") as silent:
-        HandoverSender(path, timeout=0.2).send(server, flow_id=3)
+        _OnLoop(path, timeout=0.2).send(server, flow_id=3)
     assert silent.value.delivered is None
     mute.close()
     os.unlink(path)
 
     # The application restarts between two handovers: the cached connection
     # is stale and the sender reconnects once.
-    sender = HandoverSender(path)
+    sender = _OnLoop(path)
     with MigratedSocketListener(path) as first:
         sender.send(server)
         first.accept(timeout=2)[0].close()

@@ -78,7 +78,7 @@ class RecordingBackends:
                 self.installed.remove(flow)
             return [None] * len(flows)
 
-        def hand_over(sock: socket.socket, _: Handoff) -> None:
+        async def hand_over(sock: socket.socket, _: Handoff) -> None:
             pass
 
         return Backends(
