@@ -90,7 +90,8 @@ def parser() -> argparse.ArgumentParser:
         "--end-grace",
         type=float,
         default=2.0,
-        help="seconds an entry must stay quiet after FIN/RST (default 2)",
+        help="seconds an entry must stay quiet after FIN/RST; once both sides sent"
+        " their FIN, seconds it stays (default 2)",
     )
     p.add_argument("--quarantine", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--pending-timeout", type=float, default=30.0, help="seconds (default 30)")
