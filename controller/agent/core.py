@@ -96,6 +96,11 @@ DEFAULT_COMMIT_TIMEOUT_S = 15.0
 # as a hop to a thread costs more than the work (a restore never blocks:
 # buffers are sized first and unsent data is queued with MSG_DONTWAIT).
 OFFLOAD_BYTES = 64 * 1024
+# Removing this many mappings (one netlink transaction) takes well under a
+# millisecond: a burst of release notices up to this size is served on the
+# event loop, a larger one (a restarted controller releasing its
+# quarantine) on a thread.
+INLINE_REMOVALS = 64
 
 _STATUS_OF_REASON = {
     Reason.TRUNCATED: Status.MALFORMED,
@@ -127,9 +132,10 @@ class DecapCounts:
 @dataclass(frozen=True)
 class Backends:
     """The kernel operations the agent drives; every call may raise.
-    `decap_add` and a restore of at most OFFLOAD_BYTES of queued data run on
-    the event loop and must not block; `hand_over` is a coroutine; the others
-    run on a thread and may block.
+    `decap_add`, a restore of at most OFFLOAD_BYTES of queued data and a
+    `decap_remove` of at most INLINE_REMOVALS flows run on the event loop and
+    must not block; `hand_over` is a coroutine; the others run on a thread
+    and may block.
 
     `hand_over` raises `HandoverError` with `delivered=None` when the
     application may have received the socket; any other failure means it
@@ -327,9 +333,7 @@ class Agent:
         self._connections: dict[asyncio.StreamWriter, asyncio.Task[object]] = {}
         self._expiring: set[asyncio.Task[None]] = set()
         # Release notices come in bursts: their mappings go in one transaction.
-        self._removals: Coalescer[FlowKey] = Coalescer(
-            lambda keys: self._run(partial(self.backends.decap_remove, keys))
-        )
+        self._removals: Coalescer[FlowKey] = Coalescer(self._remove_mappings)
 
     # ------------------------------------------------------------ queries
 
@@ -662,6 +666,11 @@ class Agent:
         self._flows.pop(key, None)
         if self._tuples.get(four) == key:
             del self._tuples[four]
+
+    async def _remove_mappings(self, keys: list[FlowKey]) -> Sequence[Exception | None]:
+        if len(keys) > INLINE_REMOVALS:
+            return await self._run(partial(self.backends.decap_remove, keys))
+        return self.backends.decap_remove(keys)
 
     async def _run(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)

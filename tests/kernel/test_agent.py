@@ -37,11 +37,27 @@ from kernel_lab import (
 )
 from prometheus_client import generate_latest
 
-from controller.agent.core import OFFLOAD_BYTES, Agent, AgentConfig, Backends, DecapCounts
+from controller.agent.core import (
+    INLINE_REMOVALS,
+    OFFLOAD_BYTES,
+    Agent,
+    AgentConfig,
+    Backends,
+    DecapCounts,
+)
 from controller.agent.kernel import hand_over_to, kernel_backends
 from controller.agent.main import main
 from controller.handoff import tcprepair
-from controller.handoff.agent_protocol import AgentClient, HandoffOutcome, Reply, Status
+from controller.handoff.agent_protocol import (
+    MAX_REPLY_PAYLOAD,
+    AgentClient,
+    HandoffOutcome,
+    Reply,
+    Status,
+    decode_reply,
+    encode_frame,
+    read_frame,
+)
 from controller.handoff.blob import (
     HEADER_LEN,
     MAC_LEN,
@@ -88,6 +104,7 @@ class FakeKernel:
         self.app_sockets: list[tuple[socket.socket, Handoff]] = []
         self.silently_closed: list[int] = []
         self.removal_batches: list[list[tuple[str, int]]] = []
+        self.removal_threads: list[str] = []
         self.decap_counts = DecapCounts(decapsulated=0, unmapped=0)
         self._lock = threading.Lock()
 
@@ -106,6 +123,7 @@ class FakeKernel:
 
     def decap_remove(self, flows: list[tuple[str, int]]) -> list[Exception | None]:
         self.removal_batches.append(list(flows))
+        self.removal_threads.append(threading.current_thread().name)
         outcomes: list[Exception | None] = []
         for flow in flows:
             try:
@@ -855,28 +873,49 @@ def test_200_concurrent_handoffs_on_one_connection() -> None:
     kernel.close()
 
 
-def test_a_burst_of_releases_shares_kernel_transactions() -> None:
-    """Release notices sent together (the controller ends flows in batches)
-    remove their mappings in fewer kernel calls than notices, each answered
-    for its own flow; one the kernel refuses fails alone."""
-    kernel = FakeKernel(slow={"decap_remove": 0.01})
+@pytest.mark.parametrize("count", [20, INLINE_REMOVALS + 6])
+def test_a_burst_of_releases_shares_kernel_transactions(count: int) -> None:
+    """Release notices that arrive together (the controller ends flows in
+    batches; here all in one segment) remove their mappings in one kernel
+    call, each answered for its own flow; one the kernel refuses fails alone.
+    A burst larger than INLINE_REMOVALS is removed on a thread, not on the
+    event loop."""
+    kernel = FakeKernel()
     agent = make_agent(kernel)
-    flows = [distinct_handoff(i) for i in range(20)]
+    flows = [distinct_handoff(i) for i in range(count)]
     for handoff in flows:
         assert hand_off(agent, handoff).ok
     refused = flows[7].flow_id
     kernel.decap.pop((FORWARDER, refused))  # gone behind the agent's back: removal raises
 
-    async def body(client: AgentClient) -> list[Reply]:
-        releases = [seal(Release(h.flow_id, FORWARDER), KEYS) for h in flows]
-        return list(await asyncio.gather(*(client.request(r, timeout=20) for r in releases)))
+    async def go() -> list[Reply]:
+        host, port = await agent.start("127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(
+                b"".join(
+                    encode_frame(n, seal(Release(h.flow_id, FORWARDER), KEYS))
+                    for n, h in enumerate(flows)
+                )
+            )
+            replies: dict[int, Reply] = {}
+            while len(replies) < len(flows):
+                frame = await read_frame(reader, MAX_REPLY_PAYLOAD)
+                assert frame is not None
+                replies[frame[0]] = decode_reply(frame[1])
+            writer.close()
+            return [replies[n] for n in range(len(flows))]
+        finally:
+            await agent.stop()
 
-    replies = serve(agent, body)
-    assert [r.code for r in replies] == ["ok"] * 7 + ["decap_remove_failed"] + ["ok"] * 12
+    replies = run(go())
+    assert [r.code for r in replies] == ["ok"] * 7 + ["decap_remove_failed"] + ["ok"] * (count - 8)
     assert sorted(k for batch in kernel.removal_batches for k in batch) == sorted(
         (FORWARDER, h.flow_id) for h in flows
     )
-    assert len(kernel.removal_batches) < len(flows) / 2, kernel.removal_batches
+    assert len(kernel.removal_batches[0]) == len(flows), kernel.removal_batches
+    on_loop = kernel.removal_threads[0] == threading.main_thread().name
+    assert on_loop == (count <= INLINE_REMOVALS), kernel.removal_threads
     kept = flows[7].state
     assert agent.live_flows() == {
         (FORWARDER, refused): (kept.client_ip, kept.client_port, kept.vip_ip, kept.vip_port)
