@@ -53,8 +53,13 @@ _NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 _NFGENMSG = struct.Struct("=BBH")  # family, version, resource id (network order)
 _NLATTR = struct.Struct("=HH")  # length, type
 _ERRNO = struct.Struct("=i")
+_SOL_NETLINK = 270
+_NETLINK_CAP_ACK = 10  # answers quote the header of the message, not all of it
 # A whole transaction of this many bytes fits the socket buffers asked for.
 _BUFFER_BYTES = 4 * 1024 * 1024
+# One answer (an acknowledgement, or an error with its extended report) is
+# far smaller; reading into one buffer spares allocating per answer.
+_ANSWER_BYTES = 64 * 1024
 _TIMEOUT_S = 5.0
 
 
@@ -130,8 +135,10 @@ class ElementWriter:
                 self._sock.setsockopt(socket.SOL_SOCKET, force, _BUFFER_BYTES)
             except PermissionError:
                 self._sock.setsockopt(socket.SOL_SOCKET, plain, _BUFFER_BYTES)
+        self._sock.setsockopt(_SOL_NETLINK, _NETLINK_CAP_ACK, 1)
         self._sock.bind((0, 0))
         self._sock.settimeout(_TIMEOUT_S)
+        self._answer = bytearray(_ANSWER_BYTES)
         self._lock = threading.Lock()
         self._sequence = 0
 
@@ -188,15 +195,15 @@ class ElementWriter:
         failure: ElementError | None = None
         while waiting:
             try:
-                data = self._sock.recv(_BUFFER_BYTES)
+                size = self._sock.recv_into(self._answer)
             except TimeoutError:
                 raise ElementError(errno.ETIMEDOUT, refused_by[min(waiting)]) from None
             except OSError as exc:  # ENOBUFS: answers were lost, the outcome is unknown
                 raise ElementError(exc.errno or errno.EIO, refused_by[min(waiting)]) from exc
-            offset = 0
-            while offset + _NLMSGHDR.size <= len(data):
-                size, kind, _, sequence, _ = _NLMSGHDR.unpack_from(data, offset)
-                if size < _NLMSGHDR.size:
+            data, offset = self._answer, 0
+            while offset + _NLMSGHDR.size <= size:
+                length, kind, _, sequence, _ = _NLMSGHDR.unpack_from(data, offset)
+                if length < _NLMSGHDR.size:
                     break
                 if kind == _NLMSG_ERROR:
                     (code,) = _ERRNO.unpack_from(data, offset + _NLMSGHDR.size)
@@ -208,7 +215,7 @@ class ElementWriter:
                         if sequence not in refused_by:
                             waiting.clear()
                     waiting.discard(sequence)
-                offset += (size + 3) & ~3
+                offset += (length + 3) & ~3
         if failure is not None:
             raise failure
 
