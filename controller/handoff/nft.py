@@ -22,8 +22,8 @@ call one atomic transaction; state is read back as nft JSON. `Nft` talks to
 libnftables in-process (about 0.2 ms a transaction) or runs the `nft` command
 (a few ms). The elements a handoff adds and removes go as nf_tables netlink
 messages instead (controller.handoff.nft_netlink: 0.02 ms for a lock,
-0.06 ms for a mapping's five elements), also one atomic transaction per call. `Nft` acts on the network
-namespace of the thread that created it.
+0.06 ms for a mapping's five elements), also one atomic transaction per
+call. `Nft` acts on the network namespace of the thread that created it.
 """
 
 from __future__ import annotations
