@@ -7,9 +7,9 @@ back from the kernel on every call: about 0.2 ms of CPU for a few dozen
 bytes to the kernel, on each side of every handoff. The kernel interface for
 elements is small and stable (NFT_MSG_NEWSETELEM / NFT_MSG_DELSETELEM inside
 an nfnetlink batch, include/uapi/linux/netfilter/nf_tables.h), and no
-maintained Python library encodes concatenated keys cheaply (pyroute2's
-nftables module builds each attribute through its generic message classes and
-has no concatenations), so the messages are packed here with `struct`.
+maintained Python library writes map elements (pyroute2's nftables module,
+asyncio only, sends a set element's key, timeout and comment, never a map's
+data), so the messages are packed here with `struct`.
 Tables, chains, rules and sets are still made by nft script
 (controller.handoff.nft), which also reads everything back.
 
@@ -148,14 +148,15 @@ class ElementWriter:
         if not changes:
             return
         with self._lock:
+            begin = (self._sequence + 1) & 0xFFFFFFFF
             batch, refused_by = self._batch(changes)
             self._sock.send(batch)
-            self._wait(refused_by)
+            self._wait(refused_by, {begin, self._sequence})
 
     def _batch(self, changes: Sequence[ElementChange]) -> tuple[bytes, dict[int, str]]:
         """The batch, and per acknowledged message its sequence number ->
-        the change it makes first. Consecutive changes of one set and verb
-        share a message."""
+        the changes it makes. Consecutive changes of one set and verb share
+        a message."""
         parts = [self._message(_NFNL_MSG_BATCH_BEGIN, 0, 0, b"", _NFNL_SUBSYS_NFTABLES)]
         refused_by: dict[int, str] = {}
         start = 0
@@ -188,31 +189,32 @@ class ElementWriter:
         size = _NLMSGHDR.size + len(payload)
         return _NLMSGHDR.pack(size, kind, _NLM_F_REQUEST | flags, self._sequence, 0) + payload
 
-    def _wait(self, refused_by: dict[int, str]) -> None:
+    def _wait(self, refused_by: dict[int, str], bounds: set[int]) -> None:
         """Read an answer for every acknowledged message; the kernel answers
-        them all, refused or not, once it has run or undone the batch."""
+        them all, refused or not, once it has run or undone the batch. An
+        error for the batch's begin or end message refuses it all; answers
+        to an earlier transaction (one that timed out) are skipped."""
         waiting = set(refused_by)
         failure: ElementError | None = None
         while waiting:
             try:
                 size = self._sock.recv_into(self._answer)
             except TimeoutError:
-                raise ElementError(errno.ETIMEDOUT, refused_by[min(waiting)]) from None
+                raise ElementError(errno.ETIMEDOUT, refused_by[next(iter(waiting))]) from None
             except OSError as exc:  # ENOBUFS: answers were lost, the outcome is unknown
-                raise ElementError(exc.errno or errno.EIO, refused_by[min(waiting)]) from exc
+                raise ElementError(exc.errno or errno.EIO, refused_by[next(iter(waiting))]) from exc
             data, offset = self._answer, 0
             while offset + _NLMSGHDR.size <= size:
                 length, kind, _, sequence, _ = _NLMSGHDR.unpack_from(data, offset)
                 if length < _NLMSGHDR.size:
                     break
-                if kind == _NLMSG_ERROR:
+                ours = sequence in refused_by or sequence in bounds
+                if kind == _NLMSG_ERROR and ours:
                     (code,) = _ERRNO.unpack_from(data, offset + _NLMSGHDR.size)
                     if code and failure is None:
-                        # An error for the batch itself (no such message of
-                        # ours) refuses everything: name the first change.
-                        what = refused_by.get(sequence, refused_by[min(refused_by)])
-                        failure = ElementError(-code, what)
-                        if sequence not in refused_by:
+                        first = next(iter(refused_by.values()))
+                        failure = ElementError(-code, refused_by.get(sequence, first))
+                        if sequence in bounds:
                             waiting.clear()
                     waiting.discard(sequence)
                 offset += (length + 3) & ~3

@@ -302,6 +302,24 @@ def test_a_change_of_locks_is_all_or_nothing_and_names_the_refused_element(lab: 
     lock.teardown()
 
 
+def test_answers_left_by_an_abandoned_transaction_are_not_taken_for_the_next(lab: Lab) -> None:
+    """A transaction whose answers were never read (its caller timed out)
+    leaves them in the socket: the next transaction skips them instead of
+    failing with the old one's error."""
+    ns = lab.ns("classifier")
+    with lab.enter(ns):
+        nft = Nft()
+    lock = FlowLock(nft)
+    lock.setup()
+    writer = nft._elements
+    missing = lock._change(False, ("10.0.1.99", 1), (VIP, 80))
+    batch, _ = writer._batch([missing])
+    writer._sock.send(batch)  # refused (no such element); nobody reads why
+    lock.lock(("10.0.1.10", 40000), (VIP, 80))
+    assert lock.locked() == {(("10.0.1.10", 40000), (VIP, 80))}
+    lock.teardown()
+
+
 def test_lock_errors_name_the_flow_and_both_backends_agree(lab: Lab) -> None:
     ns = lab.ns("classifier")
     with lab.enter(ns):
