@@ -2,14 +2,15 @@
 
 The controller ends flows in batches (one counter Read, one Write of deletes
 per batch), so an agent receives its release notices in bursts, several
-frames in one segment. Each used to cost its own nftables transaction,
-whose fixed cost (libnftables' cache fetch and netlink round trip, about
-0.2 ms) is four times the per-flow part; one transaction for the burst
-removes ten mappings for the price of three.
+frames in one segment. Each would cost its own nftables transaction; one
+transaction for the burst saves each notice the fixed part (a tenth of the
+0.07 ms a flow's five map elements cost through netlink; it was three
+quarters of the 0.23 ms through libnftables).
 
 No timer: a batch holds what was submitted before it started, that is what
 the same turn of the event loop delivered plus whatever came while the
-previous batch ran, so a lone request waits for nothing.
+previous batch ran (when it runs on a thread), so a lone request waits for
+nothing.
 """
 
 from __future__ import annotations
