@@ -153,12 +153,14 @@ class ElementWriter:
             self._sock.send(batch)
             self._wait(refused_by, {begin, self._sequence})
 
-    def _batch(self, changes: Sequence[ElementChange]) -> tuple[bytes, dict[int, str]]:
+    def _batch(
+        self, changes: Sequence[ElementChange]
+    ) -> tuple[bytes, dict[int, Sequence[ElementChange]]]:
         """The batch, and per acknowledged message its sequence number ->
         the changes it makes. Consecutive changes of one set and verb share
         a message."""
         parts = [self._message(_NFNL_MSG_BATCH_BEGIN, 0, 0, b"", _NFNL_SUBSYS_NFTABLES)]
-        refused_by: dict[int, str] = {}
+        refused_by: dict[int, Sequence[ElementChange]] = {}
         start = 0
         while start < len(changes):
             first = changes[start]
@@ -178,7 +180,7 @@ class ElementWriter:
             parts.append(
                 self._message((_NFNL_SUBSYS_NFTABLES << 8) | kind, flags, first.family, body)
             )
-            refused_by[self._sequence] = "; ".join(c.text for c in changes[start:end])
+            refused_by[self._sequence] = changes[start:end]
             start = end
         parts.append(self._message(_NFNL_MSG_BATCH_END, 0, 0, b"", _NFNL_SUBSYS_NFTABLES))
         return b"".join(parts), refused_by
@@ -189,7 +191,7 @@ class ElementWriter:
         size = _NLMSGHDR.size + len(payload)
         return _NLMSGHDR.pack(size, kind, _NLM_F_REQUEST | flags, self._sequence, 0) + payload
 
-    def _wait(self, refused_by: dict[int, str], bounds: set[int]) -> None:
+    def _wait(self, refused_by: dict[int, Sequence[ElementChange]], bounds: set[int]) -> None:
         """Read an answer for every acknowledged message; the kernel answers
         them all, refused or not, once it has run or undone the batch. An
         error for the batch's begin or end message refuses it all; answers
@@ -200,9 +202,11 @@ class ElementWriter:
             try:
                 size = self._sock.recv_into(self._answer)
             except TimeoutError:
-                raise ElementError(errno.ETIMEDOUT, refused_by[next(iter(waiting))]) from None
+                what = _text(refused_by[next(iter(waiting))])
+                raise ElementError(errno.ETIMEDOUT, what) from None
             except OSError as exc:  # ENOBUFS: answers were lost, the outcome is unknown
-                raise ElementError(exc.errno or errno.EIO, refused_by[next(iter(waiting))]) from exc
+                what = _text(refused_by[next(iter(waiting))])
+                raise ElementError(exc.errno or errno.EIO, what) from exc
             data, offset = self._answer, 0
             while offset + _NLMSGHDR.size <= size:
                 length, kind, _, sequence, _ = _NLMSGHDR.unpack_from(data, offset)
@@ -213,7 +217,7 @@ class ElementWriter:
                     (code,) = _ERRNO.unpack_from(data, offset + _NLMSGHDR.size)
                     if code and failure is None:
                         first = next(iter(refused_by.values()))
-                        failure = ElementError(-code, refused_by.get(sequence, first))
+                        failure = ElementError(-code, _text(refused_by.get(sequence, first)))
                         if sequence in bounds:
                             waiting.clear()
                     waiting.discard(sequence)
@@ -224,6 +228,11 @@ class ElementWriter:
     def close(self) -> None:
         with self._lock:
             self._sock.close()
+
+
+def _text(changes: Sequence[ElementChange]) -> str:
+    """The changes of one refused message in nft syntax (built only on errors)."""
+    return "; ".join(c.text for c in changes)
 
 
 def _same_target(a: ElementChange, b: ElementChange) -> bool:
