@@ -108,14 +108,21 @@ class FakeKernel:
         self.decap_counts = DecapCounts(decapsulated=0, unmapped=0)
         self._lock = threading.Lock()
 
-    def _step(self, name: str) -> None:
+    def _begin(self, name: str) -> float:
+        """Record the call; the seconds it takes."""
         with self._lock:
             self.calls.append(name)
-        pause = self.slow.get(name, self.delay)
-        if pause:
-            time.sleep(pause)
+        return self.slow.get(name, self.delay)
+
+    def _end(self, name: str) -> None:
         if name in self.fail:
             raise self.error(name)
+
+    def _step(self, name: str) -> None:
+        pause = self._begin(name)
+        if pause:
+            time.sleep(pause)
+        self._end(name)
 
     def decap_add(self, forwarder: str, flow_id: int, state: ConnectionState) -> None:
         self._step("decap_add")
@@ -146,13 +153,10 @@ class FakeKernel:
         sock.close()
 
     async def hand_over(self, sock: socket.socket, handoff: Handoff) -> None:
-        with self._lock:
-            self.calls.append("hand_over")
-        pause = self.slow.get("hand_over", self.delay)
+        pause = self._begin("hand_over")
         if pause:
             await asyncio.sleep(pause)  # the application acknowledging
-        if "hand_over" in self.fail:
-            raise self.error("hand_over")
+        self._end("hand_over")
         # SCM_RIGHTS gives the application its own descriptor of the same socket.
         self.app_sockets.append((sock.dup(), handoff))
 
