@@ -531,6 +531,7 @@ class Controller:
             entry = encap_entry(self.switch.entities, flow, self.idle_timeout_ns)
             writing.append((index, flow, entry, self._writer.submit(Update.insert(entry))))
             results.append(0)
+        written: list[tuple[int, Flow, TableEntry, int]] = []
         for index, flow, entry, future in writing:
             try:
                 try:
@@ -545,17 +546,15 @@ class Controller:
                     grpc.StatusCode.UNAVAILABLE, f"switch did not take {entry}: {exc or 'timeout'}"
                 )
                 continue
-            ended: FlowStoreError | None = None
-            with self._lock:
-                try:
-                    self.store.mark_installed(flow.forwarder, flow.backend, flow.flow_id)
-                except FlowStoreError as exc:
-                    ended = exc
-            if ended is not None:
+            written.append((index, flow, entry, batch))
+        with self._lock:
+            marked = self.store.mark_installed_many([flow.key for _, flow, _, _ in written])
+        for (index, _, entry, batch), installed in zip(written, marked, strict=True):
+            if isinstance(installed, FlowStoreError):
                 # Removed while the entry was being written: take the entry back out.
                 with contextlib.suppress(P4RuntimeError, TimeoutError):
                     self._writer.apply(Update.delete(entry), self.settings.write_timeout_s)
-                results[index] = FlowError(grpc.StatusCode.FAILED_PRECONDITION, str(ended))
+                results[index] = FlowError(grpc.StatusCode.FAILED_PRECONDITION, str(installed))
                 continue
             latency_s = requests[index][3]
             if latency_s > 0:
@@ -693,18 +692,17 @@ class Controller:
         (one Write when it is idle) instead of one Write round trip each."""
         ended: list[tuple[Flow, str, Future[int] | None, TableEntry | None]] = []
         with self._lock:
-            for flow, reason in flows:
-                current = self.store.get(*flow.key)
+            currents = [self.store.get(*flow.key) for flow, _ in flows]
+            live = [c.key for c in currents if c is not None and c.state != QUARANTINE]
+            self.store.release_many(live, forget_endings_of=[flow.key for flow, _ in flows])
+            for (flow, reason), current in zip(flows, currents, strict=True):
                 if current is None or current.state == QUARANTINE:
                     ended.append((flow, "", None, None))
-                    continue
-                self.store.release(*flow.key)
-                if current.state == INSTALLED:
+                elif current.state == INSTALLED:
                     gone = encap_entry(self.switch.entities, current, self.idle_timeout_ns)
                     ended.append((current, reason, self._writer.submit(Update.delete(gone)), gone))
                 else:
                     ended.append((current, reason, None, None))
-            self.store.drop_endings([flow.key for flow, _ in flows])
         results = []
         for current, reason, future, entry in ended:
             if not reason:  # ended already

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 LEASED = "leased"  # id reserved for a classifier's coming handoff, no connection yet
@@ -130,9 +130,12 @@ class FlowStore:
 
     def drop_endings(self, keys: list[tuple[str, str, int]]) -> None:
         with self._transaction():
-            self.db.executemany(
-                "DELETE FROM endings WHERE forwarder=? AND backend=? AND flow_id=?", keys
-            )
+            self._drop_endings(keys)
+
+    def _drop_endings(self, keys: Sequence[tuple[str, str, int]]) -> None:
+        self.db.executemany(
+            "DELETE FROM endings WHERE forwarder=? AND backend=? AND flow_id=?", keys
+        )
 
     def allocate(
         self,
@@ -239,35 +242,58 @@ class FlowStore:
                     f"connection {client[0]}:{client[1]} -> {vip[0]}:{vip[1]} already has a "
                     "live flow"
                 ) from None
-        return self.get(*key)  # type: ignore[return-value]
+        return replace(
+            flow, state=PENDING, client_ip=client[0], client_port=client[1],
+            vip=vip[0], vip_port=vip[1], created_at=now,
+        )  # fmt: skip
 
     def mark_installed(self, forwarder: str, backend: str, flow_id: int) -> Flow:
-        return self._set_state((forwarder, backend, flow_id), INSTALLED, None, (PENDING,))
+        return _one(self.mark_installed_many([(forwarder, backend, flow_id)]))
+
+    def mark_installed_many(self, keys: list[tuple[str, str, int]]) -> list[Flow | FlowStoreError]:
+        """Their switch entries are written: one transaction for a whole Write's flows."""
+        return self._set_states(keys, INSTALLED, None, (PENDING,))
 
     def release(self, forwarder: str, backend: str, flow_id: int) -> Flow:
-        """The flow ended (or its handoff failed): its id goes to quarantine."""
-        return self._set_state(
-            (forwarder, backend, flow_id), QUARANTINE, self.clock(), (LEASED, PENDING, INSTALLED)
+        return _one(self.release_many([(forwarder, backend, flow_id)]))
+
+    def release_many(
+        self, keys: list[tuple[str, str, int]],
+        forget_endings_of: Sequence[tuple[str, str, int]] = (),
+    ) -> list[Flow | FlowStoreError]:  # fmt: skip
+        """The flows ended (or their handoffs failed): their ids go to
+        quarantine and the endings noted for `forget_endings_of` are
+        dropped, all in one transaction."""
+        return self._set_states(
+            keys, QUARANTINE, self.clock(), (LEASED, PENDING, INSTALLED), forget_endings_of
         )
 
-    def _set_state(
-        self, key: tuple[str, str, int], state: str, released_at: float | None,
-        allowed_from: tuple[str, ...],
-    ) -> Flow:
+    def _set_states(
+        self, keys: list[tuple[str, str, int]], state: str, released_at: float | None,
+        allowed_from: tuple[str, ...], forget_endings_of: Sequence[tuple[str, str, int]] = (),
+    ) -> list[Flow | FlowStoreError]:  # fmt: skip
+        """Each key's flow moves to `state` if it is in one of `allowed_from`;
+        the others are answered with the error naming their state."""
+        results: list[Flow | FlowStoreError] = []
         with self._transaction():
-            flow = self.get(*key)
-            if flow is None or flow.state not in allowed_from:
-                current = flow.state if flow else "unknown"
-                raise FlowStoreError(
-                    f"flow {key[2]:#010x} of {key[0]} to {key[1]} is {current}, "
-                    f"expected {' or '.join(allowed_from)}"
+            for key in keys:
+                flow = self.get(*key)
+                if flow is None or flow.state not in allowed_from:
+                    current = flow.state if flow else "unknown"
+                    results.append(FlowStoreError(
+                        f"flow {key[2]:#010x} of {key[0]} to {key[1]} is {current}, "
+                        f"expected {' or '.join(allowed_from)}"
+                    ))  # fmt: skip
+                    continue
+                self.db.execute(
+                    "UPDATE flows SET state=?, released_at=? WHERE forwarder=? AND backend=? "
+                    "AND flow_id=?",
+                    (state, released_at, *key),
                 )
-            self.db.execute(
-                "UPDATE flows SET state=?, released_at=? WHERE forwarder=? AND backend=? "
-                "AND flow_id=?",
-                (state, released_at, *key),
-            )
-        return self.get(*key)  # type: ignore[return-value]
+                results.append(replace(flow, state=state, released_at=released_at))
+            if forget_endings_of:
+                self._drop_endings(forget_endings_of)
+        return results
 
     def get(self, forwarder: str, backend: str, flow_id: int) -> Flow | None:
         row = self.db.execute(
@@ -328,6 +354,13 @@ class FlowStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
+
+
+def _one(results: list[Flow | FlowStoreError]) -> Flow:
+    (result,) = results
+    if isinstance(result, FlowStoreError):
+        raise result
+    return result
 
 
 class _Transaction:

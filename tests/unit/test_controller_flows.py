@@ -29,7 +29,7 @@ from controller_support import (
 )
 
 from controller.handoff.stats import flatten
-from controller.p4rt import DirectCounterEntry, Exact, Lpm, P4RuntimeClient
+from controller.p4rt import DirectCounterEntry, Exact, Lpm, P4RuntimeClient, Update
 from controller.p4rt.entities import Entity
 from controller.switch.core import REMOVAL_REASONS, Controller, FlowError
 from controller.switch.flowstore import INSTALLED, PENDING, QUARANTINE, Flow
@@ -297,6 +297,34 @@ def test_concurrent_installs_share_writes(controller: Controller) -> None:
     assert len(encap_entries(controller)) == 60
     writes = flatten(controller.registry)["p4handoff_controller_write_batch_size_count"] - before
     assert writes < 60 and max(batches) > 1
+
+
+def test_a_flow_removed_while_its_entry_is_written_is_taken_back_out(
+    controller: Controller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The classifier gave up on one flow of a batch while the Write carrying
+    the batch was on its way: that flow is answered FAILED_PRECONDITION and its
+    entry deleted again; the other flow of the batch is installed."""
+    kept, given_up = (controller.allocate((CLIENT, 44100 + i, VIP, 80), B1, "k1") for i in (0, 1))
+    write = controller.switch.write
+    removed: list[bool] = []
+
+    def write_then_remove(updates: list[Update]) -> None:
+        write(updates)
+        if not removed:
+            removed.append(controller.remove(FORWARDER, B1, given_up.flow_id, "test", False))
+
+    monkeypatch.setattr(controller.switch, "write", write_then_remove)
+    results = controller.install_many([
+        (FORWARDER, B1, flow.flow_id, 0.0, None) for flow in (kept, given_up)
+    ])  # fmt: skip
+    assert removed == [False]  # pending when removed: no entry of its own to delete yet
+    assert results[0] in (1, 2)  # the size of the Write that carried it
+    assert isinstance(results[1], FlowError)
+    assert results[1].code == grpc.StatusCode.FAILED_PRECONDITION
+    assert set(encap_entries(controller)) == {(CLIENT, 44100, VIP, 80)}
+    assert controller.store.get(*kept.key).state == INSTALLED  # type: ignore[union-attr]
+    assert controller.store.get(*given_up.key).state == QUARANTINE  # type: ignore[union-attr]
 
 
 def test_list_flows_reports_switch_counters(controller: Controller, switch: Switch) -> None:

@@ -81,3 +81,22 @@ def test_flows_survive_a_restart(tmp_path: Path) -> None:
     assert again == reopened.find_connection(client(1), VIP)
     assert again.flow_id == flow.flow_id
     assert reopened.allocate(FWD, "b1", client(2), VIP, "k1").flow_id != flow.flow_id
+
+
+def test_a_batch_of_endings_is_answered_flow_by_flow_and_kept_as_one(tmp_path: Path) -> None:
+    """release_many: each flow moves or is refused on its own, the returned
+    flows are what a fresh read says, and the endings noted for them are
+    forgotten in the same transaction (durable after a restart)."""
+    path = tmp_path / "flows.db"
+    store = FlowStore(path, clock=Clock())
+    live = store.allocate(FWD, "b1", client(1), VIP, "k1")
+    [installed] = store.mark_installed_many([live.key])
+    assert installed == store.get(*live.key)
+    unknown = (FWD, "b1", live.flow_id + 1)
+    store.note_endings([(live.key, "fin"), (unknown, "fin")])
+    released, refused = store.release_many([live.key, unknown], forget_endings_of=[live.key])
+    assert released == store.get(*live.key)
+    assert released.state == QUARANTINE and released.released_at == 1000.0  # type: ignore[union-attr]
+    assert isinstance(refused, FlowStoreError) and "unknown" in str(refused)
+    store.close()
+    assert FlowStore(path).endings() == [(unknown, "fin")]
