@@ -34,7 +34,7 @@ import dataclasses
 import logging
 import ssl
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -203,6 +203,17 @@ class _Connection:
         self.writer.close()
 
 
+def _answer(future: asyncio.Future[Reply], late: AgentTimeout) -> Reply | AgentError:
+    if not future.done():
+        return late
+    error = future.exception()
+    if error is None:
+        return future.result()
+    if isinstance(error, AgentError):
+        return error
+    raise error
+
+
 class AgentClient:
     """A pipelining client for one agent; safe to share between many tasks."""
 
@@ -246,28 +257,47 @@ class AgentClient:
 
     async def request(self, message: bytes, timeout: float) -> Reply:
         """Send one sealed message and wait for its reply (at most `timeout` seconds)."""
+        (answer,) = await self.request_many([message], timeout)
+        if isinstance(answer, AgentError):
+            raise answer
+        return answer
+
+    async def request_many(
+        self, messages: Sequence[bytes], timeout: float
+    ) -> list[Reply | AgentError]:
+        """Send sealed messages in one write and wait (at most `timeout`
+        seconds in all) for their replies, answered message by message: a
+        burst costs one send and one wake-up, not one per message."""
+        if not messages:
+            return []
         loop = asyncio.get_running_loop()
         conn: _Connection | None = None
-        request_id = self._next_id
-        self._next_id = (self._next_id + 1) & 0xFFFFFFFF
+        futures: dict[int, asyncio.Future[Reply]] = {}
         try:
             async with asyncio.timeout(timeout):
                 conn = await self._connection()
-                future: asyncio.Future[Reply] = loop.create_future()
-                conn.pending[request_id] = future
-                conn.writer.write(encode_frame(request_id, message))
+                frames = []
+                for message in messages:
+                    request_id = self._next_id
+                    self._next_id = (self._next_id + 1) & 0xFFFFFFFF
+                    futures[request_id] = conn.pending[request_id] = loop.create_future()
+                    frames.append(encode_frame(request_id, message))
+                conn.writer.write(b"".join(frames))
                 try:
                     await conn.writer.drain()
                 except OSError as exc:
                     conn.fail(f"sending to agent failed: {exc}")
-                return await future
+                await asyncio.wait(futures.values())
         except TimeoutError:
-            raise AgentTimeout(
-                f"no reply from agent {self.host}:{self.port} within {timeout:g} s"
-            ) from None
+            pass
+        except AgentError as exc:
+            return [exc] * len(messages)
         finally:
             if conn is not None:
-                conn.pending.pop(request_id, None)
+                for request_id in futures:
+                    conn.pending.pop(request_id, None)
+        late = AgentTimeout(f"no reply from agent {self.host}:{self.port} within {timeout:g} s")
+        return [_answer(future, late) for future in futures.values()]
 
     async def hand_off(
         self,

@@ -6,7 +6,9 @@ dead connection and the next handoff that reuses the id is refused. The notice
 is a sealed `Release` over the agent protocol (controller.handoff.blob,
 controller.handoff.agent_protocol), one persistent connection per agent, sent
 from an asyncio loop on a thread of its own so the controller's threads never
-wait for an agent. An agent that cannot be reached is retried with backoff for
+wait for an agent. Flows end in bursts (the end grace expires for many at
+once), so a burst crosses to that loop once and goes to each agent in one
+write. An agent that cannot be reached is retried with backoff for
 `retry_for_s` (the id's quarantine: after that a reuse would be refused by the
 agent as a live id, which is safe).
 """
@@ -19,21 +21,24 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
-from controller.handoff.agent_protocol import AgentClient, AgentError, Status
+from controller.handoff.agent_protocol import AgentClient, AgentError, Reply, Status
 from controller.handoff.blob import Release, seal
 from controller.handoff.keys import Keyring
 
 log = logging.getLogger("p4handoff.controller")
 
 
+Notice = tuple[str, str, int]  # (forwarder, back-end, flow id) of a flow that ended
+
+
 class Releaser(Protocol):
-    def release(self, forwarder: str, backend: str, flow_id: int) -> None:
-        """Schedule the notice; never blocks."""
+    def release(self, notices: Sequence[Notice]) -> None:
+        """Schedule the notices; never blocks."""
 
     def close(self) -> None: ...
 
@@ -67,38 +72,63 @@ class AgentReleaser:
         )
         self._thread.start()
 
-    def release(self, forwarder: str, backend: str, flow_id: int) -> None:
-        asyncio.run_coroutine_threadsafe(self._send(forwarder, backend, flow_id), self._loop)
+    def release(self, notices: Sequence[Notice]) -> None:
+        if notices:
+            asyncio.run_coroutine_threadsafe(self._send_all(list(notices)), self._loop)
 
-    async def _send(self, forwarder: str, backend: str, flow_id: int) -> None:
-        address = self._address(backend)
+    async def _send_all(self, notices: list[Notice]) -> None:
+        by_agent: dict[tuple[str, int], list[Notice]] = {}
+        for notice in notices:
+            by_agent.setdefault(self._address(notice[1]), []).append(notice)
+        await asyncio.gather(*(self._send(address, sent) for address, sent in by_agent.items()))
+
+    async def _send(self, address: tuple[str, int], notices: list[Notice]) -> None:
         client = self._clients.get(address)
         if client is None:
             client = self._clients[address] = AgentClient(*address, ssl_context=self._ssl)
-        what = f"flow {flow_id:#010x} from {forwarder} at agent {address[0]}:{address[1]}"
+        answers = await client.request_many(
+            [seal(Release(flow_id, forwarder), self._keys) for forwarder, _, flow_id in notices],
+            self._timeout,
+        )
+        retries = [
+            self._retry(client, notice, answer)
+            for notice, answer in zip(notices, answers, strict=True)
+            if not self._settled(client, notice, answer)
+        ]
+        await asyncio.gather(*retries)
+
+    async def _retry(self, client: AgentClient, notice: Notice, answer: Reply | AgentError) -> None:
+        forwarder, _, flow_id = notice
         deadline = time.monotonic() + self._retry_for
         delay = 0.25
         while True:
-            try:
-                reply = await client.request(
-                    seal(Release(flow_id, forwarder), self._keys), self._timeout
-                )
-            except AgentError as exc:
-                problem = str(exc)
-            else:
-                if reply.ok or reply.status == Status.NOT_FOUND:
-                    # NOT_FOUND: the agent never installed it or already dropped it.
-                    self.results.labels("ok" if reply.ok else "unknown").inc()
-                    log.info("released %s: %s", what, reply.reason)
-                    return
-                problem = reply.reason
             if time.monotonic() + delay > deadline:
                 self.results.labels("failed").inc()
-                log.warning("giving up releasing %s: %s", what, problem)
+                log.warning(
+                    "giving up releasing flow %#010x from %s at agent %s:%d: %s",
+                    flow_id, forwarder, client.host, client.port, _problem(answer),
+                )  # fmt: skip
                 return
             self.results.labels("retried").inc()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+            (answer,) = await client.request_many(
+                [seal(Release(flow_id, forwarder), self._keys)], self._timeout
+            )
+            if self._settled(client, notice, answer):
+                return
+
+    def _settled(self, client: AgentClient, notice: Notice, answer: Reply | AgentError) -> bool:
+        if isinstance(answer, AgentError) or not (answer.ok or answer.status == Status.NOT_FOUND):
+            return False
+        # NOT_FOUND: the agent never installed it or already dropped it.
+        self.results.labels("ok" if answer.ok else "unknown").inc()
+        forwarder, _, flow_id = notice
+        log.info(
+            "released flow %#010x from %s at agent %s:%d: %s",
+            flow_id, forwarder, client.host, client.port, answer.reason,
+        )  # fmt: skip
+        return True
 
     def close(self) -> None:
         async def shutdown() -> None:
@@ -110,3 +140,7 @@ class AgentReleaser:
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+
+
+def _problem(answer: Reply | AgentError) -> str:
+    return str(answer) if isinstance(answer, AgentError) else answer.reason

@@ -353,8 +353,7 @@ class Controller:
         # Release notices a previous run still had to send died with it: the
         # ids in quarantine are released again (an agent that has dropped the
         # mapping already answers unknown_flow).
-        for flow in quarantined:
-            self.releaser.release(flow.forwarder, flow.backend, flow.flow_id)
+        self.releaser.release([flow.key for flow in quarantined])
         self.metrics.primary.set(1)
         log.info("active as primary (election id %d)", self.switch.election_id)
 
@@ -704,6 +703,7 @@ class Controller:
                 else:
                     ended.append((current, reason, None, None))
         results = []
+        notices = []
         for current, reason, future, entry in ended:
             if not reason:  # ended already
                 results.append(False)
@@ -719,7 +719,7 @@ class Controller:
                 except (P4RuntimeError, TimeoutError) as exc:
                     log.warning("deleting %s failed (reconcile will retry): %s", entry, exc)
             if current.state == INSTALLED or release_agent:
-                self.releaser.release(current.forwarder, current.backend, current.flow_id)
+                notices.append(current.key)
             self.metrics.removals.labels(removal_code(reason)).inc()
             self.ended.append((current, reason, time.time()))
             log.info(
@@ -727,6 +727,7 @@ class Controller:
                 current.client_port, current.vip, current.vip_port, current.backend, reason,
             )  # fmt: skip
             results.append(removed)
+        self.releaser.release(notices)
         return results
 
     def _digest_loop(self) -> None:

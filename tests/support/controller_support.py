@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from paths import ROOT
@@ -93,9 +93,9 @@ class Releases:
         self.sent: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
 
-    def release(self, forwarder: str, backend: str, flow_id: int) -> None:
+    def release(self, notices: Sequence[tuple[str, str, int]]) -> None:
         with self._lock:
-            self.sent.append((forwarder, backend, flow_id))
+            self.sent.extend(notices)
 
     def close(self) -> None:
         pass

@@ -147,6 +147,56 @@ def test_timeout_leaves_the_connection_usable_and_drops_the_late_reply() -> None
     run(go())
 
 
+def test_a_burst_goes_in_one_write_and_is_answered_message_by_message() -> None:
+    """request_many: one segment carries the burst; a late message is a
+    timeout of its own while the others keep their replies."""
+
+    async def handler(payload: bytes, peer: str) -> Reply:
+        if payload == b"slow":
+            await asyncio.sleep(0.5)
+        return Reply(Status.OK if payload != b"refused" else Status.FAILED, payload.decode())
+
+    async def go() -> None:
+        reads: list[int] = []
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            first = await reader.read(65536)
+            reads.append(len(first))
+            segment = await feed(first)
+            while (frame := await read_frame(segment, 1000)) is not None:
+                request_id, payload = frame
+                reply = await handler(payload, "")
+                writer.write(encode_frame(request_id, encode_reply(reply.status, reply.reason)))
+            await reader.read()
+
+        srv = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+        async with AgentClient("127.0.0.1", srv.sockets[0].getsockname()[1]) as c:
+            burst = [b"one", b"refused", b"slow", b"two"]
+            answers = await c.request_many(burst, timeout=0.2)
+            assert await c.request_many([], timeout=0.2) == []
+        srv.close()
+        assert reads == [sum(len(encode_frame(0, message)) for message in burst)]
+        one, refused, slow, two = answers
+        assert isinstance(one, Reply) and one.reason == "one"
+        assert isinstance(refused, Reply) and refused.status == Status.FAILED
+        assert isinstance(slow, AgentTimeout)
+        assert isinstance(two, AgentTimeout)  # this test's server answers in order
+
+    run(go())
+
+
+def test_a_burst_to_an_agent_nobody_listens_for_fails_every_message() -> None:
+    async def go() -> None:
+        async with server(echo) as port:
+            pass
+        async with AgentClient("127.0.0.1", port) as c:
+            answers = await c.request_many([b"a", b"b"], timeout=1)
+        assert len(answers) == 2
+        assert all(isinstance(a, AgentUnavailable) for a in answers)
+
+    run(go())
+
+
 def test_no_agent_listening_is_unavailable() -> None:
     async def go() -> None:
         async with server(echo) as port:
