@@ -204,7 +204,7 @@ class _Connection:
 
 
 def _answer(future: asyncio.Future[Reply], late: AgentTimeout) -> Reply | AgentError:
-    if not future.done():
+    if not future.done() or future.cancelled():  # cancelled: awaited when the time ran out
         return late
     error = future.exception()
     if error is None:
@@ -287,7 +287,9 @@ class AgentClient:
                     await conn.writer.drain()
                 except OSError as exc:
                     conn.fail(f"sending to agent failed: {exc}")
-                await asyncio.wait(futures.values())
+                for future in futures.values():  # cheaper than asyncio.wait
+                    with contextlib.suppress(AgentError):
+                        await future
         except TimeoutError:
             pass
         except AgentError as exc:
