@@ -27,7 +27,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 import grpc
@@ -509,7 +508,7 @@ class Controller:
         entries go to the writer together (one Write when it is idle)."""
         self._require_active()
         results: list[int | FlowError] = []
-        writing: list[tuple[int, Flow, TableEntry, Future[int]]] = []
+        writing: list[tuple[int, Flow, TableEntry]] = []
         for index, (forwarder, backend, flow_id, _, connection) in enumerate(requests):
             try:
                 flow = self._flow(forwarder, backend, flow_id)
@@ -528,10 +527,11 @@ class Controller:
                 ))  # fmt: skip
                 continue
             entry = encap_entry(self.switch.entities, flow, self.idle_timeout_ns)
-            writing.append((index, flow, entry, self._writer.submit(Update.insert(entry))))
+            writing.append((index, flow, entry))
             results.append(0)
+        futures = self._writer.submit_many([Update.insert(entry) for _, _, entry in writing])
         written: list[tuple[int, Flow, TableEntry, int]] = []
-        for index, flow, entry, future in writing:
+        for (index, flow, entry), future in zip(writing, futures, strict=True):
             try:
                 try:
                     batch = future.result(self.settings.write_timeout_s)
@@ -689,22 +689,27 @@ class Controller:
     def _end_many(self, flows: list[tuple[Flow, str]], release_agent: bool) -> list[bool]:
         """`_end` of several flows: their deletes go to the writer together
         (one Write when it is idle) instead of one Write round trip each."""
-        ended: list[tuple[Flow, str, Future[int] | None, TableEntry | None]] = []
+        ended: list[tuple[Flow, str, TableEntry | None]] = []
         with self._lock:
             currents = [self.store.get(*flow.key) for flow, _ in flows]
             live = [c.key for c in currents if c is not None and c.state != QUARANTINE]
             self.store.release_many(live, forget_endings_of=[flow.key for flow, _ in flows])
             for (flow, reason), current in zip(flows, currents, strict=True):
                 if current is None or current.state == QUARANTINE:
-                    ended.append((flow, "", None, None))
+                    ended.append((flow, "", None))
                 elif current.state == INSTALLED:
                     gone = encap_entry(self.switch.entities, current, self.idle_timeout_ns)
-                    ended.append((current, reason, self._writer.submit(Update.delete(gone)), gone))
+                    ended.append((current, reason, gone))
                 else:
-                    ended.append((current, reason, None, None))
+                    ended.append((current, reason, None))
+            deleting = self._writer.submit_many(
+                [Update.delete(entry) for _, _, entry in ended if entry is not None]
+            )
+        deleted = iter(deleting)
         results = []
         notices = []
-        for current, reason, future, entry in ended:
+        for current, reason, entry in ended:
+            future = next(deleted) if entry is not None else None
             if not reason:  # ended already
                 results.append(False)
                 continue

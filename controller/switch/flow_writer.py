@@ -5,7 +5,10 @@ with one delete. One Write per entry would make the switch's RPC rate the
 handoff rate limit, so updates submitted while a Write is in flight wait and
 go together in the next one: an idle controller writes each update at once,
 a loaded one writes batches as large as the load (up to `max_batch`). The
-batch is CONTINUE_ON_ERROR, so one refused update fails only its own caller.
+updates of one `submit_many` are queued as one item, so a caller's batch (an
+InstallFlows of several flows, a burst of ended flows) is never split by the
+writer waking up between two of them. The batch is CONTINUE_ON_ERROR, so one
+refused update fails only its own caller.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ class FlowWriter:
         self._write = write
         self.max_batch = max_batch
         self._on_batch = on_batch
-        self._queue: queue.Queue[tuple[Update, Future[int]] | None] = queue.Queue()
+        self._queue: queue.Queue[list[tuple[Update, Future[int]]] | None] = queue.Queue()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="flow-writer", daemon=True)
         self._thread.start()
@@ -41,12 +44,18 @@ class FlowWriter:
     def submit(self, update: Update) -> Future[int]:
         """Queue one update; the future resolves to the size of the batch that
         carried it, or raises the switch's error for this update."""
-        future: Future[int] = Future()
+        return self.submit_many([update])[0]
+
+    def submit_many(self, updates: Sequence[Update]) -> list[Future[int]]:
+        """`submit` of several updates that go into one Write together
+        (several when they are more than `max_batch`)."""
+        futures: list[Future[int]] = [Future() for _ in updates]
         if self._stopped:
-            future.set_exception(WriterStopped("flow writer stopped"))
-        else:
-            self._queue.put((update, future))
-        return future
+            for future in futures:
+                future.set_exception(WriterStopped("flow writer stopped"))
+        elif updates:
+            self._queue.put(list(zip(updates, futures, strict=True)))
+        return futures
 
     def apply(self, update: Update, timeout: float) -> int:
         return self.submit(update).result(timeout)
@@ -62,7 +71,7 @@ class FlowWriter:
             if item is None:
                 self._fail_rest()
                 return
-            batch = [item]
+            batch = item
             stopping = False
             while len(batch) < self.max_batch:
                 try:
@@ -72,8 +81,9 @@ class FlowWriter:
                 if more is None:
                     stopping = True
                     break
-                batch.append(more)
-            self._flush(batch)
+                batch.extend(more)
+            for start in range(0, len(batch), self.max_batch):
+                self._flush(batch[start : start + self.max_batch])
             if stopping:
                 self._fail_rest()
                 return
@@ -109,5 +119,5 @@ class FlowWriter:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not None:
-                item[1].set_exception(WriterStopped("flow writer stopped"))
+            for _, future in item or ():
+                future.set_exception(WriterStopped("flow writer stopped"))

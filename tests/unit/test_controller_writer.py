@@ -65,6 +65,25 @@ def test_batches_are_capped() -> None:
         writer.stop()
 
 
+def test_one_callers_updates_go_together_and_are_split_only_at_the_cap() -> None:
+    """An idle writer wakes at the first queued update: a caller's updates
+    queued one by one could go out as a Write of one and a Write of the
+    rest; submit_many's never are."""
+    recorder = Recorder()
+    recorder.release.set()
+    writer = FlowWriter(recorder.write, max_batch=8)
+    try:
+        for future in writer.submit_many([update(n) for n in range(5)]):
+            assert future.result(5) == 5
+        for future in writer.submit_many([update(n) for n in range(5, 25)]):
+            future.result(5)
+        assert writer.submit_many([]) == []
+        assert [len(b) for b in recorder.batches] == [5, 8, 8, 4]
+        assert [u for b in recorder.batches for u in b] == [update(n) for n in range(25)]
+    finally:
+        writer.stop()
+
+
 def test_a_refused_update_fails_only_its_caller() -> None:
     recorder = Recorder()
     failure = UpdateFailure(1, update(2), "ALREADY_EXISTS", "entry exists")
