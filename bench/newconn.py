@@ -13,9 +13,11 @@ in the same lab:
 wrk runs in the client's namespace c1 against each, with `-H 'Connection:
 close'` (one connection per request: new connections per second) at 8
 and 50 clients, and with keep-alive at 8 clients (requests per second);
-`--repeat` rounds in which the three paths take turns, each row keeping
-the median run (on a shared machine, outside load then falls on all paths
-alike).
+then curl downloads `--download-mb` MB (the demo back-end's /bytes/N) over
+one connection on each path (MB/s, and the CPU seconds each process spent
+on it). `--repeat` rounds in which the three paths take turns, each row
+keeping the median run (on a shared machine, outside load then falls on
+all paths alike).
 For every run the CPU time of each lab process is read from
 /proc/PID/stat before and after, and reported per request (with
 Connection: close, per connection): where a handed-off connection's cost
@@ -160,11 +162,35 @@ def run_wrk(
     return result
 
 
-def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median requests/s, with every run's rate next to it."""
-    ordered = sorted(runs, key=lambda r: r["requests_per_s"])
+def run_download(lab: Any, url: str, size: int, pids: dict[str, int]) -> dict[str, Any]:
+    """One GET of `size` bytes by curl in c1: MB/s and each process's CPU
+    seconds. A short or failed body is an error, not a figure."""
+    argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}"]
+    before = {name: _cpu_s(pid) for name, pid in pids.items()}
+    done = lab.command("c1", [*argv, url], check=False, timeout=300)
+    after = {name: _cpu_s(pid) for name, pid in pids.items()}
+    fields = done.stdout.split()
+    if done.returncode != 0 or len(fields) != 3 or fields[:2] != ["200", str(size)]:
+        raise RuntimeError(
+            f"download of {size} bytes from {url} failed ({done.returncode}): "
+            f"{done.stdout!r} {done.stderr[-500:]}"
+        )
+    seconds = float(fields[2])
+    cpu = {name: round(after[name] - before[name], 3) for name in pids}
+    return {
+        "bytes": size,
+        "seconds": round(seconds, 3),
+        "mb_per_s": round(size / seconds / 1e6, 1),
+        "cpu_s": {name: spent for name, spent in cpu.items() if spent > 0},
+        "cpu_s_total": round(sum(cpu.values()), 3),
+    }
+
+
+def _median_run(runs: list[dict[str, Any]], key: str = "requests_per_s") -> dict[str, Any]:
+    """The run with the median `key` (a rate), with every run's rate next to it."""
+    ordered = sorted(runs, key=lambda r: r[key])
     chosen = dict(ordered[len(ordered) // 2])
-    chosen["runs_requests_per_s"] = [r["requests_per_s"] for r in runs]
+    chosen[f"runs_{key}"] = [r[key] for r in runs]
     return chosen
 
 
@@ -186,7 +212,9 @@ def plot(document: dict[str, Any], path: Path) -> None:
 
     runs = document["runs"]
     paths = [p for p in ("direct", "haproxy", "handoff") if any(r["path"] == p for r in runs)]
-    figure, (rate, cpu) = plt.subplots(1, 2, figsize=(13, 4.4))
+    figure, (rate, cpu, download) = plt.subplots(
+        1, 3, figsize=(17, 4.4), gridspec_kw={"width_ratios": [3, 2, 1.3]}
+    )
     modes = [("close", 8), ("close", 50), ("keepalive", 8)]
     width = 0.8 / len(paths)
     for i, name in enumerate(paths):
@@ -216,6 +244,10 @@ def plot(document: dict[str, Any], path: Path) -> None:
     cpu.set_ylabel("CPU ms per new connection (50 clients)")
     cpu.legend(fontsize=7)
     cpu.grid(True, axis="y", alpha=0.3)
+    downloads = {d["path"]: d["mb_per_s"] for d in document.get("downloads", [])}
+    download.bar(list(downloads), list(downloads.values()), color=["C0", "C1", "C2"])
+    download.set_ylabel(f"MB/s, one {document.get('download_mb', 0):g} MB download")
+    download.grid(True, axis="y", alpha=0.3)
     figure.suptitle("New connections: handoff vs HAProxy vs direct, lab on p4sim (2 cores)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -260,6 +292,8 @@ def bench_main(args: argparse.Namespace) -> int:
         skipped["haproxy"] = "haproxy is not installed (`make debs` installs it): rows skipped"
         print(f"bench/newconn.py: {skipped['haproxy']}", file=sys.stderr)
     seconds = 3.0 if args.quick else args.seconds
+    download_mb = 20.0 if args.quick else args.download_mb
+    download_bytes = int(download_mb * 1e6)
     repeat = 1 if args.quick else args.repeat
     started = time.perf_counter()
     runs: list[dict[str, Any]] = []
@@ -294,6 +328,7 @@ def bench_main(args: argparse.Namespace) -> int:
         # The paths take turns within each round, so that load from outside
         # the bench (a shared machine) falls on all of them alike.
         tries: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+        fetched: dict[str, list[dict[str, Any]]] = {}
         for round_ in range(repeat):
             for mode, clients in modes:
                 for path in order:
@@ -309,6 +344,12 @@ def bench_main(args: argparse.Namespace) -> int:
                           f"p99 {one.get('p99_ms', 0):7.2f} ms  "
                           f"CPU {one['cpu_ms_per_request_total']:.2f} ms/req",
                           flush=True)  # fmt: skip
+            for path in order:
+                got = run_download(lab, f"{urls[path]}bytes/{download_bytes}", download_bytes, pids)
+                fetched.setdefault(path, []).append(got)
+                print(f"round {round_ + 1}: {path:8s} download {download_mb:g} MB: "
+                      f"{got['mb_per_s']:8.1f} MB/s  CPU {got['cpu_s_total']:.2f} s",
+                      flush=True)  # fmt: skip
         for path in order:
             for mode, clients in modes:
                 result = {
@@ -317,8 +358,12 @@ def bench_main(args: argparse.Namespace) -> int:
                 }
                 result.update(path=path, mode=mode, clients=clients)
                 runs.append(result)
+        downloads = [{"path": p, **_median_run(fetched[p], "mb_per_s")} for p in order]
         outcomes = lab.outcomes("k1")
     print(_table(runs))
+    for d in downloads:
+        print(f"download {d['path']:8s} {d['mb_per_s']:8.1f} MB/s  CPU {d['cpu_s_total']:.2f} s: "
+              + ", ".join(f"{n} {v:.2f}" for n, v in sorted(d["cpu_s"].items())))  # fmt: skip
     side = {}
     for clients in (8, 50):
         rate = {
@@ -333,12 +378,16 @@ def bench_main(args: argparse.Namespace) -> int:
             side[f"handoff_over_direct_{clients}_clients"] = round(
                 rate["handoff"] / rate["direct"], 3
             )
+    speed = {d["path"]: d["mb_per_s"] for d in downloads}
+    for other in ("haproxy", "direct"):
+        if speed.get(other):
+            side[f"download_handoff_over_{other}"] = round(speed["handoff"] / speed[other], 3)
     out_dir = Path(args.out) if args.out else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = "newconn-quick" if args.quick else "newconn"
     document = {
         "what": "wrk -t1 -cN -dS --latency [-H 'Connection: close'] from c1; CPU per request "
-        "from /proc/PID/stat of every lab process",
+        "from /proc/PID/stat of every lab process; downloads: curl from c1, one connection",
         "target": args.target,
         "seconds_per_run": seconds,
         "repeat": repeat,
@@ -347,6 +396,8 @@ def bench_main(args: argparse.Namespace) -> int:
         "client_sysctls": list(CLIENT_SYSCTLS),
         "skipped": skipped,
         "runs": runs,
+        "download_mb": download_mb,
+        "downloads": downloads,
         "seconds": round(time.perf_counter() - started, 1),
         "python": platform.python_version(),
         "cpus": len(os.sched_getaffinity(0)),
@@ -369,7 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=3, help="rounds, paths taking turns (each row: the median)"
     )
-    parser.add_argument("--quick", action="store_true", help="3 s runs")
+    parser.add_argument(
+        "--download-mb", type=float, default=100.0, help="size of each path's download (MB)"
+    )
+    parser.add_argument("--quick", action="store_true", help="3 s runs, 20 MB downloads")
     parser.add_argument("--target", default="p4sim", choices=("p4sim", "bmv2"))
     parser.add_argument("--out", help="directory for the JSON and PNG (default bench/results)")
     return bench_main(parser.parse_args(argv))
