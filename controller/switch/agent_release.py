@@ -16,6 +16,7 @@ agent as a live id, which is safe).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import ssl
@@ -74,7 +75,14 @@ class AgentReleaser:
 
     def release(self, notices: Sequence[Notice]) -> None:
         if notices:
-            asyncio.run_coroutine_threadsafe(self._send_all(list(notices)), self._loop)
+            sending = asyncio.run_coroutine_threadsafe(self._send_all(list(notices)), self._loop)
+            sending.add_done_callback(lambda done: self._lost(done, len(notices)))
+
+    def _lost(self, sending: concurrent.futures.Future[None], count: int) -> None:
+        if sending.cancelled() or sending.exception() is None:
+            return
+        log.error("%d release notices lost: %r", count, sending.exception())
+        self.results.labels("failed").inc(count)
 
     async def _send_all(self, notices: list[Notice]) -> None:
         by_agent: dict[tuple[str, int], list[Notice]] = {}

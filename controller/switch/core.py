@@ -693,9 +693,16 @@ class Controller:
         with self._lock:
             currents = [self.store.get(*flow.key) for flow, _ in flows]
             live = [c.key for c in currents if c is not None and c.state != QUARANTINE]
-            self.store.release_many(live, forget_endings_of=[flow.key for flow, _ in flows])
+            released = self.store.release_many(
+                live, forget_endings_of=[flow.key for flow, _ in flows]
+            )
+            # A flow the store refuses to release was ended by someone else meanwhile.
+            refused = {
+                key for key, result in zip(live, released, strict=True)
+                if not isinstance(result, Flow)
+            }  # fmt: skip
             for (flow, reason), current in zip(flows, currents, strict=True):
-                if current is None or current.state == QUARANTINE:
+                if current is None or current.state == QUARANTINE or current.key in refused:
                     ended.append((flow, "", None))
                 elif current.state == INSTALLED:
                     gone = encap_entry(self.switch.entities, current, self.idle_timeout_ns)

@@ -111,3 +111,23 @@ def test_a_burst_reaches_each_agent_in_one_segment_and_refusals_are_retried(
 
 def settled(registry: CollectorRegistry) -> float:
     return flatten(registry).get('p4handoff_controller_agent_releases_total{result="ok"}', 0.0)
+
+
+def test_notices_that_cannot_be_sent_at_all_are_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def no_agent(backend: str) -> tuple[str, int]:
+        raise KeyError(f"no agent known for {backend}")
+
+    registry = CollectorRegistry()
+    releaser = AgentReleaser(KEYS, no_agent, registry)
+    try:
+        releaser.release([(FWD, "10.0.2.99", 0x00010001), (FWD, "10.0.2.99", 0x00010002)])
+        wait_for(lambda: failed(registry) == 2, 10, "the releaser to count 2 lost notices")
+    finally:
+        releaser.close()
+    assert "2 release notices lost" in caplog.text and "10.0.2.99" in caplog.text
+
+
+def failed(registry: CollectorRegistry) -> float:
+    return flatten(registry).get('p4handoff_controller_agent_releases_total{result="failed"}', 0.0)
