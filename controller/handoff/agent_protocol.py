@@ -203,9 +203,11 @@ class _Connection:
         self.writer.close()
 
 
-def _answer(future: asyncio.Future[Reply], late: AgentTimeout) -> Reply | AgentError:
+def _answer(
+    future: asyncio.Future[Reply], client: AgentClient, timeout: float
+) -> Reply | AgentError:
     if not future.done() or future.cancelled():  # cancelled: awaited when the time ran out
-        return late
+        return AgentTimeout(f"no reply from agent {client.host}:{client.port} within {timeout:g} s")
     error = future.exception()
     if error is None:
         return future.result()
@@ -298,8 +300,7 @@ class AgentClient:
             if conn is not None:
                 for request_id in futures:
                     conn.pending.pop(request_id, None)
-        late = AgentTimeout(f"no reply from agent {self.host}:{self.port} within {timeout:g} s")
-        return [_answer(future, late) for future in futures.values()]
+        return [_answer(future, self, timeout) for future in futures.values()]
 
     async def hand_off(
         self,

@@ -94,10 +94,7 @@ class AgentReleaser:
         client = self._clients.get(address)
         if client is None:
             client = self._clients[address] = AgentClient(*address, ssl_context=self._ssl)
-        answers = await client.request_many(
-            [seal(Release(flow_id, forwarder), self._keys) for forwarder, _, flow_id in notices],
-            self._timeout,
-        )
+        answers = await client.request_many([self._sealed(n) for n in notices], self._timeout)
         retries = [
             self._retry(client, notice, answer)
             for notice, answer in zip(notices, answers, strict=True)
@@ -120,11 +117,13 @@ class AgentReleaser:
             self.results.labels("retried").inc()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-            (answer,) = await client.request_many(
-                [seal(Release(flow_id, forwarder), self._keys)], self._timeout
-            )
+            (answer,) = await client.request_many([self._sealed(notice)], self._timeout)
             if self._settled(client, notice, answer):
                 return
+
+    def _sealed(self, notice: Notice) -> bytes:
+        forwarder, _, flow_id = notice
+        return seal(Release(flow_id, forwarder), self._keys)
 
     def _settled(self, client: AgentClient, notice: Notice, answer: Reply | AgentError) -> bool:
         if isinstance(answer, AgentError) or not (answer.ok or answer.status == Status.NOT_FOUND):
