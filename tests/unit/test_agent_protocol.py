@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from segments import data_segments_in
 
 from controller.handoff.agent_protocol import (
     MAX_REASON,
@@ -313,5 +315,49 @@ def test_peer_address_reaches_the_handler() -> None:
         async with server(record) as port, AgentClient("127.0.0.1", port) as c:
             await c.request(b"x", timeout=5)
         assert peers[0].startswith("127.0.0.1:")
+
+    run(go())
+
+
+def test_replies_finished_in_one_turn_leave_in_one_segment() -> None:
+    """A burst of release notices answered together costs the controller one
+    segment and one wake-up, not one per notice."""
+
+    async def go() -> None:
+        gate = asyncio.Event()
+        held = asyncio.Condition()
+        waiting: list[bytes] = []
+
+        async def answered_together(payload: bytes, peer: str) -> Reply:
+            async with held:
+                waiting.append(payload)
+                held.notify_all()
+            await gate.wait()
+            return Reply(Status.OK, f"ok: {payload.decode()}")
+
+        loop = asyncio.get_running_loop()
+        async with server(answered_together) as port:
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.setblocking(False)
+                requests = [f"n{i}".encode() for i in range(5)]
+                burst = b"".join(encode_frame(i, r) for i, r in enumerate(requests))
+                await loop.sock_sendall(sock, burst)
+                async with held:
+                    await held.wait_for(lambda: len(waiting) == len(requests))
+                gate.set()
+                expected = sum(
+                    len(encode_frame(i, encode_reply(Status.OK, f"ok: n{i}"))) for i in range(5)
+                )
+                received = b""
+                while len(received) < expected:
+                    chunk = await loop.sock_recv(sock, 65536)
+                    assert chunk, f"connection closed after {len(received)} of {expected} bytes"
+                    received += chunk
+                assert data_segments_in(sock) == 1
+        replies = []
+        reader = await feed(received)
+        while (frame := await read_frame(reader, 1000)) is not None:
+            replies.append((frame[0], decode_reply(frame[1]).reason))
+        assert replies == [(i, f"ok: n{i}") for i in range(5)]
 
     run(go())
