@@ -319,9 +319,9 @@ class DemoBackend:
         keep: bool,
         extra: dict[str, str] | None = None,
     ) -> None:
-        writer.write(self._head(status, reason, len(body), keep, extra or {}))
-        if request.method != "HEAD":
-            writer.write(body)
+        head = self._head(status, reason, len(body), keep, extra or {})
+        # One write: two would leave as two segments (asyncio sets TCP_NODELAY).
+        writer.writelines([head, body] if request.method != "HEAD" else [head])
         await writer.drain()
 
     async def _stream(
@@ -336,8 +336,7 @@ class DemoBackend:
 
     async def _error(self, writer: asyncio.StreamWriter, exc: HttpError) -> None:
         body = f"{exc.status} {exc.reason}: {exc.detail}\n".encode()
-        writer.write(self._head(exc.status, exc.reason, len(body), not exc.close, {}))
-        writer.write(body)
+        writer.writelines([self._head(exc.status, exc.reason, len(body), not exc.close, {}), body])
         await writer.drain()
 
 

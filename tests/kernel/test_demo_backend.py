@@ -21,6 +21,7 @@ from kernel_lab import (
     rst_count,
     rst_watch,
 )
+from segments import data_segments_in
 
 from controller.examples.demo_backend import DemoBackend, main, pattern_bytes, pattern_sha256
 from controller.handoff import handover, tcprepair
@@ -87,6 +88,16 @@ def test_keep_alive_serves_requests_on_one_connection(backend: DemoBackend) -> N
     assert sockets[0] is sockets[1] is sockets[2] is not None
     conn.close()
     assert backend.requests_served == 3
+
+
+def test_a_small_response_leaves_in_one_segment(backend: DemoBackend) -> None:
+    """Head and body in one segment: every packet of a short exchange costs
+    the switch in between as much as a full one."""
+    with socket.create_connection(backend.address, timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: b1\r\nConnection: close\r\n\r\n")
+        status, _, body = _read_response(sock, bytearray())
+        assert (status, body) == ("HTTP/1.1 200 OK", b"hello from B1\n")
+        assert data_segments_in(sock) == 1
 
 
 def test_large_bodies_both_ways_keep_their_sha256(backend: DemoBackend) -> None:
