@@ -35,6 +35,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from controller.examples.demo_backend import pattern_sha256
+from controller.lab.lab import AGENT_PORT
 from controller.lab.netns import in_netns, run
 from controller.lab.session import LabSession, call_in, run_async_in, wait_for
 
@@ -523,7 +524,10 @@ class ResetWatch:
     duplicate or reordered segment reached a socket the server had already
     closed, which any TCP answers with a RST, handoff or not; the client has
     its whole answer by then). On the classifier: RSTs it sends (`classifier`),
-    which for a handed-off connection can only come from the handoff.
+    which for a handed-off connection can only come from the handoff. Those
+    on its own connections to agents (`classifier_to_agents`: an agent killed
+    with requests unread resets its end, and the classifier's end may answer
+    what comes after) reach no client and are counted apart.
     """
 
     TABLE = "fault_resets"
@@ -550,9 +554,10 @@ class ResetWatch:
             f'add rule {t} out tcp flags rst counter name "sent"',
         ])  # fmt: skip
         nft_script(self.classifier, [
-            f"add table {t}", f"add counter {t} sent",
+            f"add table {t}", f"add counter {t} sent", f"add counter {t} to_agents",
             f"add chain {t} out {{ type filter hook output priority raw; }}",
-            f'add rule {t} out tcp flags rst counter name "sent"',
+            f'add rule {t} out tcp flags rst tcp dport {AGENT_PORT} counter name "to_agents"',
+            f'add rule {t} out tcp flags rst tcp dport != {AGENT_PORT} counter name "sent"',
         ])  # fmt: skip
 
     def counts(self) -> dict[str, int]:
@@ -562,6 +567,7 @@ class ResetWatch:
             "after_fin": nft_counter(self.client, self.TABLE, "after_fin", f),
             "client_sent": nft_counter(self.client, self.TABLE, "sent", f),
             "classifier_sent": nft_counter(self.classifier, self.TABLE, "sent", f),
+            "classifier_to_agents": nft_counter(self.classifier, self.TABLE, "to_agents", f),
         }
 
     def close(self) -> None:
