@@ -152,11 +152,13 @@ class MessageCodec:
             atomicity=ATOMICITY[atomicity],
         )
         for update in updates:
-            request.updates.append(
-                p4r.Update(
-                    type=_UPDATE_TYPES[update.type], entity=self.encode_entity(update.entity)
-                )
-            )
+            # Filled in place: a built Entity or Update would be copied in again.
+            message = request.updates.add()
+            message.type = _UPDATE_TYPES[update.type]
+            if isinstance(update.entity, TableEntry):
+                message.entity.table_entry.CopyFrom(self._table_entry_message(update.entity))
+            else:
+                message.entity.CopyFrom(self.encode_entity(update.entity))
         return request
 
     def read_request(self, queries: Sequence[Entity]) -> p4r.ReadRequest:
@@ -233,18 +235,16 @@ class MessageCodec:
             is_default_action=entry.is_default,
         )
         for name, match in entry.match:
-            message.match.append(_encode_match(spec, name, match))
+            _encode_match(spec, name, match, message.match.add())
         if entry.action is not None:
             action = self.index.action(entry.action.name, spec)
-            message.action.action.action_id = action.id
+            call = message.action.action
+            call.action_id = action.id
             for name, value in entry.action.params:
                 param = action.param(name)
-                message.action.action.params.append(
-                    p4r.Action.Param(
-                        param_id=param.id,
-                        value=values.encode(value, param.bitwidth, f"{action.name}.{name}"),
-                    )
-                )
+                added = call.params.add()
+                added.param_id = param.id
+                added.value = values.encode(value, param.bitwidth, f"{action.name}.{name}")
         return message
 
     def decode_entity(self, message: p4r.Entity) -> Entity:
@@ -354,11 +354,12 @@ def _counter_data(data: CounterData) -> p4r.CounterData:
     return p4r.CounterData(packet_count=data.packets, byte_count=data.bytes)
 
 
-def _encode_match(table: TableSpec, name: str, match: FieldMatch) -> p4r.FieldMatch:
+def _encode_match(table: TableSpec, name: str, match: FieldMatch, message: p4r.FieldMatch) -> None:
+    """Fills `message`, an element added to the entry's match list (one copy fewer)."""
     field = table.field(name)
     what = f"{table.name} key {name}"
     width = field.bitwidth
-    message = p4r.FieldMatch(field_id=field.id)
+    message.field_id = field.id
     if isinstance(match, Exact):
         message.exact.value = values.encode(match.value, width, what)
     elif isinstance(match, Lpm):
@@ -372,7 +373,6 @@ def _encode_match(table: TableSpec, name: str, match: FieldMatch) -> p4r.FieldMa
         message.range.high = values.encode(match.high, width, what)
     else:
         message.optional.value = values.encode(match.value, width, what)
-    return message
 
 
 def _decode_match(table: TableSpec, message: p4r.FieldMatch) -> FieldMatch:
