@@ -21,7 +21,11 @@ all paths alike).
 For every run the CPU time of each lab process is read from
 /proc/PID/stat before and after, and reported per request (with
 Connection: close, per connection): where a handed-off connection's cost
-lands, process by process.
+lands, process by process. So are the frames the switch received on its
+ports (the kernel's counters of its veth ends, whatever the target): each
+crossing of the switch counts once, the lab's background traffic
+(heartbeats, release notices) included, since a path's own messages are
+part of what it costs the switch.
 
     .venv/bin/python bench/newconn.py [--seconds 6] [--repeat 3]
     .venv/bin/python bench/newconn.py --quick
@@ -40,6 +44,7 @@ import platform
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -71,6 +76,16 @@ def _cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _switch_frames(lab: Any) -> int:
+    """Frames received on every port of the lab's switch so far."""
+    namespace = lab.names.switch_of(lab.topology, lab.topology.switch.name)
+    shown = subprocess.run(
+        ["ip", "-n", namespace, "-j", "-s", "link"], capture_output=True, text=True, check=True
+    ).stdout
+    links = json.loads(shown)
+    return sum(int(link["stats64"]["rx"]["packets"]) for link in links if link["ifname"] != "lo")
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -148,12 +163,15 @@ def run_wrk(
     if close:
         argv += ["-H", "Connection: close"]
     before = {name: _cpu_s(pid) for name, pid in pids.items()}
+    frames_before = _switch_frames(lab)
     done = lab.command("c1", [*argv, url], check=False, timeout=seconds + 60)
+    frames = _switch_frames(lab) - frames_before
     after = {name: _cpu_s(pid) for name, pid in pids.items()}
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-1000:]}")
     result = parse_wrk(done.stdout)
     requests = max(result["requests"], 1)
+    result["switch_frames_per_request"] = round(frames / requests, 2)
     cpu = {name: after[name] - before[name] for name in pids}
     result["cpu_ms_per_request"] = {
         name: round(spent * 1e3 / requests, 3) for name, spent in cpu.items() if spent > 0
@@ -255,12 +273,14 @@ def plot(document: dict[str, Any], path: Path) -> None:
 
 
 def _table(runs: list[dict[str, Any]]) -> str:
-    rows = [("path", "mode", "clients", "req/s", "p50 ms", "p99 ms", "errors", "CPU ms/req")]
+    rows = [("path", "mode", "clients", "req/s", "p50 ms", "p99 ms", "errors", "CPU ms/req",
+             "switch frames/req")]  # fmt: skip
     for r in runs:
         rows.append((
             r["path"], r["mode"], str(r["clients"]), f"{r['requests_per_s']:.0f}",
             f"{r.get('p50_ms', 0):.2f}", f"{r.get('p99_ms', 0):.2f}",
             str(r["socket_errors"] + r["non_2xx"]), f"{r['cpu_ms_per_request_total']:.2f}",
+            f"{r['switch_frames_per_request']:.1f}",
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
