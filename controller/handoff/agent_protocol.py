@@ -460,8 +460,7 @@ async def serve_frames(
     finally:
         if running:
             await asyncio.gather(*running, return_exceptions=True)
-        if outbox:  # a 413 answer, not yet flushed
-            flush()
+        flush()  # what is still queued: a 413 answer
         with contextlib.suppress(OSError):
             await writer.drain()
         writer.close()
