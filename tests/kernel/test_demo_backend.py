@@ -21,7 +21,7 @@ from kernel_lab import (
     rst_count,
     rst_watch,
 )
-from segments import data_segments_in
+from tcp_info import data_segments_in
 
 from controller.examples.demo_backend import DemoBackend, main, pattern_bytes, pattern_sha256
 from controller.handoff import handover, tcprepair

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import struct
 import time
 from collections.abc import Iterator
 
 import pytest
 from conftest import bring_up
+from tcp_info import close_and_count
 
 from controller.lab.session import LabSession, wait_for
 from controller.proto import handoff_pb2 as pb
@@ -83,19 +83,6 @@ def test_requests_are_served_by_backends_and_entries_end_with_the_connection(
     backend = flow.backend_name
     wait_for(lambda: flow.ref.flow_id not in system.decap_flow_ids(backend), 10,
              f"agent-{backend} to release the flow")  # fmt: skip
-
-
-def close_and_count(conn: socket.socket) -> tuple[float, int]:
-    """Half-close and wait for the server's FIN: (seconds it took, the
-    connection's total retransmissions)."""
-    started = time.perf_counter()
-    conn.shutdown(socket.SHUT_WR)
-    while conn.recv(65536):
-        pass
-    took = time.perf_counter() - started
-    info = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-    retransmissions: int = struct.unpack_from("I", info, 100)[0]  # tcpi_total_retrans
-    return took, retransmissions
 
 
 def test_client_segments_after_the_first_answer_need_no_retransmission(system: LabSession) -> None:

@@ -42,6 +42,7 @@ from e2e_support import (
     tcp_options,
 )
 from paths import ROOT
+from tcp_info import close_and_count
 
 from controller.config.topology import load_topology
 from controller.examples.demo_backend import pattern_sha256
@@ -194,20 +195,6 @@ def test_rst_counter_sees_a_refused_connection(e2e: LabSession, rst: RstCounter)
 
 
 # ---------------------------------------------------------------- after the first answer
-
-
-def close_and_count(sock: socket.socket) -> tuple[float, int]:
-    """Half-close and wait for the server's FIN: (seconds it took, the
-    connection's total retransmissions, read before the socket is closed)."""
-    started = time.perf_counter()
-    sock.shutdown(socket.SHUT_WR)
-    while sock.recv(1 << 16):
-        pass
-    took = time.perf_counter() - started
-    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-    sock.close()
-    retransmissions: int = struct.unpack_from("I", info, 100)[0]  # tcpi_total_retrans
-    return took, retransmissions
 
 
 @pytest.mark.timeout(60)

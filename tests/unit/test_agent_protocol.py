@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from segments import data_segments_in
+from tcp_info import data_segments_in
 
 from controller.handoff.agent_protocol import (
     MAX_REASON,
