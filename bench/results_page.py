@@ -136,10 +136,35 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a and b else "-"
 
 
+def _newconn_rows(
+    mine: dict[str, Any] | None, theirs: dict[str, Any] | None
+) -> list[tuple[str, float | None, float | None]]:
+    """New connections/s with a connection per request, the handoff's and
+    HAProxy's, and the handoff over HAProxy: the switch is on both paths, so
+    the target changes the ratio as well as the rates."""
+    if not mine or not theirs:
+        return []
+
+    def close_rates(document: dict[str, Any]) -> dict[tuple[str, int], float]:
+        return {(r["path"], r["clients"]): r["requests_per_s"]
+                for r in document["runs"] if r["mode"] == "close"}  # fmt: skip
+
+    ours, other = close_rates(mine), close_rates(theirs)
+    rows: list[tuple[str, float | None, float | None]] = []
+    for clients in sorted({c for _, c in ours} & {c for _, c in other}):
+        handoff = (ours.get(("handoff", clients)), other.get(("handoff", clients)))
+        haproxy = (ours.get(("haproxy", clients)), other.get(("haproxy", clients)))
+        rows.append((f"lab: new connections/s through the handoff, {clients} clients", *handoff))
+        rows.append((f"lab: new connections/s through HAProxy, {clients} clients", *haproxy))
+        p4sim, bmv2 = (h / p if h and p else None for h, p in zip(handoff, haproxy, strict=True))
+        rows.append((f"lab: handoff / HAProxy new connections/s, {clients} clients", p4sim, bmv2))
+    return rows
+
+
 def target_comparison(summary: dict[str, Any], root: Path) -> list[str]:
     """p4sim next to bmv2, figure by figure, from the benchmarks of this run
     that measured both: forwarder_veth_pps, p4runtime_writes, handoff and
-    handoff-bmv2."""
+    newconn with their -bmv2 runs."""
     rows: list[tuple[str, float | None, float | None]] = []
     veth = _result(summary, root, "forwarder_veth_pps")
     for row in (veth or {}).get("p4sim_over_bmv2", []):
@@ -169,6 +194,7 @@ def target_comparison(summary: dict[str, Any], root: Path) -> list[str]:
                          peer["handoffs_per_s"]))  # fmt: skip
             rows.append((f"lab: decision to handover p50 ms, {c} at a time",
                          level["latency_ms"]["p50"], peer["latency_ms"]["p50"]))  # fmt: skip
+    rows += _newconn_rows(_result(summary, root, "newconn"), _result(summary, root, "newconn-bmv2"))
     lines = ["## p4sim / bmv2", ""]
     if not rows:
         return [*lines, "No bmv2 figures in this run (p4c and simple_switch_grpc were not on "

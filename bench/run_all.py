@@ -63,7 +63,7 @@ TIMEOUT_S = {"full": 600, "quick": 180}
 SUMMARY = "run_all.json"
 # Benchmarks measuring one switch target per run (their own --target):
 # also run on bmv2 where it is installed.
-PER_TARGET = {"handoff"}
+PER_TARGET = {"handoff", "newconn"}
 BMV2_TOOLS = ("p4c", "simple_switch_grpc")
 
 

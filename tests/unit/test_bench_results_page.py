@@ -15,15 +15,17 @@ from results_page import target_comparison
 from run_all import Job
 
 
-def test_handoff_runs_once_per_target_the_rest_once(tmp_path: Path) -> None:
-    scripts = [ROOT / "bench" / f"{name}.py" for name in ("forwarder_veth_pps", "handoff")]
-    jobs = Job.plan(scripts, tmp_path)
+def test_lab_benchmarks_run_once_per_target_the_rest_once(tmp_path: Path) -> None:
+    names = ("forwarder_veth_pps", "handoff", "newconn")
+    jobs = Job.plan([ROOT / "bench" / f"{name}.py" for name in names], tmp_path)
     assert [(j.name, j.out_dir, j.extra) for j in jobs] == [
         ("forwarder_veth_pps", tmp_path, ()),
         ("handoff", tmp_path, ()),
         ("handoff-bmv2", tmp_path / "bmv2", ("--target", "bmv2")),
+        ("newconn", tmp_path, ()),
+        ("newconn-bmv2", tmp_path / "bmv2", ("--target", "bmv2")),
     ]
-    assert jobs[2].log_dir == tmp_path  # logs stay where the ignore rule expects them
+    assert jobs[2].log_dir == jobs[4].log_dir == tmp_path  # logs where the ignore rule expects
 
 
 def _write(root: Path, relative: str, data: dict[str, Any]) -> str:
@@ -42,6 +44,10 @@ def _level(concurrency: int, rate: float, p50: float) -> dict[str, Any]:
     return {"concurrency": concurrency, "handoffs_per_s": rate, "latency_ms": {"p50": p50}}
 
 
+def _close(path: str, clients: int, rate: float) -> dict[str, Any]:
+    return {"path": path, "mode": "close", "clients": clients, "requests_per_s": rate}
+
+
 def test_comparison_table_from_the_runs_results(tmp_path: Path) -> None:
     veth = _write(tmp_path, "r/forwarder_veth_pps.json", {"p4sim_over_bmv2": [{
         "entries": 10_000, "traffic": "handed_off",
@@ -56,9 +62,15 @@ def test_comparison_table_from_the_runs_results(tmp_path: Path) -> None:
                      {"round_trip_ms": {"p50": 0.1}, "levels": [_level(1, 90.0, 8.0)]})
     bmv2 = _write(tmp_path, "r/bmv2/handoff.json",
                   {"round_trip_ms": {"p50": 0.2}, "levels": [_level(1, 60.0, 10.0)]})
+    keepalive = {"path": "handoff", "mode": "keepalive", "clients": 8, "requests_per_s": 1e4}
+    newconn = _write(tmp_path, "r/newconn.json", {"runs": [
+        _close("haproxy", 8, 1_000.0), _close("handoff", 8, 250.0), keepalive]})
+    newconn_bmv2 = _write(tmp_path, "r/bmv2/newconn.json", {"runs": [
+        _close("haproxy", 8, 800.0), _close("handoff", 8, 400.0)]})
     summary = {"benchmarks": [
         _outcome("forwarder_veth_pps", veth), _outcome("p4runtime_writes", writes),
         _outcome("handoff", handoff), _outcome("handoff-bmv2", bmv2),
+        _outcome("newconn", newconn), _outcome("newconn-bmv2", newconn_bmv2),
     ]}  # fmt: skip
     page = "\n".join(target_comparison(summary, tmp_path))
     assert "--disable-logging-macros --disable-elogger CXXFLAGS=-O2" in page
@@ -69,6 +81,11 @@ def test_comparison_table_from_the_runs_results(tmp_path: Path) -> None:
     assert rows["P4Runtime inserts/s, batches of 1,000"] == ["50,000", "200,000", "0.25 |"]
     assert rows["lab: handoffs/s, 1 at a time"] == ["90.00", "60.00", "1.50 |"]
     assert rows["lab: decision to handover p50 ms, 1 at a time"] == ["8.00", "10.00", "0.80 |"]
+    assert rows["lab: new connections/s through the handoff, 8 clients"] == [
+        "250.00", "400.00", "0.62 |"]
+    assert rows["lab: new connections/s through HAProxy, 8 clients"] == [
+        "1,000", "800.00", "1.25 |"]
+    assert rows["lab: handoff / HAProxy new connections/s, 8 clients"] == ["0.25", "0.5", "0.50 |"]
 
 
 def test_without_bmv2_the_section_says_so(tmp_path: Path) -> None:
