@@ -229,6 +229,21 @@ def nft_counter(namespace: str, table: str, name: str, family: str = "ip") -> in
     raise AssertionError(f"no counter {name} in table {table} of {namespace}")
 
 
+def nft_set_elements(namespace: str, table: str, name: str, family: str = "ip") -> list[str]:
+    """The connections in a set of `address . port . address . port`
+    elements, as `address:port -> address:port`."""
+    done = run(in_netns(namespace, ["nft", "-j", "list", "set", family, table, name]))
+    for item in json.loads(done.stdout)["nftables"]:
+        if "set" in item:
+            shown = []
+            for element in item["set"].get("elem", []):
+                value = element["elem"]["val"] if "elem" in element else element
+                src, sport, dst, dport = value["concat"]
+                shown.append(f"{src}:{sport} -> {dst}:{dport}")
+            return shown
+    raise AssertionError(f"no set {name} in table {table} of {namespace}")
+
+
 # ---------------------------------------------------------------- clients
 
 
@@ -527,7 +542,8 @@ class ResetWatch:
     which for a handed-off connection can only come from the handoff. Those
     on its own connections to agents (`classifier_to_agents`: an agent killed
     with requests unread resets its end, and the classifier's end may answer
-    what comes after) reach no client and are counted apart.
+    what comes after) reach no client and are counted apart. `report` adds
+    the connections those RSTs belonged to, for a failing test's message.
     """
 
     TABLE = "fault_resets"
@@ -541,23 +557,27 @@ class ResetWatch:
         t = f"{family} {self.TABLE}"
         key = f"{family} saddr . tcp sport . {family} daddr . tcp dport"
         addr = "ipv6_addr" if family == "ip6" else "ipv4_addr"
+        connections = f"type {addr} . inet_service . {addr} . inet_service;"
         nft_script(self.client, [
             f"add table {t}",
-            f"add set {t} finished {{ type {addr} . inet_service . {addr} . inet_service;"
-            " flags dynamic, timeout; timeout 5m; }",
+            f"add set {t} finished {{ {connections} flags dynamic, timeout; timeout 5m; }}",
+            f"add set {t} reset_during {{ {connections} flags dynamic; size 1024; }}",
             f"add counter {t} during", f"add counter {t} after_fin", f"add counter {t} sent",
             f"add chain {t} in {{ type filter hook prerouting priority raw; }}",
             f"add chain {t} out {{ type filter hook output priority raw; }}",
             f"add rule {t} in tcp flags fin add @finished {{ {key} }}",
             f'add rule {t} in tcp flags rst {key} @finished counter name "after_fin"',
-            f'add rule {t} in tcp flags rst {key} != @finished counter name "during"',
+            f'add rule {t} in tcp flags rst {key} != @finished counter name "during"'
+            f" add @reset_during {{ {key} }}",
             f'add rule {t} out tcp flags rst counter name "sent"',
         ])  # fmt: skip
         nft_script(self.classifier, [
             f"add table {t}", f"add counter {t} sent", f"add counter {t} to_agents",
+            f"add set {t} reset_sent {{ {connections} flags dynamic; size 1024; }}",
             f"add chain {t} out {{ type filter hook output priority raw; }}",
             f'add rule {t} out tcp flags rst tcp dport {AGENT_PORT} counter name "to_agents"',
-            f'add rule {t} out tcp flags rst tcp dport != {AGENT_PORT} counter name "sent"',
+            f'add rule {t} out tcp flags rst tcp dport != {AGENT_PORT} counter name "sent"'
+            f" add @reset_sent {{ {key} }}",
         ])  # fmt: skip
 
     def counts(self) -> dict[str, int]:
@@ -569,6 +589,14 @@ class ResetWatch:
             "classifier_sent": nft_counter(self.classifier, self.TABLE, "sent", f),
             "classifier_to_agents": nft_counter(self.classifier, self.TABLE, "to_agents", f),
         }
+
+    def report(self) -> str:
+        """The counts, and which connections the RSTs that fail a test
+        belonged to (source -> destination of the RST)."""
+        during = nft_set_elements(self.client, self.TABLE, "reset_during", self.family)
+        sent = nft_set_elements(self.classifier, self.TABLE, "reset_sent", self.family)
+        return (f"{self.counts()}; RSTs the client got before the server's FIN: "
+                f"{during or 'none'}; RSTs the classifier sent: {sent or 'none'}")  # fmt: skip
 
     def close(self) -> None:
         for namespace in (self.client, self.classifier):

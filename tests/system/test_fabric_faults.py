@@ -119,7 +119,7 @@ def test_one_switch_killed_and_restarted_under_live_transfers(lab: FaultLab, swi
                               for i, b in enumerate(("b1", "b2", "b3"))], 30)  # fmt: skip
         assert [o.kind for o in again] == ["ok"] * 3, summary(again)
         counts = watch.counts()
-        assert counts["during"] == 0 and counts["classifier_sent"] == 0, counts
+        assert counts["during"] == 0 and counts["classifier_sent"] == 0, watch.report()
         assert k2.count() == 0
         lab.assert_nothing_leaked()
         assert lab.encap_entries("leaf2") == []

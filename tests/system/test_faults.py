@@ -85,7 +85,7 @@ def netem() -> bool:
 
 def no_reset_from_the_handoff(resets: ResetWatch) -> None:
     counts = resets.counts()
-    assert counts["during"] == 0 and counts["classifier_sent"] == 0, counts
+    assert counts["during"] == 0 and counts["classifier_sent"] == 0, resets.report()
 
 
 def unexpected(outcomes: list[Outcome], allowed: set[str]) -> list[Outcome]:
@@ -352,7 +352,7 @@ def test_restarted_switch_never_steers_a_handed_off_connection_to_the_classifier
     assert acks.sent > 0 and [o.kind for o in outcomes] == ["ok"], summary(outcomes)
     faults.assert_nothing_leaked()
     counts = resets.counts()
-    assert counts["classifier_sent"] == 0, counts
+    assert counts["classifier_sent"] == 0, resets.report()
 
 
 def test_connections_that_closed_just_before_the_switch_died_release_everything(
@@ -426,7 +426,9 @@ def test_backend_whose_application_and_agent_die_leaves_the_pools(
         assert after and {o.backend for o in after} <= {"b1", "b2"}, summary(after)
         counts = resets.counts()
         broken = [o for o in cut if o.kind != "ok"]
-        assert counts["classifier_sent"] == 0 and counts["during"] <= len(broken), counts
+        assert counts["classifier_sent"] == 0 and counts["during"] <= len(broken), (
+            resets.report()
+        )
     finally:
         faults.restart_backend("b3")
     faults.wait_whole()

@@ -67,7 +67,7 @@ def ipv6_flows(lab: FaultLab) -> int:
 
 def no_reset_from_the_handoff(resets: ResetWatch) -> None:
     counts = resets.counts()
-    assert counts["during"] == 0 and counts["classifier_sent"] == 0, counts
+    assert counts["during"] == 0 and counts["classifier_sent"] == 0, resets.report()
 
 
 def unexpected(outcomes: list[Outcome], allowed: set[str]) -> list[Outcome]:
