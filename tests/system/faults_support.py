@@ -520,6 +520,10 @@ class ClientStream:
             self._error = exc
 
 
+def unexpected(outcomes: list[Outcome], allowed: set[str]) -> list[Outcome]:
+    return [o for o in outcomes if o.kind not in allowed]
+
+
 def summary(outcomes: list[Outcome]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for outcome in outcomes:
@@ -602,6 +606,11 @@ class ResetWatch:
         for namespace in (self.client, self.classifier):
             argv = ["nft", "delete", "table", self.family, self.TABLE]
             run(in_netns(namespace, argv), check=False)
+
+
+def no_reset_from_the_handoff(resets: ResetWatch) -> None:
+    counts = resets.counts()
+    assert counts["during"] == 0 and counts["classifier_sent"] == 0, resets.report()
 
 
 # ---------------------------------------------------------------- a client that keeps sending

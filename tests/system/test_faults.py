@@ -35,11 +35,12 @@ from faults_support import (
     FaultLab,
     Impairment,
     LinkImpairment,
-    Outcome,
     ResetWatch,
     clients,
     netem_available,
+    no_reset_from_the_handoff,
     summary,
+    unexpected,
 )
 
 from controller.lab.processes import alive
@@ -81,15 +82,6 @@ def resets(lab: FaultLab) -> Iterator[ResetWatch]:
 @pytest.fixture(scope="module")
 def netem() -> bool:
     return netem_available()
-
-
-def no_reset_from_the_handoff(resets: ResetWatch) -> None:
-    counts = resets.counts()
-    assert counts["during"] == 0 and counts["classifier_sent"] == 0, resets.report()
-
-
-def unexpected(outcomes: list[Outcome], allowed: set[str]) -> list[Outcome]:
-    return [o for o in outcomes if o.kind not in allowed]
 
 
 def frozen(lab: FaultLab) -> int:

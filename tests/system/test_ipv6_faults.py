@@ -19,11 +19,12 @@ from faults_support import (
     FaultLab,
     Impairment,
     LinkImpairment,
-    Outcome,
     ResetWatch,
     clients,
     netem_available,
+    no_reset_from_the_handoff,
     summary,
+    unexpected,
 )
 
 from controller.lab.session import wait_for
@@ -63,15 +64,6 @@ def vip6(lab: FaultLab) -> tuple[str, int]:
 
 def ipv6_flows(lab: FaultLab) -> int:
     return sum(1 for f in lab.flows(include_ended=True) if ":" in f.connection.client_ip)
-
-
-def no_reset_from_the_handoff(resets: ResetWatch) -> None:
-    counts = resets.counts()
-    assert counts["during"] == 0 and counts["classifier_sent"] == 0, resets.report()
-
-
-def unexpected(outcomes: list[Outcome], allowed: set[str]) -> list[Outcome]:
-    return [o for o in outcomes if o.kind not in allowed]
 
 
 def test_loss_duplicates_and_reordering_on_the_client_link_during_ipv6_handoffs(
