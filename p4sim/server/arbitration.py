@@ -8,6 +8,13 @@ of primary is announced to every stream of the role: the primary gets status
 OK, the others ALREADY_EXISTS (a primary exists) or NOT_FOUND (none does),
 all with the primary's election id (or the highest one seen, without a
 primary). When the primary's stream closes the next highest takes over.
+
+Roles are arbitrated independently, as the specification says ("The
+P4Runtime server selects a primary independently for each (device_id, role)
+pair"). bmv2 differs: simple_switch_grpc (PI v0.1.2) ignores role.name and
+keeps one primary per device, so a named role's stream with a higher
+election id demotes the default role's primary there. Where the
+specification speaks p4sim follows it (test_each_role_elects_its_own_primary).
 """
 
 from __future__ import annotations

@@ -194,8 +194,10 @@ class Client:
             request.config.CopyFrom(config)
         self.stub.SetForwardingPipelineConfig(request, timeout=30)
 
-    def write(self, updates: Sequence[p4r.Update], atomicity: int = 0) -> None:
-        request = p4r.WriteRequest(device_id=self.device_id, updates=updates, atomicity=atomicity)
+    def write(self, updates: Sequence[p4r.Update], atomicity: int = 0, role: str = "") -> None:
+        request = p4r.WriteRequest(
+            device_id=self.device_id, updates=updates, atomicity=atomicity, role=role
+        )
         if self.election is not None:
             request.election_id.low = self.election
         self.stub.Write(request, timeout=30)

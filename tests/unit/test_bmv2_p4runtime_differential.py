@@ -353,6 +353,23 @@ def seq_arbitration(target: Target, t: Transcript) -> None:
         c2.close()
 
 
+def seq_roles(target: Target, t: Transcript) -> None:
+    from controller.p4rt import P4RuntimeClient
+
+    default = _client(target, 10)
+    named = P4RuntimeClient(target.address, election_id=20, role="classifier", timeout=10)
+    try:
+        t.note("default role's client is primary", default.connect())
+        default.set_pipeline(target.p4info, target.device_config)
+        t.note("named role's client is primary", named.connect())
+        named.fetch_pipeline()
+        _attempt(t, "named role's primary writes", lambda: named.insert(_encap(named, 40000)))
+        _attempt(t, "default role's primary writes", lambda: default.insert(_encap(default, 40001)))
+    finally:
+        named.close()
+        default.close()
+
+
 def seq_packet_out_and_in(target: Target, t: Transcript) -> None:
     with _client(target) as c:
         c.set_pipeline(target.p4info, target.device_config)
@@ -641,6 +658,7 @@ SEQUENCES = {
         seq_malformed_writes,
         seq_default_entry,
         seq_arbitration,
+        seq_roles,
         seq_packet_out_and_in,
         seq_digest_and_counters,
         seq_idle_timeout,
@@ -672,6 +690,13 @@ SPEC_ALLOWED: dict[tuple[str, str], tuple[object, object, str]] = {
         ("grpc", "UNKNOWN", ((0, "ABORTED"), (1, "ABORTED"), (2, "ALREADY_EXISTS"))),
         ("grpc", "UNIMPLEMENTED", ()),
         "as for ROLLBACK_ON_ERROR",
+    ),
+    ("roles", "default role's primary writes"): (
+        None,
+        ("Write", "PERMISSION_DENIED"),
+        "P4Runtime's Client Arbitration section: a primary per (device_id, role), so a named "
+        "role's primary leaves the default role's alone (p4sim); PI ignores role.name and keeps "
+        "one primary per device, so the named role's higher election id demoted it",
     ),
     ("session_errors", "write to another device"): (
         ("grpc", "NOT_FOUND", ()),

@@ -95,6 +95,41 @@ def test_primary_going_away_promotes_the_next_highest(switch: ServerThread) -> N
         high.close()
 
 
+def test_each_role_elects_its_own_primary(switch: ServerThread, names: Names) -> None:
+    """P4Runtime (Client Arbitration): "The P4Runtime server selects a
+    primary independently for each (device_id, role) pair." bmv2 does not:
+    simple_switch_grpc (PI v0.1.2) ignores role.name and keeps one primary
+    per device, so there a named role's stream with a higher election id
+    demotes the default role's primary. The specification wins (DESIGN.md)."""
+
+    def l2_entry(mac: int) -> p4r.Update:
+        return update(
+            INSERT,
+            table_entry=names.entry("l2_fwd", {"hdr.ethernet.dstAddr": ("exact", mac)}, "to_cpu"),
+        )
+
+    default = Client(switch.address, election=10)
+    named = Client(switch.address, election=20)
+    named_backup = Client(switch.address, election=5)
+    try:
+        assert default.arbitrate().status.code == rpc_code.OK
+        default.set_pipeline(
+            pipeline_config(compiled()), p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT
+        )
+        arb = named.arbitrate(role="classifier")
+        assert arb.status.code == rpc_code.OK and arb.role.name == "classifier"
+        assert named_backup.arbitrate(role="classifier").status.code == rpc_code.ALREADY_EXISTS
+        default.write([l2_entry(0x020000000001)])  # still the default role's primary
+        named.write([l2_entry(0x020000000002)], role="classifier")
+        for client, role in ((named_backup, "classifier"), (named, "")):
+            with pytest.raises(grpc.RpcError) as denied:
+                client.write([l2_entry(0x020000000003)], role=role)
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        for c in (default, named, named_backup):
+            c.close()
+
+
 def test_bad_arbitration_ends_the_stream(switch: ServerThread) -> None:
     one = Client(switch.address, election=4)
     two = Client(switch.address, election=4)
