@@ -96,10 +96,16 @@ control ForwarderIngress(inout headers_t hdr,
             }
             if (!meta.refused && hdr.ipv4.isValid()) {
                 meta.route_addr = hdr.ipv4.dst_addr;
+                // Steering is looked up before encap_map, the reverse of the
+                // order in which the controller writes them when it restores
+                // a switch (encap_map first). A packet whose lookups straddle
+                // those writes (bmv2's pipeline does not wait for them) then
+                // finds no steering, and no route to the VIP, or both entries;
+                // never steering without its connection's entry, which would
+                // take a handed-off connection's segment to a classifier. An
+                // encap_map hit overrides the steering.
+                steering.apply(hdr, meta);
                 encap.apply(hdr, meta);
-                if (!meta.encap_hit) {
-                    steering.apply(hdr, meta);
-                }
                 if (!meta.refused) {
                     routing.apply(hdr, meta, std_meta);
                 }
@@ -111,10 +117,9 @@ control ForwarderIngress(inout headers_t hdr,
                     ndp.apply(hdr, meta, std_meta);
                 } else {
                     meta.route_addr6 = hdr.ipv6.dst_addr;
+                    // In this order for the reason given for IPv4.
+                    steering6.apply(hdr, meta);
                     encap6.apply(hdr, meta);
-                    if (!meta.encap_hit) {
-                        steering6.apply(hdr, meta);
-                    }
                     if (!meta.refused) {
                         routing6.apply(hdr, meta, std_meta);
                     }

@@ -312,7 +312,10 @@ class Controller:
         static = static_entries(self.topology, entities)
         # VIP steering goes in last: until encap_map holds the handed-off
         # connections again, steering would send their segments to a
-        # classifier, whose kernel answers them with a RST.
+        # classifier, whose kernel answers them with a RST. The program
+        # looks steering up before encap_map (forwarder.p4), so a packet
+        # whose lookups straddle these writes cannot find steering without
+        # its connection's entry either.
         steering = {t: d for t, d in static.items() if t in (VIP_STEERING, VIP_STEERING6)}
         for table, desired in static.items():
             if table not in steering:

@@ -163,7 +163,6 @@ struct forwarder_metadata_t {
     // The address routing looks up: the IPv4 destination (the back-end once
     // the flow-id rewrite ran), or the classifier steering picked for a VIP.
     ipv4_addr_t       route_addr;
-    bool              encap_hit;
     encap_params_t    encap;
     connection_end_t  connection_end;
     // connection_end holds a connection end to digest. The digest is sent

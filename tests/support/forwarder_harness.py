@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from paths import FORWARDER_P4
@@ -152,16 +152,49 @@ class Forwarder:
     def remove_encap(self, entry: TableEntry) -> None:
         self.switch.resolve_table("encap_map").delete(entry.matches)
 
-    def lab_setup(self) -> Forwarder:
-        """Host routes for every lab host, the gateways, and the VIP on both classifiers."""
+    def lab_setup(self, *, steering: bool = True) -> Forwarder:
+        """Host routes for every lab host, the gateways, and (unless told
+        otherwise) the VIP on both classifiers."""
         for host in HOSTS:
             self.add_route(f"{host.ip}/32", host)
         for address, mac in GATEWAYS.items():
             self.add_gateway(address, mac)
-        self.steer_vip(VIP, [CLASSIFIER1, CLASSIFIER2])
+        if steering:
+            self.steer_vip(VIP, [CLASSIFIER1, CLASSIFIER2])
         return self
 
     # --- data plane
+
+    def send_while_writing(
+        self, port: int, frame: bytes | Packet, write: Callable[[], None], lookups_before: int
+    ) -> tuple[list[tuple[int, bytes]], int]:
+        """Send `frame`, running `write` (control-plane writes) once the
+        packet has made `lookups_before` table lookups and before it makes
+        another, as on a target whose pipeline runs while the controller
+        writes (bmv2's threads, a hardware pipeline's stages). Returns what
+        left the switch and how many lookups the packet made; a packet that
+        made fewer saw none of the writes, which are made once it is through."""
+        made = 0
+        pending = [write]
+
+        def before_lookup() -> None:
+            nonlocal made
+            if made == lookups_before and pending:
+                pending.pop()()
+            made += 1
+
+        originals = {t: (t.lookup, t.lookup_one) for t in self.switch.tables.values()}
+        for table, (lookup, lookup_one) in originals.items():
+            table.lookup = lambda v, f=lookup: (before_lookup(), f(v))[1]  # type: ignore[method-assign]
+            table.lookup_one = lambda v, f=lookup_one: (before_lookup(), f(v))[1]  # type: ignore[method-assign]
+        try:
+            out = self.send(port, frame)
+        finally:
+            for table, (lookup, lookup_one) in originals.items():
+                table.lookup, table.lookup_one = lookup, lookup_one  # type: ignore[method-assign]
+        if pending:
+            pending.pop()()
+        return out, made
 
     def send(self, port: int, frame: bytes | Packet) -> list[tuple[int, bytes]]:
         return self.switch.process(port, bytes(frame))

@@ -184,6 +184,34 @@ def test_deleting_the_entry_restores_the_classifier_path() -> None:
     assert fwd.send_one(CLIENT.port, packet) == before
 
 
+def test_a_restarted_switch_never_steers_a_segment_whose_entry_is_being_written() -> None:
+    """After a switch restart the controller writes the handed-off
+    connections' encap_map entries, then VIP steering (activate() in
+    controller/switch/core.py). A packet may look up one table before those
+    writes and the next after them: bmv2's pipeline threads do not wait for
+    its P4Runtime server, nor do a hardware pipeline's stages. Wherever
+    between its lookups the writes land, the client's segment goes to its
+    back-end or nowhere; at a classifier, which holds no socket for it, it
+    would draw a RST."""
+    packet = client_tcp(40000, 80, payload=b"data")
+    lookups_before = 0
+    while True:
+        fwd = Forwarder().lab_setup(steering=False)
+
+        def restore(fwd: Forwarder = fwd) -> None:
+            fwd.add_encap(CLIENT.ip, VIP, 40000, 80, 0x01020304, BACKEND1)
+            fwd.steer_vip(VIP, [CLASSIFIER1, CLASSIFIER2])
+
+        out, lookups = fwd.send_while_writing(CLIENT.port, packet, restore, lookups_before)
+        assert [port for port, _ in out] in ([], [BACKEND1.port]), (
+            f"writes after lookup {lookups_before} of {lookups}: {out}"
+        )
+        if lookups_before > lookups:
+            break
+        lookups_before += 1
+    assert fwd.send_one(CLIENT.port, packet)[0] == BACKEND1.port
+
+
 def test_direct_counter_counts_packets_and_bytes_of_its_connection_only() -> None:
     fwd = Forwarder().lab_setup()
     mine = fwd.add_encap(CLIENT.ip, VIP, 40000, 80, 1, BACKEND1)

@@ -67,8 +67,9 @@ def ip6_int(text: str) -> int:
     return int(ipaddress.IPv6Address(text))
 
 
-def setup6(fwd: Forwarder) -> Forwarder:
-    """The IPv6 side of the lab: host routes, gateways, the VIP on both classifiers."""
+def setup6(fwd: Forwarder, *, steering: bool = True) -> Forwarder:
+    """The IPv6 side of the lab: host routes, gateways and (unless told
+    otherwise) the VIP on both classifiers."""
     for h in HOSTS6:
         net = ipaddress.IPv6Network(f"{h.ip6}/128")
         fwd.insert(
@@ -85,6 +86,12 @@ def setup6(fwd: Forwarder) -> Forwarder:
         fwd.insert(
             "gateway_ndp", [Exact(ip6_int(address))], "answer_ndp", {"gateway_mac": mac_int(mac)}
         )
+    if steering:
+        steer_vip6(fwd)
+    return fwd
+
+
+def steer_vip6(fwd: Forwarder) -> None:
     classifiers = [CLASSIFIER1_6, CLASSIFIER2_6]
     for bucket in range(STEERING_BUCKETS):
         host = classifiers[bucket * len(classifiers) // STEERING_BUCKETS]
@@ -94,7 +101,6 @@ def setup6(fwd: Forwarder) -> Forwarder:
             "steer_to_classifier6",
             {"classifier": ip6_int(host.ip6)},
         )
-    return fwd
 
 
 @pytest.fixture(name="fwd")
@@ -294,6 +300,30 @@ FLOWS6 = [
     (1024, 443, 0x80000001, BACKEND1_6),
     (65535, 80, 0x00000000, BACKEND2_6),
 ]
+
+
+def test_a_restarted_switch_never_steers_an_ipv6_segment_whose_entry_is_being_written() -> None:
+    """test_forwarder_encap.py's restart test for encap_map6 and
+    vip_steering6: wherever between the packet's lookups the controller's
+    writes land (encap_map6, then steering), the segment goes to its
+    back-end or nowhere, never to a classifier."""
+    packet = tcp6(40000, 80, payload=b"data")
+    lookups_before = 0
+    while True:
+        fwd = setup6(Forwarder().lab_setup(steering=False), steering=False)
+
+        def restore(fwd: Forwarder = fwd) -> None:
+            add_encap6(fwd, 40000, 80, 0x01020304, BACKEND1_6)
+            steer_vip6(fwd)
+
+        out, lookups = fwd.send_while_writing(CLIENT.port, packet, restore, lookups_before)
+        assert [port for port, _ in out] in ([], [BACKEND1.port]), (
+            f"writes after lookup {lookups_before} of {lookups}: {out}"
+        )
+        if lookups_before > lookups:
+            break
+        lookups_before += 1
+    assert fwd.send_one(CLIENT.port, packet)[0] == BACKEND1.port
 
 
 def test_encap6_rewrites_addresses_and_ports_to_the_flow_id(fwd: Forwarder) -> None:

@@ -15,7 +15,6 @@ control Encap(inout headers_t hdr, inout forwarder_metadata_t meta) {
 
     action encap_to_backend(flow_id_t flow_id, ipv4_addr_t tunnel_src, ipv4_addr_t backend) {
         encap_map_counter.count();
-        meta.encap_hit = true;
         meta.encap.flow_id = flow_id;
         meta.encap.tunnel_src = tunnel_src;
         meta.encap.backend = backend;

@@ -15,7 +15,6 @@ control Encap6(inout headers_t hdr, inout forwarder_metadata_t meta) {
 
     action encap_to_backend6(flow_id_t flow_id, ipv6_addr_t tunnel_src, ipv6_addr_t backend) {
         encap_map6_counter.count();
-        meta.encap_hit = true;
         meta.encap6.flow_id = flow_id;
         meta.encap6.tunnel_src = tunnel_src;
         meta.encap6.backend = backend;
