@@ -205,6 +205,31 @@ class Forwarder:
         return out[0]
 
 
+def assert_restore_never_steers(
+    fresh: Callable[[], Forwarder],
+    restore: Callable[[Forwarder], None],
+    frame: bytes | Packet,
+    backend: Host,
+) -> None:
+    """For every point between the client's packet's table lookups (before
+    the first and after the last too), a forwarder from `fresh` gets
+    `restore`'s writes there: the packet leaves for `backend` or not at all,
+    and once the writes are in it leaves for `backend`."""
+    lookups_before = 0
+    while True:
+        fwd = fresh()
+        out, lookups = fwd.send_while_writing(
+            CLIENT.port, frame, lambda fwd=fwd: restore(fwd), lookups_before
+        )
+        assert [port for port, _ in out] in ([], [backend.port]), (
+            f"writes after lookup {lookups_before} of {lookups}: {out}"
+        )
+        if lookups_before > lookups:
+            break
+        lookups_before += 1
+    assert fwd.send_one(CLIENT.port, frame)[0] == backend.port
+
+
 # ------------------------------------------------------------------ packets
 
 

@@ -19,6 +19,7 @@ from forwarder_harness import (
     Forwarder,
     Host,
     assert_frame,
+    assert_restore_never_steers,
     checksums_valid,
     client_tcp,
     encapsulated,
@@ -193,23 +194,17 @@ def test_a_restarted_switch_never_steers_a_segment_whose_entry_is_being_written(
     between its lookups the writes land, the client's segment goes to its
     back-end or nowhere; at a classifier, which holds no socket for it, it
     would draw a RST."""
-    packet = client_tcp(40000, 80, payload=b"data")
-    lookups_before = 0
-    while True:
-        fwd = Forwarder().lab_setup(steering=False)
 
-        def restore(fwd: Forwarder = fwd) -> None:
-            fwd.add_encap(CLIENT.ip, VIP, 40000, 80, 0x01020304, BACKEND1)
-            fwd.steer_vip(VIP, [CLASSIFIER1, CLASSIFIER2])
+    def restore(fwd: Forwarder) -> None:
+        fwd.add_encap(CLIENT.ip, VIP, 40000, 80, 0x01020304, BACKEND1)
+        fwd.steer_vip(VIP, [CLASSIFIER1, CLASSIFIER2])
 
-        out, lookups = fwd.send_while_writing(CLIENT.port, packet, restore, lookups_before)
-        assert [port for port, _ in out] in ([], [BACKEND1.port]), (
-            f"writes after lookup {lookups_before} of {lookups}: {out}"
-        )
-        if lookups_before > lookups:
-            break
-        lookups_before += 1
-    assert fwd.send_one(CLIENT.port, packet)[0] == BACKEND1.port
+    assert_restore_never_steers(
+        lambda: Forwarder().lab_setup(steering=False),
+        restore,
+        client_tcp(40000, 80, payload=b"data"),
+        BACKEND1,
+    )
 
 
 def test_direct_counter_counts_packets_and_bytes_of_its_connection_only() -> None:

@@ -22,6 +22,7 @@ from forwarder_harness import (
     Forwarder,
     Host,
     assert_frame,
+    assert_restore_never_steers,
     client_tcp,
     forwarder_program,
     mac_int,
@@ -307,23 +308,17 @@ def test_a_restarted_switch_never_steers_an_ipv6_segment_whose_entry_is_being_wr
     vip_steering6: wherever between the packet's lookups the controller's
     writes land (encap_map6, then steering), the segment goes to its
     back-end or nowhere, never to a classifier."""
-    packet = tcp6(40000, 80, payload=b"data")
-    lookups_before = 0
-    while True:
-        fwd = setup6(Forwarder().lab_setup(steering=False), steering=False)
 
-        def restore(fwd: Forwarder = fwd) -> None:
-            add_encap6(fwd, 40000, 80, 0x01020304, BACKEND1_6)
-            steer_vip6(fwd)
+    def restore(fwd: Forwarder) -> None:
+        add_encap6(fwd, 40000, 80, 0x01020304, BACKEND1_6)
+        steer_vip6(fwd)
 
-        out, lookups = fwd.send_while_writing(CLIENT.port, packet, restore, lookups_before)
-        assert [port for port, _ in out] in ([], [BACKEND1.port]), (
-            f"writes after lookup {lookups_before} of {lookups}: {out}"
-        )
-        if lookups_before > lookups:
-            break
-        lookups_before += 1
-    assert fwd.send_one(CLIENT.port, packet)[0] == BACKEND1.port
+    assert_restore_never_steers(
+        lambda: setup6(Forwarder().lab_setup(steering=False), steering=False),
+        restore,
+        tcp6(40000, 80, payload=b"data"),
+        BACKEND1,
+    )
 
 
 def test_encap6_rewrites_addresses_and_ports_to_the_flow_id(fwd: Forwarder) -> None:
