@@ -175,12 +175,11 @@ class Forwarder:
         left the switch and how many lookups the packet made; a packet that
         made fewer saw none of the writes, which are made once it is through."""
         made = 0
-        pending = [write]
 
         def before_lookup() -> None:
             nonlocal made
-            if made == lookups_before and pending:
-                pending.pop()()
+            if made == lookups_before:
+                write()
             made += 1
 
         originals = {t: (t.lookup, t.lookup_one) for t in self.switch.tables.values()}
@@ -192,8 +191,8 @@ class Forwarder:
         finally:
             for table, (lookup, lookup_one) in originals.items():
                 table.lookup, table.lookup_one = lookup, lookup_one  # type: ignore[method-assign]
-        if pending:
-            pending.pop()()
+        if made <= lookups_before:
+            write()
         return out, made
 
     def send(self, port: int, frame: bytes | Packet) -> list[tuple[int, bytes]]:
